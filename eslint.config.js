@@ -1,0 +1,24 @@
+// @ts-check
+import tseslint from 'typescript-eslint'
+
+const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'net', 'http', 'https', 'child_process', 'stream', 'buffer', 'util', 'events', 'url', 'zlib', 'worker_threads']
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.data/**', 'test-artifacts/**', 'examples/*/dist/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Curate named exports; no export *.' }],
+    },
+  },
+  {
+    // core is pure: yjs/lib0 (and a sync hash library) only, it must run in a browser.
+    files: ['packages/core/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: nodeBuiltins.map((group) => ({ group: [group], message: '@mailweave/core must not import Node APIs.' })) }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'core must not use Node globals' }, { name: 'Buffer', message: 'core must not use Node globals' }, { name: 'require', message: 'core is ESM' }],
+    },
+  },
+)
