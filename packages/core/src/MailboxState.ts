@@ -1,0 +1,323 @@
+import { compareStamp } from './Hlc.ts'
+import { RangeSet } from './RangeSet.ts'
+import { ViewSeq, type ViewEntry } from './ViewSeq.ts'
+import { parseFact, type ConfigFact, type MessageFact } from './facts.ts'
+
+/** One per-flag register: the latest stamp wins. */
+interface FlagCell {
+  on: boolean
+  ms: number
+  c: number
+  replica: string
+}
+
+/** Everything known about one guid. */
+export interface GuidRecord {
+  readonly guid: string
+  meta: MessageFact | undefined
+  /** Every uid ever bound to this guid, ascending. */
+  uids: number[]
+  expunged: boolean
+  flagCells: Map<string, FlagCell> | undefined
+  flags: readonly string[]
+  /** The uid this guid shows at in the view, or 0 when it is not in the view. */
+  viewUid: number
+}
+
+/** One binding and whether rule 2 currently holds for it. */
+export interface BindingRecord {
+  readonly uid: number
+  readonly guid: string
+  readonly allocator: string
+  valid: boolean
+  /** Two guids claim this uid (a slot misconfiguration): valid for neither. */
+  conflicted: boolean
+}
+
+/** What one ingest changed in the view (uids), for trackers. */
+export interface ViewChange {
+  readonly added: readonly number[]
+  readonly removed: readonly number[]
+  readonly flagsChanged: readonly number[]
+}
+
+const NO_FLAGS: readonly string[] = Object.freeze([])
+const BULK_THRESHOLD = 512
+
+/**
+ * The incrementally maintained index of a mailbox's facts: bindings, watermarks (W),
+ * seen sets, reservations (R), flags, expunges, claims, and the view of rule 3.
+ * Ingesting is idempotent and order-independent: the same set of facts gives the same
+ * state whatever the order or repetition, which is what makes the log insert-only safe.
+ */
+export class MailboxState {
+  readonly records = new Map<string, GuidRecord>()
+  readonly bindings = new Map<number, BindingRecord>()
+  /** Every bound uid, ascending. */
+  private sortedUids: number[] = []
+  readonly W = new Map<string, number>()
+  readonly seen = new Map<string, RangeSet>()
+  readonly R = new Map<string, number>()
+  readonly claims = new Map<number, Set<string>>()
+  readonly configs: ConfigFact[] = []
+  readonly stranded = new Set<GuidRecord>()
+  readonly view = new ViewSeq()
+  maxUid = 0
+  maxW = 0
+  maxR = 0
+  malformedFacts = 0
+  conflictedUids = 0
+  /** Highest clock stamp observed in message and flag facts (feeds the local HLC). */
+  maxStampMs = 0
+  maxStampC = 0
+
+  /** The winning configuration: lowest (uidValidity, replica). */
+  get config(): ConfigFact | undefined {
+    let best: ConfigFact | undefined
+    for (const c of this.configs) if (best === undefined || c[2] < best[2] || (c[2] === best[2] && c[4] < best[4])) best = c
+    return best
+  }
+
+  /** `max(every known uid + 1, every W, every R)`, the floor of rule 1. */
+  get ceiling(): number {
+    return Math.max(this.maxUid + 1, this.maxW, this.maxR, 1)
+  }
+
+  /** Rule 2: for every node X, uid >= W[X] or uid in Seen[X]. */
+  isValid(uid: number): boolean {
+    for (const [node, w] of this.W) {
+      if (uid < w && !this.seen.get(node)?.has(uid)) return false
+    }
+    return true
+  }
+
+  /** Nodes whose Seen contains uid. */
+  seenBy(uid: number): string[] {
+    const out: string[] = []
+    for (const [node, s] of this.seen) if (s.has(uid)) out.push(node)
+    return out
+  }
+
+  record(guid: string): GuidRecord {
+    let r = this.records.get(guid)
+    if (r === undefined) {
+      r = { guid, meta: undefined, uids: [], expunged: false, flagCells: undefined, flags: NO_FLAGS, viewUid: 0 }
+      this.records.set(guid, r)
+    }
+    return r
+  }
+
+  /** Whether the guid names a message (its metadata or a binding is known). */
+  knows(guid: string): boolean {
+    const r = this.records.get(guid)
+    return r !== undefined && (r.meta !== undefined || r.uids.length > 0)
+  }
+
+  /** Ingests raw facts (untrusted); returns what changed in the view. */
+  ingest(raw: readonly unknown[]): ViewChange {
+    const dirty = new Set<GuidRecord>()
+    const flagDirty = new Set<GuidRecord>()
+    const recheck: number[] = []
+    const seenAdded: [node: string, ranges: readonly number[]][] = []
+    const raised: [from: number, to: number][] = []
+    const newUids: number[] = []
+
+    for (const v of raw) {
+      const f = parseFact(v)
+      if (f === undefined) {
+        this.malformedFacts++
+        continue
+      }
+      switch (f[0]) {
+        case 'm': {
+          const r = this.record(f[1])
+          if (r.meta !== undefined) break
+          r.meta = f
+          this.stamp(f[6], f[7])
+          for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2])) flagDirty.add(r)
+          dirty.add(r)
+          break
+        }
+        case 'b': {
+          const [, uid, guid, allocator] = f
+          const existing = this.bindings.get(uid)
+          if (existing !== undefined) {
+            if (existing.guid !== guid && !existing.conflicted) {
+              existing.conflicted = true
+              this.conflictedUids++
+              recheck.push(uid)
+            }
+            break
+          }
+          this.bindings.set(uid, { uid, guid, allocator, valid: false, conflicted: false })
+          const r = this.record(guid)
+          insertSorted(r.uids, uid)
+          newUids.push(uid)
+          recheck.push(uid)
+          if (uid > this.maxUid) this.maxUid = uid
+          dirty.add(r)
+          break
+        }
+        case 'e': {
+          const [, node, w, ranges] = f
+          let s = this.seen.get(node)
+          if (s === undefined) this.seen.set(node, (s = new RangeSet()))
+          let grew = false
+          for (let i = 0; i < ranges.length; i += 2) if (s.addRange(ranges[i]!, ranges[i + 1]!)) grew = true
+          if (grew) seenAdded.push([node, ranges])
+          const old = this.W.get(node) ?? 0
+          if (w > old) {
+            this.W.set(node, w)
+            raised.push([old, w])
+            if (w > this.maxW) this.maxW = w
+          }
+          break
+        }
+        case 'r': {
+          if (f[2] > (this.R.get(f[1]) ?? 0)) this.R.set(f[1], f[2])
+          if (f[2] > this.maxR) this.maxR = f[2]
+          break
+        }
+        case 'f': {
+          const r = this.record(f[1])
+          this.stamp(f[4], f[5])
+          if (this.setFlag(r, f[2], f[3] === 1, f[4], f[5], f[6])) flagDirty.add(r)
+          break
+        }
+        case 'x': {
+          const r = this.record(f[1])
+          if (!r.expunged) {
+            r.expunged = true
+            dirty.add(r)
+          }
+          break
+        }
+        case 'c': {
+          let s = this.claims.get(f[1])
+          if (s === undefined) this.claims.set(f[1], (s = new Set()))
+          s.add(f[2])
+          break
+        }
+        case 'v':
+          if (!this.configs.some((c) => c[2] === f[2] && c[3] === f[3] && c[4] === f[4])) this.configs.push(f)
+          break
+      }
+    }
+
+    const bulk = newUids.length + raised.length + seenAdded.length > BULK_THRESHOLD
+    if (newUids.length > 0) {
+      if (bulk) {
+        for (const u of newUids) this.sortedUids.push(u)
+        this.sortedUids.sort((a, b) => a - b)
+      } else for (const u of newUids) insertSorted(this.sortedUids, u)
+    }
+
+    if (bulk) {
+      // A big batch (a load, a catch-up): recheck every binding once rather than per range.
+      for (const b of this.bindings.values()) this.revalidate(b, dirty)
+    } else {
+      for (const uid of recheck) this.revalidate(this.bindings.get(uid)!, dirty)
+      for (const [, ranges] of seenAdded) for (let i = 0; i < ranges.length; i += 2) this.revalidateRange(ranges[i]!, ranges[i + 1]! + 1, dirty)
+      for (const [from, to] of raised) this.revalidateRange(from, to, dirty)
+    }
+    for (const r of flagDirty) this.refreshFlags(r)
+    return this.updateView(dirty, flagDirty)
+  }
+
+  private stamp(ms: number, c: number): void {
+    if (ms > this.maxStampMs || (ms === this.maxStampMs && c > this.maxStampC)) {
+      this.maxStampMs = ms
+      this.maxStampC = c
+    }
+  }
+
+  private setFlag(r: GuidRecord, flag: string, on: boolean, ms: number, c: number, replica: string): boolean {
+    if (r.flagCells === undefined) r.flagCells = new Map()
+    const cell = r.flagCells.get(flag)
+    if (cell !== undefined && compareStamp(ms, c, replica, cell.ms, cell.c, cell.replica) <= 0) return false
+    r.flagCells.set(flag, { on, ms, c, replica })
+    return cell === undefined ? on : cell.on !== on
+  }
+
+  private refreshFlags(r: GuidRecord): void {
+    const on: string[] = []
+    for (const [flag, cell] of r.flagCells ?? []) if (cell.on) on.push(flag)
+    on.sort()
+    r.flags = on.length === 0 ? NO_FLAGS : on
+  }
+
+  private revalidate(b: BindingRecord, dirty: Set<GuidRecord>): void {
+    const valid = !b.conflicted && this.isValid(b.uid)
+    if (valid !== b.valid) {
+      b.valid = valid
+      dirty.add(this.records.get(b.guid)!)
+    }
+  }
+
+  /** Rechecks every binding with from <= uid < to. */
+  private revalidateRange(from: number, to: number, dirty: Set<GuidRecord>): void {
+    const u = this.sortedUids
+    for (let i = lowerBound(u, from); i < u.length && u[i]! < to; i++) this.revalidate(this.bindings.get(u[i]!)!, dirty)
+  }
+
+  /** Lowest valid binding of a live record, or 0. */
+  private viewUidOf(r: GuidRecord): number {
+    if (r.expunged) return 0
+    for (const uid of r.uids) if (this.bindings.get(uid)!.valid) return uid
+    return 0
+  }
+
+  private updateView(dirty: Set<GuidRecord>, flagDirty: Set<GuidRecord>): ViewChange {
+    const added: number[] = []
+    const removed: number[] = []
+    const flagsChanged: number[] = []
+    const rebuild = dirty.size > BULK_THRESHOLD && dirty.size * 4 > this.view.size
+    for (const r of dirty) {
+      const uid = this.viewUidOf(r)
+      if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
+      else this.stranded.delete(r)
+      if (uid === r.viewUid) continue
+      if (r.viewUid !== 0) {
+        removed.push(r.viewUid)
+        if (!rebuild) this.view.remove(r.viewUid)
+      }
+      r.viewUid = uid
+      if (uid !== 0) {
+        added.push(uid)
+        if (!rebuild) this.view.upsert({ uid, guid: r.guid, flags: r.flags })
+      }
+    }
+    for (const r of flagDirty) {
+      if (r.viewUid === 0) continue
+      flagsChanged.push(r.viewUid)
+      if (!rebuild) this.view.upsert({ uid: r.viewUid, guid: r.guid, flags: r.flags })
+    }
+    if (rebuild) {
+      const entries: ViewEntry[] = []
+      for (const r of this.records.values()) if (r.viewUid !== 0) entries.push({ uid: r.viewUid, guid: r.guid, flags: r.flags })
+      entries.sort((a, b) => a.uid - b.uid)
+      this.view.build(entries)
+    }
+    return { added, removed, flagsChanged }
+  }
+}
+
+function lowerBound(a: readonly number[], v: number): number {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (a[mid]! < v) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function insertSorted(a: number[], v: number): void {
+  if (a.length === 0 || a[a.length - 1]! < v) {
+    a.push(v)
+    return
+  }
+  const i = lowerBound(a, v)
+  if (a[i] !== v) a.splice(i, 0, v)
+}

@@ -1,0 +1,89 @@
+/**
+ * The mailbox log's fact formats (protocol version 1). Every fact is a small tuple,
+ * appended once to the document's log and never changed or removed: the state is the
+ * set of facts, so replaying them in any order, or twice, gives the same state.
+ */
+
+/** Protocol version written into config facts. */
+export const FACTS_VERSION = 1
+
+/** Header fields a mailbox list shows, kept in the document (bodies are blobs). */
+export interface ListHeaders {
+  subject?: string
+  from?: string
+  to?: string
+  date?: string
+  messageId?: string
+}
+
+/** A message: immutable metadata. `hlc` orders appends; `flags` are set at that clock. */
+export type MessageFact = readonly [
+  t: 'm',
+  guid: string,
+  origin: string,
+  hash: string,
+  size: number,
+  internalDate: number,
+  hlcMs: number,
+  hlcC: number,
+  flags: readonly string[],
+  headers: ListHeaders,
+]
+/** A binding: node `allocator` gave `uid` to `guid`. */
+export type BindingFact = readonly [t: 'b', uid: number, guid: string, allocator: string]
+/** An exposure by `node`: Seen[node] += seen (flattened inclusive ranges), W[node] := max(W, w). */
+export type ExposureFact = readonly [t: 'e', node: string, w: number, seen: readonly number[]]
+/** A reservation: R[node] := max(R, r). */
+export type ReservationFact = readonly [t: 'r', node: string, r: number]
+/** A flag change: latest (hlcMs, hlcC, replica) wins per (guid, flag). */
+export type FlagFact = readonly [t: 'f', guid: string, flag: string, on: 0 | 1, hlcMs: number, hlcC: number, replica: string]
+/** An expunge: wins over everything, forever. */
+export type ExpungeFact = readonly [t: 'x', guid: string, replica: string]
+/** A slot claim: node `replica` allocates from residue class `slot`. */
+export type ClaimFact = readonly [t: 'c', slot: number, replica: string]
+/** Mailbox configuration proposal; the lowest (uidValidity, replica) wins. */
+export type ConfigFact = readonly [t: 'v', version: number, uidValidity: number, stride: number, replica: string]
+
+/** Any fact of the log. */
+export type Fact = MessageFact | BindingFact | ExposureFact | ReservationFact | FlagFact | ExpungeFact | ClaimFact | ConfigFact
+
+const isStr = (v: unknown): v is string => typeof v === 'string'
+const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/**
+ * Returns `v` as a {@link Fact} when it is well formed, else `undefined`. Facts from
+ * peers are data, not trusted: a malformed one is ignored, never half-applied.
+ */
+export function parseFact(v: unknown): Fact | undefined {
+  if (!Array.isArray(v)) return undefined
+  switch (v[0]) {
+    case 'm':
+      return v.length === 10 && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isNum(v[6]) && isUint(v[7]) &&
+        Array.isArray(v[8]) && v[8].every(isStr) && typeof v[9] === 'object' && v[9] !== null
+        ? (v as unknown as MessageFact)
+        : undefined
+    case 'b':
+      return v.length === 4 && isUint(v[1]) && v[1] > 0 && isStr(v[2]) && isStr(v[3]) ? (v as unknown as BindingFact) : undefined
+    case 'e':
+      return v.length === 4 && isStr(v[1]) && isUint(v[2]) && Array.isArray(v[3]) && v[3].length % 2 === 0 && v[3].every(isUint)
+        ? (v as unknown as ExposureFact)
+        : undefined
+    case 'r':
+      return v.length === 3 && isStr(v[1]) && isUint(v[2]) ? (v as unknown as ReservationFact) : undefined
+    case 'f':
+      return v.length === 7 && isStr(v[1]) && isStr(v[2]) && (v[3] === 0 || v[3] === 1) && isNum(v[4]) && isUint(v[5]) && isStr(v[6])
+        ? (v as unknown as FlagFact)
+        : undefined
+    case 'x':
+      return v.length === 3 && isStr(v[1]) && isStr(v[2]) ? (v as unknown as ExpungeFact) : undefined
+    case 'c':
+      return v.length === 3 && isUint(v[1]) && isStr(v[2]) ? (v as unknown as ClaimFact) : undefined
+    case 'v':
+      return v.length === 5 && isUint(v[1]) && isUint(v[2]) && v[2] > 0 && isUint(v[3]) && v[3] > 0 && isStr(v[4])
+        ? (v as unknown as ConfigFact)
+        : undefined
+    default:
+      return undefined
+  }
+}
