@@ -301,7 +301,9 @@ class MailboxImpl implements Mailbox {
     for (const f of change.remove ?? []) want.set(f, false)
     for (const f of change.add ?? []) want.set(f, true)
     for (const [flag, on] of want) {
-      if (r.flags.includes(flag) === on) continue
+      // Skip only a change this replica already holds; an explicit change of an unknown
+      // register is written, so it can win over a concurrent older one (rule 6).
+      if (r.flagCells?.get(flag)?.on === on) continue
       const [ms, c] = this.hlc.tick()
       facts.push(['f', guid, flag, on ? 1 : 0, ms, c, this.replica])
     }
