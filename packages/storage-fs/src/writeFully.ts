@@ -1,0 +1,31 @@
+import { open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+
+/**
+ * One positional write; resolves with the number of bytes written (may be fewer than asked).
+ * Injectable so tests can simulate ENOSPC or a partial write.
+ */
+export type WriteOp = (file: FileHandle, data: Uint8Array, position: number) => Promise<number>
+
+/** The real write: `FileHandle.write` at a position. */
+export const defaultWriteOp: WriteOp = async (file, data, position) => (await file.write(data, 0, data.length, position)).bytesWritten
+
+/** Writes all of `data` at `position`, looping over short writes. */
+export async function writeFully(write: WriteOp, file: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < data.length) {
+    const n = await write(file, data.subarray(done), position + done)
+    if (n <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+    done += n
+  }
+}
+
+/** Fsyncs a directory so that entries created or renamed in it survive a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

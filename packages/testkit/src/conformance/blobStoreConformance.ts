@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import type { BlobStore } from '@mailweave/core'
+import { toHex, testBytes } from './updateStoreConformance.ts'
+import type { StoreFixture } from './updateStoreConformance.ts'
+
+/** Lowercase toHex SHA-256 of `bytes` (WebCrypto, so it runs in Node and browsers). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes.slice())
+  return toHex(new Uint8Array(digest))
+}
+
+const collect = async (it: AsyncIterable<string>): Promise<string[]> => {
+  const out: string[] = []
+  for await (const k of it) out.push(k)
+  return out.sort()
+}
+
+/**
+ * Registers a vitest suite checking the BlobStore contract with correctly hashed keys: round
+ * trips, absence, idempotent put, delete, keys, binary and empty blobs, concurrency, copying and
+ * (when `reopen` is given) persistence across reopen.
+ */
+export function blobStoreConformance<S extends BlobStore>(name: string, make: () => Promise<StoreFixture<S>>): void {
+  const withStore = (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
+    const fx = await make()
+    try {
+      await fn(fx)
+    } finally {
+      await fx.cleanup()
+    }
+  }
+
+  describe(`BlobStore conformance: ${name}`, () => {
+    it('round-trips blobs and reports absence as undefined/false', withStore(async ({ store }) => {
+      const blob = testBytes(5000, 3)
+      const key = await sha256Hex(blob)
+      expect(await store.get(key)).toBeUndefined()
+      expect(await store.has(key)).toBe(false)
+      await store.put(key, blob)
+      expect(await store.has(key)).toBe(true)
+      expect(toHex((await store.get(key)) ?? Uint8Array.of(0xff))).toEqual(toHex(blob))
+    }))
+
+    it('stores empty and all-byte-value blobs', withStore(async ({ store }) => {
+      for (const blob of [new Uint8Array(0), Uint8Array.from({ length: 256 }, (_, i) => i)]) {
+        const key = await sha256Hex(blob)
+        await store.put(key, blob)
+        expect(toHex((await store.get(key)) ?? Uint8Array.of(0xff))).toEqual(toHex(blob))
+      }
+    }))
+
+    it('treats a repeated put as a no-op and deletes idempotently', withStore(async ({ store }) => {
+      const blob = testBytes(100, 5)
+      const key = await sha256Hex(blob)
+      await store.put(key, blob)
+      await store.put(key, blob)
+      expect(await collect(store.keys())).toEqual([key])
+      await store.delete(key)
+      await store.delete(key)
+      expect(await store.get(key)).toBeUndefined()
+      expect(await collect(store.keys())).toEqual([])
+    }))
+
+    it('copies bytes in and out', withStore(async ({ store }) => {
+      const blob = testBytes(64, 9)
+      const key = await sha256Hex(blob)
+      await store.put(key, blob.slice())
+      const got = await store.get(key)
+      got![0] = got![0]! ^ 0xff
+      expect(toHex((await store.get(key)) ?? Uint8Array.of(0xff))).toEqual(toHex(blob))
+    }))
+
+    it('handles many concurrent puts and lists every key', withStore(async (fx) => {
+      const blobs = Array.from({ length: 60 }, (_, i) => testBytes(1 + i * 37, i + 11))
+      const keys = await Promise.all(blobs.map(sha256Hex))
+      await Promise.all(blobs.map((b, i) => fx.store.put(keys[i]!, b)))
+      expect(await collect(fx.store.keys())).toEqual([...keys].sort())
+      const store = fx.reopen ? await fx.reopen() : fx.store
+      for (const [i, key] of keys.entries()) expect(toHex((await store.get(key)) ?? Uint8Array.of(0xff))).toEqual(toHex(blobs[i]!))
+      expect(await collect(store.keys())).toEqual([...keys].sort())
+    }))
+  })
+}
