@@ -1,6 +1,5 @@
 import * as Y from 'yjs'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import type { BlobStore } from './BlobStore.ts'
 import { Hlc } from './Hlc.ts'
 import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.ts'
@@ -9,9 +8,14 @@ import { MailweaveError } from './MailweaveError.ts'
 import { toRanges } from './RangeSet.ts'
 import { FACTS_VERSION, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
 import { listHeaders } from './listHeaders.ts'
+import { toHex } from './hex.ts'
 
 /** Name of the Y.Array holding a mailbox's facts inside its document. */
 export const MAILBOX_LOG = 'mailweave.log'
+/** Name of the Y.Array of segment breaks (see `write`). */
+const SEGMENTS = 'mailweave.seg'
+/** Local transactions per log segment. */
+const SEGMENT_WRITES = 64
 
 const MAX_UID = 0xffffffff
 const MAX_STRIDE = 4096
@@ -124,8 +128,17 @@ export interface Mailbox {
   destroy(): void
 }
 
+const randomPool = new Uint8Array(4096)
+let randomPos = randomPool.length
+/** Cryptographic random bytes, drawn from a pool: one getRandomValues call costs ~20 µs. */
 function defaultRandomBytes(n: number): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(n))
+  if (n > randomPool.length) return globalThis.crypto.getRandomValues(new Uint8Array(n))
+  if (randomPos + n > randomPool.length) {
+    globalThis.crypto.getRandomValues(randomPool)
+    randomPos = 0
+  }
+  randomPos += n
+  return randomPool.slice(randomPos - n, randomPos)
 }
 
 function invalid(message: string, details?: Record<string, unknown>): MailweaveError {
@@ -144,6 +157,8 @@ class MailboxImpl implements Mailbox {
   readonly state = new MailboxState()
   readonly stats: MailboxStats = { appends: 0, exposures: 0, fixupsSilent: 0, fixupsDuplicate: 0, edgeBinds: 0 }
   private readonly log: Y.Array<unknown>
+  private readonly segments: Y.Array<number>
+  private writesInSegment = 0
   private readonly origin = Symbol('mailweave-local')
   private readonly hlc: Hlc
   private readonly randomBytes: (n: number) => Uint8Array
@@ -162,6 +177,7 @@ class MailboxImpl implements Mailbox {
     randomBytes: (n: number) => Uint8Array,
   ) {
     this.log = doc.getArray(MAILBOX_LOG)
+    this.segments = doc.getArray(SEGMENTS)
     this.hlc = new Hlc(now)
     this.randomBytes = randomBytes
     this.ingest(this.log.toArray())
@@ -184,7 +200,19 @@ class MailboxImpl implements Mailbox {
   /** Appends facts in one transaction and indexes them at once. */
   private write(facts: Fact[]): void {
     if (facts.length === 0) return
-    this.doc.transact(() => this.log.push(facts), this.origin)
+    this.doc.transact(() => {
+      // Yjs merges consecutive pushes of one client into one item by concatenating their
+      // content arrays, which makes each append O(log size). A tiny insert elsewhere every
+      // SEGMENT_WRITES transactions breaks clock contiguity, capping items at one segment.
+      if (++this.writesInSegment >= SEGMENT_WRITES) {
+        this.writesInSegment = 0
+        this.segments.push([0])
+        // Y.Array#push walks from the highest search marker to the end; reading the last
+        // element refreshes a marker there, so pushes stay O(segment), not O(log).
+        if (this.log.length > 0) this.log.get(this.log.length - 1)
+      }
+      this.log.push(facts)
+    }, this.origin)
     this.ingest(facts)
   }
 
@@ -223,13 +251,12 @@ class MailboxImpl implements Mailbox {
     checkFlags(opts.flags)
     const internalDate = opts.internalDate ?? new Date(this.now())
     if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
-    const guid = bytesToHex(this.randomBytes(16))
-    const hash = bytesToHex(sha256(raw))
+    const guid = toHex(this.randomBytes(16))
+    const hash = toHex(sha256(raw))
     const [ms, c] = this.hlc.tick()
-    const flags = [...new Set(opts.flags ?? [])].sort()
-    const facts: Fact[] = [['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)] satisfies MessageFact]
-    if (this.allocationBlocker() === undefined) facts.push(['b', this.allocate(this.state.ceiling), guid, this.replica])
-    this.write(facts)
+    const flags = opts.flags === undefined || opts.flags.length === 0 ? [] : [...new Set(opts.flags)].sort()
+    const m: MessageFact = ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)]
+    this.write(this.allocationBlocker() === undefined ? [m, ['b', this.allocate(this.state.ceiling), guid, this.replica]] : [m])
     this.stats.appends++
     if (this.blobs !== undefined) {
       const p = this.blobs.put(hash, raw).catch((e: unknown) => {

@@ -84,5 +84,5 @@ export function toRanges(sortedValues: readonly number[]): number[] {
     if (n > 0 && out[n - 1] === v - 1) out[n - 1] = v
     else if (n === 0 || out[n - 1]! < v) out.push(v, v)
   }
-  return out
+  return out.slice() // exact capacity: these arrays are stored in the document
 }
