@@ -1,4 +1,4 @@
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { BlobStore } from './BlobStore.ts'
 import { Hlc } from './Hlc.ts'
