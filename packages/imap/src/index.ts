@@ -1,0 +1,21 @@
+// @mailweave/imap: IMAP front end. Wire layer: framing, command parsing, response encoding.
+export { CommandReader, isIdleDone, parseTag } from './wire/CommandReader.ts'
+export type { CommandFrame, CommandReaderOptions, ReaderError, ReaderErrorCode, ReaderEvent } from './wire/CommandReader.ts'
+export { parseCommand } from './wire/parseCommand.ts'
+export type { ParseFailure, ParseOptions, ParseResult } from './wire/parseCommand.ts'
+export type {
+  AppendCommand, AppendMessage, AuthenticateCommand, BodySection, Command, CopyCommand, EnableCommand, ExpungeCommand,
+  FetchAttribute, FetchCommand, FetchItem, IdCommand, ListCommand, LoginCommand, LsubCommand, MailboxCommand, ModSeq,
+  QresyncParams, RenameCommand, SearchCommand, SearchKey, SelectCommand, SimpleCommand, StatusCommand, StatusItem, StoreCommand,
+} from './wire/Command.ts'
+export { SequenceSet } from './wire/SequenceSet.ts'
+export type { SequenceRange } from './wire/SequenceSet.ts'
+export { decodeMutf7, encodeMutf7 } from './wire/mutf7.ts'
+export { formatDateTime, parseDateTime, parseSearchDate } from './wire/dateTime.ts'
+export {
+  NIL, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, encodeResponseCode, encodeTagged,
+  encodeToken, encodeUntagged, encodeUntaggedStatus, fetchItemResponseName, flagList, list, literal, mailboxName, nstr, num,
+  sequenceSet, str,
+} from './wire/encode.ts'
+export type { EncodeOptions, ResponseCode, Token } from './wire/encode.ts'
+export type { Address, BodyPart, BodyStructure, Disposition, Envelope, MultipartBody } from './wire/BodyStructure.ts'
