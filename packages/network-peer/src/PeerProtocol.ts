@@ -366,7 +366,12 @@ const malformed = (message: string): ProtocolError => new ProtocolError('malform
 
 const remaining = (decoder: decoding.Decoder): number => decoder.arr.length - decoder.pos
 
-const readUint = (decoder: decoding.Decoder): number => decoding.readVarUint(decoder)
+const readUint = (decoder: decoding.Decoder): number => {
+  const n = decoding.readVarUint(decoder)
+  // lib0 reads up to 2^56 - 1; beyond 2^53 the value is not what the sender meant.
+  if (!Number.isSafeInteger(n)) throw malformed(`integer ${n} exceeds the safe range`)
+  return n
+}
 
 // Copies, so a frame never aliases (and never pins) the socket's receive buffer.
 const readBytes = (decoder: decoding.Decoder, what: string, maxBytes = Infinity): Uint8Array => {

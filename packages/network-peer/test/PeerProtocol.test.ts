@@ -169,6 +169,12 @@ describe('reading bad bytes', () => {
     expectProtocolError(() => decodeFrame(new Uint8Array([1, FrameTypeCode.blobMissing])), 'malformed')
     expectProtocolError(() => decodeFrame(new Uint8Array([1, FrameTypeCode.docSync, 2, 0xc3, 0x28, 2, 1, 0])), 'malformed')
     expectProtocolError(() => decodeFrame(new Uint8Array([1, FrameTypeCode.syncRequest, 1, 0, 2])), 'malformed')
+    // lib0 reads varUints up to 2^56; anything past 2^53 would not round-trip.
+    const unsafe = encoding.createEncoder()
+    encoding.writeVarUint(unsafe, 1)
+    encoding.writeVarUint(unsafe, FrameTypeCode.ping)
+    encoding.writeVarUint(unsafe, 2 ** 54)
+    expectProtocolError(() => decodeFrame(encoding.toUint8Array(unsafe)), 'malformed')
     // 2^35 hashes announced in a 10-byte frame: refused before any loop or allocation.
     const forged = encoding.createEncoder()
     encoding.writeVarUint(forged, 1)

@@ -1,0 +1,187 @@
+import net from 'node:net'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FaultProxy } from '../src/FaultProxy.ts'
+
+/** Polls `condition` until it holds, failing after `timeoutMs`. */
+const waitFor = async (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
+interface EchoServer {
+  server: net.Server
+  port: number
+  sockets: Set<net.Socket>
+  connectionsSeen: number
+  bytesSeen: number
+}
+
+const startEcho = async (): Promise<EchoServer> => {
+  const echo: EchoServer = { server: net.createServer(), port: 0, sockets: new Set(), connectionsSeen: 0, bytesSeen: 0 }
+  echo.server.on('connection', (socket) => {
+    echo.connectionsSeen++
+    echo.sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => echo.sockets.delete(socket))
+    socket.on('data', (chunk: Buffer) => {
+      echo.bytesSeen += chunk.length
+      socket.write(chunk)
+    })
+    socket.on('end', () => socket.end())
+  })
+  await new Promise<void>((resolve) => echo.server.listen(0, '127.0.0.1', resolve))
+  const address = echo.server.address()
+  if (address === null || typeof address === 'string') throw new Error('echo server has no port')
+  echo.port = address.port
+  return echo
+}
+
+/** A client socket that records what it receives and how it ended. */
+class Client {
+  readonly socket: net.Socket
+  private chunks: Buffer[] = []
+  receivedBytes = 0
+  closed = false
+  connected = false
+  readonly arrivals: Array<{ at: number; bytes: number }> = []
+
+  get received(): Buffer {
+    return Buffer.concat(this.chunks)
+  }
+
+  clear(): void {
+    this.chunks = []
+    this.receivedBytes = 0
+  }
+
+  constructor(port: number) {
+    this.socket = net.connect({ host: '127.0.0.1', port })
+    this.socket.on('connect', () => (this.connected = true))
+    this.socket.on('error', () => {})
+    this.socket.on('close', () => (this.closed = true))
+    this.socket.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk)
+      this.receivedBytes += chunk.length
+      this.arrivals.push({ at: performance.now(), bytes: this.receivedBytes })
+    })
+  }
+}
+
+describe('FaultProxy', () => {
+  let echo: EchoServer
+  let proxy: FaultProxy
+  const clients: Client[] = []
+  const client = (): Client => {
+    const c = new Client(proxy.port)
+    clients.push(c)
+    return c
+  }
+
+  beforeEach(async () => {
+    echo = await startEcho()
+    proxy = await FaultProxy.start({ targetPort: echo.port })
+  })
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.socket.destroy()
+    await proxy.close()
+    for (const socket of echo.sockets) socket.destroy()
+    await new Promise<void>((resolve) => echo.server.close(() => resolve()))
+  })
+
+  it('passes bytes through both ways, counts them and the connection', async () => {
+    const c = client()
+    c.socket.write('hello')
+    await waitFor(() => c.received.toString() === 'hello', 'echo')
+    expect(proxy.connections).toBe(1)
+    expect(proxy.stats).toMatchObject({ bytesToTarget: 5, bytesFromTarget: 5, accepted: 1, refused: 0 })
+
+    // A large payload exercises backpressure and arrives intact.
+    const big = Buffer.alloc(4 * 1024 * 1024)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff
+    c.clear()
+    c.socket.write(big)
+    await waitFor(() => c.receivedBytes === big.length, 'big echo')
+    expect(c.received.equals(big)).toBe(true)
+    expect(proxy.stats.bytesToTarget).toBe(5 + big.length)
+
+    c.socket.end()
+    await waitFor(() => c.closed && proxy.connections === 0, 'orderly close through the proxy')
+  })
+
+  it('cut closes live connections and refuses new ones without reaching the target; restore heals', async () => {
+    const live = client()
+    live.socket.write('x')
+    await waitFor(() => live.receivedBytes === 1, 'first echo')
+    expect(echo.connectionsSeen).toBe(1)
+
+    proxy.cut()
+    expect(proxy.isCut).toBe(true)
+    await waitFor(() => live.closed, 'live connection closed by the cut')
+    expect(proxy.connections).toBe(0)
+
+    const refused = client()
+    refused.socket.write('lost')
+    await waitFor(() => refused.closed, 'new connection closed while cut')
+    expect(refused.receivedBytes).toBe(0)
+    expect(echo.connectionsSeen).toBe(1)
+    expect(proxy.stats.refused).toBe(1)
+
+    proxy.restore()
+    const healed = client()
+    healed.socket.write('again')
+    await waitFor(() => healed.received.toString() === 'again', 'echo after restore')
+    expect(echo.connectionsSeen).toBe(2)
+  })
+
+  it('blackhole mode holds new connections open but forwards nothing; restore resets them', async () => {
+    proxy.cut('blackhole')
+    const held = client()
+    await waitFor(() => held.connected && proxy.blackholed === 1, 'blackholed connection')
+    held.socket.write('into the void')
+    const before = proxy.stats
+    proxy.restore()
+    await waitFor(() => held.closed, 'blackholed connection reset on restore')
+    expect(held.receivedBytes).toBe(0)
+    expect(echo.connectionsSeen).toBe(0)
+    expect(echo.bytesSeen).toBe(0)
+    expect(before).toMatchObject({ bytesToTarget: 0, bytesFromTarget: 0, refused: 1 })
+  })
+
+  it('delays each direction by at least the set delay', async () => {
+    const c = client()
+    c.socket.write('warm')
+    await waitFor(() => c.receivedBytes === 4, 'warm-up echo')
+    const delayMs = 60
+    proxy.setDelay(delayMs)
+    const sentAt = performance.now()
+    c.socket.write('slow')
+    await waitFor(() => c.receivedBytes === 8, 'delayed echo')
+    const lastArrival = c.arrivals.at(-1)
+    expect(lastArrival).toBeDefined()
+    // Two hops through the proxy (out and back); only the lower bound is meaningful.
+    expect(lastArrival!.at - sentAt).toBeGreaterThanOrEqual(2 * delayMs)
+    expect(() => proxy.setDelay(-1)).toThrow(RangeError)
+  })
+
+  it('preserves order under delay, also when the delay drops mid-stream', async () => {
+    const c = client()
+    await waitFor(() => c.connected, 'connect')
+    const sent: Buffer[] = []
+    const delays = [25, 0, 10, 0, 40, 0]
+    for (let i = 0; i < 240; i++) {
+      if (i % 40 === 0) proxy.setDelay(delays[i / 40]!)
+      const chunk = Buffer.from(`<${i}>`)
+      sent.push(chunk)
+      c.socket.write(chunk)
+      // Spread writes over event-loop turns so the proxy sees many separate chunks.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const expected = Buffer.concat(sent)
+    await waitFor(() => c.receivedBytes >= expected.length, 'all chunks echoed')
+    expect(c.received.toString()).toBe(expected.toString())
+  })
+})
