@@ -115,6 +115,9 @@ export class MailboxState {
 
   /** Ingests raw facts (untrusted); returns what changed in the view. */
   ingest(raw: readonly unknown[]): ViewChange {
+    // A big batch (a load, a catch-up) skips per-fact change tracking: every binding is
+    // revalidated once and the view rebuilt by one sort.
+    const bulk = raw.length > BULK_THRESHOLD
     const dirty = new Set<GuidRecord>()
     const flagDirty = new Set<GuidRecord>()
     const recheck: number[] = []
@@ -134,8 +137,8 @@ export class MailboxState {
           if (r.meta !== undefined) break
           r.meta = f
           this.stamp(f[6], f[7])
-          for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2])) flagDirty.add(r)
-          dirty.add(r)
+          for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2]) && !bulk) flagDirty.add(r)
+          if (!bulk) dirty.add(r)
           break
         }
         case 'b': {
@@ -145,7 +148,7 @@ export class MailboxState {
             if (existing.guid !== guid && !existing.conflicted) {
               existing.conflicted = true
               this.conflictedUids++
-              recheck.push(uid)
+              if (!bulk) recheck.push(uid)
             }
             break
           }
@@ -155,9 +158,11 @@ export class MailboxState {
           if (r.uids.length === 0) r.uids = [uid]
           else insertSorted(r.uids, uid)
           newUids.push(uid)
-          recheck.push(uid)
           if (uid > this.maxUid) this.maxUid = uid
-          dirty.add(r)
+          if (!bulk) {
+            recheck.push(uid)
+            dirty.add(r)
+          }
           break
         }
         case 'e': {
@@ -166,11 +171,11 @@ export class MailboxState {
           if (s === undefined) this.seen.set(node, (s = new RangeSet()))
           let grew = false
           for (let i = 0; i < ranges.length; i += 2) if (s.addRange(ranges[i]!, ranges[i + 1]!)) grew = true
-          if (grew) seenAdded.push([node, ranges])
+          if (grew && !bulk) seenAdded.push([node, ranges])
           const old = this.W.get(node) ?? 0
           if (w > old) {
             this.W.set(node, w)
-            raised.push([old, w])
+            if (!bulk) raised.push([old, w])
             if (w > this.maxW) this.maxW = w
           }
           break
@@ -183,14 +188,14 @@ export class MailboxState {
         case 'f': {
           const r = this.record(f[1])
           this.stamp(f[4], f[5])
-          if (this.setFlag(r, f[2], f[3] === 1, f[4], f[5], f[6])) flagDirty.add(r)
+          if (this.setFlag(r, f[2], f[3] === 1, f[4], f[5], f[6]) && !bulk) flagDirty.add(r)
           break
         }
         case 'x': {
           const r = this.record(f[1])
           if (!r.expunged) {
             r.expunged = true
-            dirty.add(r)
+            if (!bulk) dirty.add(r)
           }
           break
         }
@@ -206,24 +211,40 @@ export class MailboxState {
       }
     }
 
-    const bulk = newUids.length + raised.length + seenAdded.length > BULK_THRESHOLD
-    if (newUids.length > 0) {
-      if (bulk) {
-        for (const u of newUids) this.sortedUids.push(u)
-        this.sortedUids.sort((a, b) => a - b)
-      } else for (const u of newUids) insertSorted(this.sortedUids, u)
-    }
-
-    if (bulk) {
-      // A big batch (a load, a catch-up): recheck every binding once rather than per range.
-      for (const b of this.bindings.values()) this.revalidate(b, dirty)
-    } else {
-      for (const uid of recheck) this.revalidate(this.bindings.get(uid)!, dirty)
-      for (const [, ranges] of seenAdded) for (let i = 0; i < ranges.length; i += 2) this.revalidateRange(ranges[i]!, ranges[i + 1]! + 1, dirty)
-      for (const [from, to] of raised) this.revalidateRange(from, to, dirty)
-    }
+    if (bulk) return this.recomputeAll(newUids)
+    for (const u of newUids) insertSorted(this.sortedUids, u)
+    for (const uid of recheck) this.revalidate(this.bindings.get(uid)!, dirty)
+    for (const [, ranges] of seenAdded) for (let i = 0; i < ranges.length; i += 2) this.revalidateRange(ranges[i]!, ranges[i + 1]! + 1, dirty)
+    for (const [from, to] of raised) this.revalidateRange(from, to, dirty)
     for (const r of flagDirty) this.refreshFlags(r)
     return this.updateView(dirty, flagDirty)
+  }
+
+  /** After a bulk ingest: revalidates every binding, recomputes every record, rebuilds the view. */
+  private recomputeAll(newUids: number[]): ViewChange {
+    for (const u of newUids) this.sortedUids.push(u)
+    this.sortedUids.sort((a, b) => a - b)
+    for (const b of this.bindings.values()) b.valid = !b.conflicted && this.isValid(b.uid)
+    const added: number[] = []
+    const removed: number[] = []
+    const flagsChanged: number[] = []
+    const entries: ViewEntry[] = []
+    for (const r of this.records.values()) {
+      const oldFlags = r.flags
+      if (r.flagCells !== undefined) this.refreshFlags(r)
+      const uid = this.viewUidOf(r)
+      if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
+      else this.stranded.delete(r)
+      if (uid !== r.viewUid) {
+        if (r.viewUid !== 0) removed.push(r.viewUid)
+        if (uid !== 0) added.push(uid)
+        r.viewUid = uid
+      } else if (uid !== 0 && !sameFlags(oldFlags, r.flags)) flagsChanged.push(uid)
+      if (uid !== 0) entries.push({ uid, guid: r.guid, flags: r.flags })
+    }
+    entries.sort((a, b) => a.uid - b.uid)
+    this.view.build(entries)
+    return { added, removed, flagsChanged }
   }
 
   private stamp(ms: number, c: number): void {
@@ -273,7 +294,6 @@ export class MailboxState {
     const added: number[] = []
     const removed: number[] = []
     const flagsChanged: number[] = []
-    const rebuild = dirty.size > BULK_THRESHOLD && dirty.size * 4 > this.view.size
     for (const r of dirty) {
       const uid = this.viewUidOf(r)
       if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
@@ -281,27 +301,25 @@ export class MailboxState {
       if (uid === r.viewUid) continue
       if (r.viewUid !== 0) {
         removed.push(r.viewUid)
-        if (!rebuild) this.view.remove(r.viewUid)
+        this.view.remove(r.viewUid)
       }
       r.viewUid = uid
       if (uid !== 0) {
         added.push(uid)
-        if (!rebuild) this.view.upsert({ uid, guid: r.guid, flags: r.flags })
+        this.view.upsert({ uid, guid: r.guid, flags: r.flags })
       }
     }
     for (const r of flagDirty) {
       if (r.viewUid === 0) continue
       flagsChanged.push(r.viewUid)
-      if (!rebuild) this.view.upsert({ uid: r.viewUid, guid: r.guid, flags: r.flags })
-    }
-    if (rebuild) {
-      const entries: ViewEntry[] = []
-      for (const r of this.records.values()) if (r.viewUid !== 0) entries.push({ uid: r.viewUid, guid: r.guid, flags: r.flags })
-      entries.sort((a, b) => a.uid - b.uid)
-      this.view.build(entries)
+      this.view.upsert({ uid: r.viewUid, guid: r.guid, flags: r.flags })
     }
     return { added, removed, flagsChanged }
   }
+}
+
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i])
 }
 
 function lowerBound(a: readonly number[], v: number): number {
