@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs'
+import { Command, InvalidArgumentError } from 'commander'
+import { SingleBar, Presets } from 'cli-progress'
+import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
+import { NodeClient, readSecret } from './client.ts'
+import { countMessages, readMessages } from './importMail.ts'
+import { startImap } from './startImap.ts'
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v)
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`)
+  return n
+}
+
+function hostPort(v: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?:)?(\d+)$/.exec(v)
+  if (m === null) throw new InvalidArgumentError(`expected host:port, got ${v}`)
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) }
+}
+
+function peer(v: string, prev: PeerConfig[] = []): PeerConfig[] {
+  const i = v.indexOf('=')
+  if (i <= 0) throw new InvalidArgumentError(`peer must be id=url, got ${v}`)
+  return [...prev, { id: v.slice(0, i), url: v.slice(i + 1) }]
+}
+
+interface ServeOptions {
+  config?: string
+  nodeId?: string
+  slot?: number
+  stride?: number
+  data?: string
+  listen?: { host: string; port: number }
+  peer?: PeerConfig[]
+  secretFile?: string
+  imap?: { host: string; port: number }
+  allowPlaintextAuth?: boolean
+}
+
+/** The `mailweave` command line. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('mailweave').description('mailweave: replicated mailboxes with valid IMAP UIDs').showHelpAfterError()
+
+  program
+    .command('serve')
+    .description('run a node')
+    .option('--config <file>', 'JSON config file (keys as the long options, camelCased)')
+    .option('--node-id <id>', 'stable node id')
+    .option('--slot <n>', 'UID residue class of this node', int('slot'))
+    .option('--stride <k>', 'number of slots (fixed per cluster)', int('stride'))
+    .option('--data <dir>', 'data directory')
+    .option('--listen <host:port>', 'HTTP/WebSocket listen address', hostPort)
+    .option('--peer <id=url>', 'a peer node (repeatable)', peer)
+    .option('--secret-file <file>', 'cluster secret file')
+    .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
+    .option('--allow-plaintext-auth', 'allow LOGIN without TLS from non-loopback clients')
+    .action(async (opts: ServeOptions) => {
+      const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
+      const pick = <T>(k: string, v: T | undefined): T | undefined => v ?? (file[k] as T | undefined)
+      const listen = pick('listen', opts.listen) ?? { host: '127.0.0.1', port: 7100 }
+      const secretFile = pick<string>('secretFile', opts.secretFile)
+      if (secretFile === undefined) throw new InvalidArgumentError('--secret-file is required (the cluster secret shared by every node)')
+      const config: NodeConfig = {
+        nodeId: pick<string>('nodeId', opts.nodeId) ?? 'N0',
+        slot: pick<number>('slot', opts.slot) ?? 0,
+        stride: pick<number>('stride', opts.stride) ?? 1,
+        dataDir: pick<string>('data', opts.data) ?? '.data/node',
+        host: typeof listen === 'string' ? hostPort(listen).host : listen.host,
+        port: typeof listen === 'string' ? hostPort(listen).port : listen.port,
+        peers: pick<PeerConfig[]>('peers', opts.peer) ?? [],
+        secret: readSecret(secretFile),
+      }
+      const node = await MailNode.start(config)
+      console.log(`mailweave node ${config.nodeId} http ${node.url}`)
+      const imapAddr = pick('imap', opts.imap)
+      const imap = imapAddr === undefined ? undefined : await startImap(node, typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr, { allowPlaintextAuth: opts.allowPlaintextAuth === true })
+      if (imap !== undefined) console.log(`mailweave node ${config.nodeId} imap ${imap.url}`)
+      let stopping = false
+      const stop = async () => {
+        if (stopping) return
+        stopping = true
+        await imap?.close()
+        await node.stop()
+        process.exit(0)
+      }
+      process.on('SIGINT', () => void stop())
+      process.on('SIGTERM', () => void stop())
+    })
+
+  const admin = (cmd: Command) => cmd.requiredOption('--url <url>', 'node HTTP URL').requiredOption('--secret-file <file>', 'cluster secret file')
+
+  admin(program.command('status').description('show a node: peers, storage, exposures'))
+    .action(async (o: { url: string; secretFile: string }) => {
+      console.log(JSON.stringify(await NodeClient.admin(o.url, o.secretFile).request('GET', '/api/status'), null, 2))
+    })
+
+  admin(program.command('inspect <mailbox>').description('protocol state of <user>/<mailbox>: bindings, W, Seen, R, fixups, stranded'))
+    .action(async (target: string, o: { url: string; secretFile: string }) => {
+      const i = target.indexOf('/')
+      if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
+      const data = await NodeClient.admin(o.url, o.secretFile).request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`)
+      printInspection(data)
+    })
+
+  admin(program.command('user').command('add <name>').description('create a user or set its password').option('--password <password>', 'password (default: $MAILWEAVE_PASSWORD)'))
+    .action(async (name: string, o: { url: string; secretFile: string; password?: string }) => {
+      const password = o.password ?? process.env.MAILWEAVE_PASSWORD
+      if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
+      await NodeClient.admin(o.url, o.secretFile).request('POST', '/api/admin/users', { name, password })
+      console.log(`user ${name} saved`)
+    })
+
+  program
+    .command('import <mailbox> <path>')
+    .description('import an mbox file or a Maildir into <user>/<mailbox>')
+    .requiredOption('--url <url>', 'node HTTP URL')
+    .option('--password <password>', "the user's password (default: $MAILWEAVE_PASSWORD)")
+    .action(async (target: string, path: string, o: { url: string; password?: string }) => {
+      const i = target.indexOf('/')
+      if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
+      const user = target.slice(0, i)
+      const mailbox = target.slice(i + 1)
+      const password = o.password ?? process.env.MAILWEAVE_PASSWORD
+      if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
+      const client = NodeClient.user(o.url, user, password)
+      const { token } = await client.request<{ token: string }>('POST', '/api/token')
+      const api = new NodeClient(o.url, `Bearer ${token}`)
+      const list = await api.request<{ mailboxes: { name: string }[] }>('GET', '/api/mailboxes')
+      if (!list.mailboxes.some((m) => m.name === mailbox)) await api.request('POST', '/api/mailboxes', { name: mailbox })
+      const total = await countMessages(path)
+      const bar = new SingleBar({ format: 'importing {bar} {value}/{total} messages | {eta}s left', stream: process.stderr }, Presets.shades_classic)
+      bar.start(total, 0)
+      let n = 0
+      for await (const m of readMessages(path)) {
+        const q = new URLSearchParams({ flags: m.flags.join(',') })
+        if (m.internalDate !== undefined) q.set('internalDate', m.internalDate.toISOString())
+        await api.request('POST', `/api/mailboxes/${encodeURIComponent(mailbox)}/messages?${q}`, undefined, m.raw)
+        bar.update(++n)
+      }
+      bar.stop()
+      console.log(`imported ${n} messages into ${target}`)
+    })
+
+  try {
+    await program.parseAsync(argv)
+  } catch (e) {
+    console.error(`mailweave: ${e instanceof Error ? e.message : String(e)}`)
+    process.exitCode = 1
+  }
+}
+
+interface Inspection {
+  node: { nodeId: string }
+  mailbox: { name: string; uidValidity: number }
+  stats: Record<string, number>
+  ceiling: number
+  claims: Record<string, string[]>
+  watermarks: Record<string, number>
+  reservations: Record<string, number>
+  seen: Record<string, number[]>
+  bindings: { uid: number; guid: string; allocator: string; valid: boolean; conflicted: boolean }[]
+  stranded: string[]
+}
+
+function printInspection(d: Inspection): void {
+  console.log(`mailbox ${d.mailbox.name}  UIDVALIDITY ${d.mailbox.uidValidity}  at node ${d.node.nodeId}  ceiling ${d.ceiling}`)
+  console.log('\nnode     slot  W (watermark)  R (reserved)  Seen (ranges)')
+  const nodes = new Set([...Object.keys(d.watermarks), ...Object.keys(d.reservations), ...Object.values(d.claims).flat()])
+  for (const n of [...nodes].sort()) {
+    const slot = Object.entries(d.claims).find(([, ids]) => ids.includes(n))?.[0] ?? '-'
+    const seen = d.seen[n] ?? []
+    const ranges: string[] = []
+    for (let i = 0; i < seen.length; i += 2) ranges.push(seen[i] === seen[i + 1] ? `${seen[i]}` : `${seen[i]}-${seen[i + 1]}`)
+    const shown = ranges.length > 8 ? [...ranges.slice(0, 4), '…', ...ranges.slice(-3)] : ranges
+    console.log(`${n.padEnd(8)} ${slot.padEnd(5)} ${String(d.watermarks[n] ?? 0).padEnd(14)} ${String(d.reservations[n] ?? 0).padEnd(13)} ${shown.join(',')}`)
+  }
+  console.log(`\nfixups here: ${d.stats.fixupsSilent ?? 0} silent, ${d.stats.fixupsDuplicate ?? 0} duplicate-on-seen, ${d.stats.edgeBinds ?? 0} edge binds; stranded now: ${d.stranded.length}`)
+  console.log('\n     uid  guid              allocator  state')
+  for (const b of d.bindings) console.log(`${String(b.uid).padStart(8)}  ${b.guid.slice(0, 16)}  ${b.allocator.padEnd(9)}  ${b.conflicted ? 'CONFLICT' : b.valid ? 'valid' : 'stranded'}`)
+  for (const g of d.stranded) console.log(`stranded (no valid uid): ${g}`)
+}

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto'
+import * as Y from 'yjs'
+import type { UpdateStore } from '@mailweave/storage-fs'
+import type { Logger } from './Logger.ts'
+import { NodeError } from './NodeError.ts'
+
+/** Transaction origin of updates replayed from disk (never persisted again). */
+export const FROM_DISK = Symbol('from-disk')
+
+/** An open document; the registry keeps it loaded until every handle is released. */
+export interface DocHandle {
+  readonly name: string
+  readonly doc: Y.Doc
+  release(): void
+}
+
+/** A position in this node's change counter (see network-peer's ChangeCursor). */
+export interface ChangeCursor {
+  epoch: string
+  seq: number
+}
+
+interface Entry {
+  name: string
+  doc: Y.Doc
+  refs: number
+  loaded: Promise<void>
+  pending: Set<Promise<void>>
+  failed: unknown
+  records: number
+  idle: NodeJS.Timeout | undefined
+}
+
+/** Options of {@link DocRegistry}. */
+export interface DocRegistryOptions {
+  log: Logger
+  /** Unload a document this long after its last handle is released. */
+  idleMs?: number
+  /** Compact a document's log once it holds this many records. */
+  compactAfter?: number
+}
+
+/**
+ * Owns every Y.Doc of the node: loads lazily from the update store, persists every update
+ * (registered before the first await, so none is missed), unloads idle documents so
+ * memory follows the active mailboxes, and compacts long logs. `flush` resolves once
+ * every update made so far to a document is durable (fsynced): the node calls it before
+ * acknowledging an APPEND or answering an exposure.
+ */
+export class DocRegistry {
+  private readonly docs = new Map<string, Entry>()
+  private readonly known = new Set<string>()
+  private readonly listeners = new Set<(name: string, update: Uint8Array, origin: unknown) => void>()
+  private readonly unloadListeners = new Set<(name: string) => void>()
+  private readonly changes = new Map<string, number>()
+  private seq = 0
+  readonly epoch = randomBytes(8).toString('hex')
+  private readonly idleMs: number
+  private readonly compactAfter: number
+  private closed = false
+
+  private constructor(
+    private readonly store: UpdateStore,
+    private readonly options: DocRegistryOptions,
+  ) {
+    this.idleMs = options.idleMs ?? 60_000
+    this.compactAfter = options.compactAfter ?? 1000
+  }
+
+  /** A registry over `store`, knowing the documents already stored. */
+  static async create(store: UpdateStore, options: DocRegistryOptions): Promise<DocRegistry> {
+    const r = new DocRegistry(store, options)
+    for (const name of await store.list()) r.known.add(name)
+    return r
+  }
+
+  /** Opens (loading if needed) a document. */
+  async open(name: string): Promise<DocHandle> {
+    if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
+    let e = this.docs.get(name)
+    if (e === undefined) {
+      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined }
+      e = entry
+      this.docs.set(name, entry)
+      this.known.add(name)
+      entry.doc.on('update', (update: Uint8Array, origin: unknown) => {
+        if (origin === FROM_DISK) return
+        this.persist(entry, update)
+        this.changes.set(name, ++this.seq)
+        for (const fn of this.listeners) fn(name, update, origin)
+      })
+      entry.loaded = this.load(entry).catch((err: unknown) => {
+        this.docs.delete(name)
+        entry.doc.destroy()
+        throw err
+      })
+    }
+    e.refs++
+    if (e.idle !== undefined) {
+      clearTimeout(e.idle)
+      e.idle = undefined
+    }
+    try {
+      await e.loaded
+    } catch (err) {
+      e.refs--
+      throw err
+    }
+    const entry = e
+    let released = false
+    return {
+      name,
+      doc: entry.doc,
+      release: () => {
+        if (released) return
+        released = true
+        if (--entry.refs === 0 && !this.closed) {
+          entry.idle = setTimeout(() => void this.unload(entry), this.idleMs)
+          entry.idle.unref()
+        }
+      },
+    }
+  }
+
+  private async load(e: Entry): Promise<void> {
+    const records = await this.store.load(e.name)
+    e.records = records.length
+    if (records.length === 0) return
+    try {
+      Y.applyUpdate(e.doc, Y.mergeUpdates(records), FROM_DISK)
+    } catch {
+      // one bad record must not hide the others: apply them one by one
+      let bad = 0
+      for (const r of records) {
+        try {
+          Y.applyUpdate(e.doc, r, FROM_DISK)
+        } catch {
+          bad++
+        }
+      }
+      this.options.log.error({ doc: e.name, bad, records: records.length }, 'skipped undecodable stored updates')
+    }
+  }
+
+  private persist(e: Entry, update: Uint8Array): void {
+    const p: Promise<void> = this.store.append(e.name, update).then(
+      () => {
+        e.records++
+      },
+      (err: unknown) => {
+        e.failed ??= err
+        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update')
+      },
+    )
+    e.pending.add(p)
+    void p.finally(() => {
+      e.pending.delete(p)
+      if (e.records >= this.compactAfter && e.pending.size === 0) void this.compact(e)
+    })
+  }
+
+  private async compact(e: Entry): Promise<void> {
+    if (this.docs.get(e.name) !== e || e.records < this.compactAfter) return
+    e.records = 1
+    try {
+      await this.store.compact(e.name, Y.encodeStateAsUpdate(e.doc))
+    } catch (err) {
+      this.options.log.warn({ doc: e.name, err: String(err) }, 'compaction failed; the log stays as it was')
+    }
+  }
+
+  /** Resolves once every update made so far to `name` is durable; rejects if one failed. */
+  async flush(name: string): Promise<void> {
+    const e = this.docs.get(name)
+    if (e === undefined) return
+    while (e.pending.size > 0) await Promise.all([...e.pending])
+    if (e.failed !== undefined) {
+      const err = e.failed
+      e.failed = undefined
+      throw new NodeError('STORAGE', `could not store changes of ${name}: ${String(err)}`)
+    }
+  }
+
+  private async unload(e: Entry): Promise<void> {
+    if (e.refs > 0 || this.docs.get(e.name) !== e) return
+    await this.flush(e.name).catch(() => undefined)
+    if (e.refs > 0) return
+    this.docs.delete(e.name)
+    for (const fn of this.unloadListeners) fn(e.name)
+    e.doc.destroy()
+  }
+
+  /** Every update integrated into any loaded document (local, edge or peer), with its origin. */
+  onUpdate(fn: (name: string, update: Uint8Array, origin: unknown) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Called when a document is unloaded (owners of per-document state drop it). */
+  onUnload(fn: (name: string) => void): () => void {
+    this.unloadListeners.add(fn)
+    return () => this.unloadListeners.delete(fn)
+  }
+
+  /** Whether `name` is loaded now. */
+  isLoaded(name: string): boolean {
+    return this.docs.has(name)
+  }
+
+  /** The loaded doc, or undefined (no reference is taken). */
+  peek(name: string): Y.Doc | undefined {
+    return this.docs.get(name)?.doc
+  }
+
+  loadedNames(): string[] {
+    return [...this.docs.keys()]
+  }
+
+  allDocs(): string[] {
+    return [...this.known]
+  }
+
+  changeCursor(): ChangeCursor {
+    return { epoch: this.epoch, seq: this.seq }
+  }
+
+  /** Documents changed after `cursor`, or undefined when the cursor is from another epoch. */
+  changedSince(cursor: ChangeCursor): string[] | undefined {
+    if (cursor.epoch !== this.epoch || cursor.seq > this.seq) return undefined
+    return [...this.changes].filter(([, s]) => s > cursor.seq).map(([n]) => n)
+  }
+
+  /** Flushes and unloads everything. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const e of this.docs.values()) {
+      if (e.idle !== undefined) clearTimeout(e.idle)
+      await this.flush(e.name).catch(() => undefined)
+    }
+    for (const e of this.docs.values()) {
+      for (const fn of this.unloadListeners) fn(e.name)
+      e.doc.destroy()
+    }
+    this.docs.clear()
+  }
+}

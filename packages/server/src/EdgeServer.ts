@@ -1,0 +1,222 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { checkEdgeUpdate } from '@mailweave/core'
+import type { DocHandle, DocRegistry } from './DocRegistry.ts'
+import { docOwner } from './docNames.ts'
+import type { Logger } from './Logger.ts'
+
+const MESSAGE_SYNC = 0
+const MESSAGE_AWARENESS = 1
+
+/** WebSocket close codes the edge endpoint uses (4000-4999 are application codes). */
+export const EdgeCloseCode = {
+  PROTOCOL_ERROR: 4000,
+  UPDATE_REJECTED: 4003,
+  TOO_LARGE: 4004,
+  SHUTTING_DOWN: 1001,
+} as const
+
+interface Room {
+  handle: DocHandle
+  awareness: awarenessProtocol.Awareness
+  conns: Set<WebSocket>
+  onUpdate: (update: Uint8Array, origin: unknown) => void
+  onAwareness: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
+}
+
+/** Options of {@link EdgeServer}. */
+export interface EdgeServerOptions {
+  registry: DocRegistry
+  log: Logger
+  /** The user a bearer token names, or undefined. */
+  authenticate(token: string): string | undefined
+  maxMessageBytes?: number
+}
+
+/**
+ * The y-websocket endpoint for edge replicas (browsers, offline apps): speaks the
+ * y-websocket wire protocol (y-protocols sync + awareness) so a stock
+ * `WebsocketProvider` from y-websocket 3.x connects to `ws://node/edge` with room
+ * `acct/<user>` or `mbox/<user>/<id>` and `params: { token }`. A user reaches only the
+ * documents of their own account. Updates are checked before they are applied: bytes
+ * that do not decode, node-only facts, or deletions close the socket with
+ * UPDATE_REJECTED and leave the document untouched. Documents are owned by the
+ * node's registry (not by this endpoint), so sockets coming and going never unload a
+ * document under a pending write.
+ */
+export class EdgeServer {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 })
+  private readonly rooms = new Map<string, Promise<Room>>()
+  connections = 0
+  rejected = 0
+
+  constructor(private readonly o: EdgeServerOptions) {}
+
+  /** Handles an HTTP upgrade whose path starts with `/edge/`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const docName = decodeURIComponent(url.pathname.slice('/edge/'.length))
+    const token = url.searchParams.get('token') ?? ''
+    const user = this.o.authenticate(token)
+    const owner = docOwner(docName)
+    if (user === undefined || owner === undefined || owner !== user) {
+      const status = user === undefined ? '401 Unauthorized' : '403 Forbidden'
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      this.o.log.warn({ docName, user, reason: status }, 'edge connection refused')
+      return
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => void this.accept(ws, docName, user))
+  }
+
+  private room(docName: string): Promise<Room> {
+    let p = this.rooms.get(docName)
+    if (p === undefined) {
+      p = this.o.registry.open(docName).then((handle) => {
+        const room: Room = {
+          handle,
+          awareness: new awarenessProtocol.Awareness(handle.doc),
+          conns: new Set(),
+          onUpdate: (update, origin) => {
+            const enc = encoding.createEncoder()
+            encoding.writeVarUint(enc, MESSAGE_SYNC)
+            syncProtocol.writeUpdate(enc, update)
+            const msg = encoding.toUint8Array(enc)
+            for (const c of room.conns) if (c !== origin) send(c, msg)
+          },
+          onAwareness: ({ added, updated, removed }) => {
+            const changed = added.concat(updated, removed)
+            const enc = encoding.createEncoder()
+            encoding.writeVarUint(enc, MESSAGE_AWARENESS)
+            encoding.writeVarUint8Array(enc, awarenessProtocol.encodeAwarenessUpdate(room.awareness, changed))
+            const msg = encoding.toUint8Array(enc)
+            for (const c of room.conns) send(c, msg)
+          },
+        }
+        room.awareness.setLocalState(null)
+        handle.doc.on('update', room.onUpdate)
+        room.awareness.on('update', room.onAwareness)
+        return room
+      })
+      p.catch(() => this.rooms.delete(docName))
+      this.rooms.set(docName, p)
+    }
+    return p
+  }
+
+  private async accept(ws: WebSocket, docName: string, user: string): Promise<void> {
+    this.connections++
+    ws.binaryType = 'arraybuffer'
+    const queued: Uint8Array[] = []
+    let room: Room | undefined
+    const controlled = new Set<number>()
+    ws.on('message', (data: ArrayBuffer) => {
+      const bytes = new Uint8Array(data)
+      if (room === undefined) queued.push(bytes)
+      else this.onMessage(ws, room, bytes, docName, user, controlled)
+    })
+    ws.on('close', () => {
+      this.connections--
+      if (room !== undefined) {
+        room.conns.delete(ws)
+        awarenessProtocol.removeAwarenessStates(room.awareness, [...controlled], null)
+        if (room.conns.size === 0) this.closeRoom(docName, room)
+      }
+    })
+    ws.on('error', () => ws.terminate())
+    try {
+      room = await this.room(docName)
+    } catch (e) {
+      this.o.log.error({ docName, err: String(e) }, 'could not open document for an edge replica')
+      ws.close(1011, 'document unavailable')
+      return
+    }
+    room.conns.add(ws)
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(enc, room.handle.doc)
+    send(ws, encoding.toUint8Array(enc))
+    const states = [...room.awareness.getStates().keys()]
+    if (states.length > 0) {
+      const a = encoding.createEncoder()
+      encoding.writeVarUint(a, MESSAGE_AWARENESS)
+      encoding.writeVarUint8Array(a, awarenessProtocol.encodeAwarenessUpdate(room.awareness, states))
+      send(ws, encoding.toUint8Array(a))
+    }
+    for (const m of queued.splice(0)) this.onMessage(ws, room, m, docName, user, controlled)
+  }
+
+  private closeRoom(docName: string, room: Room): void {
+    void this.rooms.get(docName)?.then((r) => {
+      if (r !== room || room.conns.size > 0) return
+      this.rooms.delete(docName)
+      room.handle.doc.off('update', room.onUpdate)
+      room.awareness.destroy()
+      room.handle.release()
+    })
+  }
+
+  private onMessage(ws: WebSocket, room: Room, bytes: Uint8Array, docName: string, user: string, controlled: Set<number>): void {
+    try {
+      const dec = decoding.createDecoder(bytes)
+      const type = decoding.readVarUint(dec)
+      if (type === MESSAGE_SYNC) {
+        const sub = decoding.readVarUint(dec)
+        const enc = encoding.createEncoder()
+        encoding.writeVarUint(enc, MESSAGE_SYNC)
+        if (sub === syncProtocol.messageYjsSyncStep1) {
+          syncProtocol.writeSyncStep2(enc, room.handle.doc, decoding.readVarUint8Array(dec))
+          send(ws, encoding.toUint8Array(enc))
+        } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
+          const update = decoding.readVarUint8Array(dec)
+          const known = Y.decodeStateVector(Y.encodeStateVector(room.handle.doc))
+          const why = checkEdgeUpdate(update, known)
+          if (why !== undefined) {
+            this.rejected++
+            this.o.log.warn({ docName, user, reason: why }, 'edge update rejected')
+            ws.close(EdgeCloseCode.UPDATE_REJECTED, why.slice(0, 120))
+            return
+          }
+          Y.applyUpdate(room.handle.doc, update, ws)
+        } else throw new Error(`unknown sync message type ${sub}`)
+      } else if (type === MESSAGE_AWARENESS) {
+        const update = decoding.readVarUint8Array(dec)
+        awarenessProtocol.applyAwarenessUpdate(room.awareness, update, ws)
+        // remember which awareness clients this socket controls, to drop them on close
+        const d2 = decoding.createDecoder(update)
+        for (let n = decoding.readVarUint(d2); n > 0; n--) {
+          controlled.add(decoding.readVarUint(d2))
+          decoding.readVarUint(d2)
+          decoding.readVarString(d2)
+        }
+      } else throw new Error(`unknown message type ${type}`)
+    } catch (e) {
+      this.rejected++
+      this.o.log.warn({ docName, user, err: String(e) }, 'malformed edge message')
+      ws.close(EdgeCloseCode.PROTOCOL_ERROR, 'malformed message')
+    }
+  }
+
+  /** Closes every edge socket and releases the documents. */
+  async close(): Promise<void> {
+    for (const c of this.wss.clients) c.close(EdgeCloseCode.SHUTTING_DOWN, 'node shutting down')
+    for (const [name, p] of this.rooms) {
+      const room = await p.catch(() => undefined)
+      if (room === undefined) continue
+      room.handle.doc.off('update', room.onUpdate)
+      room.awareness.destroy()
+      room.handle.release()
+      this.rooms.delete(name)
+    }
+    this.wss.close()
+  }
+}
+
+function send(ws: WebSocket, msg: Uint8Array): void {
+  if (ws.readyState === ws.OPEN) ws.send(msg, (err) => err && ws.terminate())
+}

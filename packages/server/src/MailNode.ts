@@ -1,0 +1,215 @@
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import { FileBlobStore, FileUpdateStore } from '@mailweave/storage-fs'
+import { PeerNetwork, type ChangeCursor, type PeerHost } from '@mailweave/network-peer'
+import { DocRegistry, type DocHandle } from './DocRegistry.ts'
+import { EdgeServer } from './EdgeServer.ts'
+import { HttpApi } from './HttpApi.ts'
+import { MailStore, type PeerBarrier } from './MailStore.ts'
+import { validateConfig, type NodeConfig } from './NodeConfig.ts'
+import { createLogger, type Logger } from './Logger.ts'
+import { UserDirectory } from './UserDirectory.ts'
+import { USERS_DOC } from './docNames.ts'
+
+/**
+ * A mailweave node: what an operator runs in each region. Composes the durable
+ * document registry, the blob store, accounts, the peer network (one authenticated
+ * WebSocket per peer pair at `/peer`), the y-websocket edge endpoint (`/edge/<doc>`)
+ * and the HTTP API, all on one HTTP listener.
+ */
+export class MailNode {
+  readonly log: Logger
+  private server: Server | undefined
+  private updates: FileUpdateStore | undefined
+  registry!: DocRegistry
+  blobs!: FileBlobStore
+  users!: UserDirectory
+  store!: MailStore
+  edge!: EdgeServer
+  peers: PeerNetwork | undefined
+  private usersHandle: DocHandle | undefined
+  private readonly wanted = new Set<string>()
+  private stopped = false
+
+  private constructor(
+    readonly config: NodeConfig,
+    log?: Logger,
+  ) {
+    this.log = log ?? createLogger({ name: config.nodeId })
+  }
+
+  /** Starts a node; resolves once it listens. */
+  static async start(config: NodeConfig, log?: Logger): Promise<MailNode> {
+    const node = new MailNode(validateConfig(config), log)
+    await node.init()
+    return node
+  }
+
+  /** `host:port` the node listens on. */
+  get address(): { host: string; port: number } {
+    const a = this.server?.address() as AddressInfo | null | undefined
+    return { host: this.config.host, port: a?.port ?? 0 }
+  }
+
+  get url(): string {
+    return `http://${this.address.host}:${this.address.port}`
+  }
+
+  private async init(): Promise<void> {
+    const c = this.config
+    await mkdir(c.dataDir, { recursive: true })
+    const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
+    this.updates = await FileUpdateStore.open({ dir: join(c.dataDir, 'docs'), log: storageLog })
+    this.blobs = await FileBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
+    this.registry = await DocRegistry.create(this.updates, { log: this.log, idleMs: c.idleMs })
+    this.usersHandle = await this.registry.open(USERS_DOC)
+    this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
+    if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
+    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes })
+    this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
+    const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
+    this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
+    this.server = createServer((req, res) => api.handle(req, res))
+    this.server.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0] ?? ''
+      if (path === '/peer' && this.peers !== undefined) this.peers.handleUpgrade(req, socket, head)
+      else if (path.startsWith('/edge/')) this.edge.handleUpgrade(req, socket, head as Buffer)
+      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    })
+    this.server.on('clientError', (_e, socket) => socket.destroy())
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject)
+      this.server!.listen(c.port, c.host, () => resolve())
+    })
+    this.peers?.start()
+    this.log.info({ node: c.nodeId, slot: c.slot, stride: c.stride, url: this.url, peers: c.peers.map((p) => p.id) }, 'node listening')
+  }
+
+  private barrier(): PeerBarrier | undefined {
+    const peers = this.peers
+    if (peers === undefined) return undefined
+    return {
+      connectedCount: () => peers.status().filter((p) => p.state === 'open').length,
+      verify: (docName) => peers.verify(docName),
+      want: (hash, timeoutMs) => peers.want(hash, timeoutMs),
+    }
+  }
+
+  /** Blobs follow the metadata: a message learnt from a peer gets its body fetched. */
+  private followBlobs(name: string, update: Uint8Array, origin: unknown): void {
+    if (this.peers === undefined || !name.startsWith('mbox/') || origin === undefined || origin === null) return
+    if (!this.peers.isPeerOrigin(origin)) return
+    let decoded
+    try {
+      decoded = Y.decodeUpdate(update)
+    } catch {
+      return
+    }
+    for (const s of decoded.structs) {
+      if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue
+      for (const f of s.content.getContent()) {
+        if (!Array.isArray(f) || f[0] !== 'm' || typeof f[3] !== 'string') continue
+        const hash = f[3]
+        if (this.wanted.has(hash)) continue
+        this.wanted.add(hash)
+        void this.blobs.has(hash).then((have) => (have ? true : this.peers!.want(hash, 60_000))).finally(() => this.wanted.delete(hash))
+      }
+    }
+  }
+
+  private peerHost(): PeerHost {
+    const resumeFile = join(this.config.dataDir, 'peer-resume.json')
+    let resume: Record<string, ChangeCursor> | undefined
+    const loadAll = async () => (resume ??= JSON.parse(await readFile(resumeFile, 'utf8').catch(() => '{}')) as Record<string, ChangeCursor>)
+    return {
+      nodeId: this.config.nodeId,
+      slot: this.config.slot,
+      openDoc: (name) => this.registry.open(name),
+      changeCursor: () => this.registry.changeCursor(),
+      changedSince: (cursor) => this.registry.changedSince(cursor),
+      allDocs: () => this.registry.allDocs(),
+      onUpdate: (fn) => this.registry.onUpdate(fn),
+      loadResume: async (peerId) => (await loadAll())[peerId],
+      saveResume: async (peerId, cursor) => {
+        const all = await loadAll()
+        all[peerId] = cursor
+        await writeFile(resumeFile + '.tmp', JSON.stringify(all))
+        await rename(resumeFile + '.tmp', resumeFile)
+      },
+      blobs: this.blobs,
+      log: (level, msg, fields) => this.log[level]({ ...fields }, msg),
+    }
+  }
+
+  /** Node, storage and peer status (for `mailweave status` and /healthz). */
+  status(): Record<string, unknown> {
+    const c = this.config
+    return {
+      node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride, url: this.url },
+      documentsLoaded: this.registry.loadedNames().length,
+      documentsKnown: this.registry.allDocs().length,
+      peers: this.peers?.status() ?? [],
+      storage: this.updates?.stats(),
+      exposures: this.store.stats,
+      edgeConnections: this.edge.connections,
+    }
+  }
+
+  /** Prometheus text exposition of the node's metrics. */
+  metrics(): string {
+    const lines: string[] = []
+    const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [labels: string, value: number][]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+      for (const [labels, v] of samples) lines.push(`${name}${labels} ${Number.isFinite(v) ? v : 0}`)
+    }
+    let messages = 0
+    let stranded = 0
+    let silent = 0
+    let duplicate = 0
+    let edgeBinds = 0
+    let exposures = 0
+    for (const [, mb] of this.store.loadedMailboxes()) {
+      messages += mb.view().size
+      stranded += mb.strandedCount
+      silent += mb.stats.fixupsSilent
+      duplicate += mb.stats.fixupsDuplicate
+      edgeBinds += mb.stats.edgeBinds
+      exposures += mb.stats.exposures
+    }
+    const st = this.updates?.stats()
+    metric('mailweave_documents_loaded', 'Documents loaded in memory.', 'gauge', [['', this.registry.loadedNames().length]])
+    metric('mailweave_messages', 'Messages in the views of loaded mailboxes.', 'gauge', [['', messages]])
+    metric('mailweave_fixups_total', 'Rebindings by rule 4 made by this node (loaded mailboxes).', 'counter', [['{kind="silent"}', silent], ['{kind="duplicate"}', duplicate]])
+    metric('mailweave_edge_binds_total', 'First bindings of edge-appended messages.', 'counter', [['', edgeBinds]])
+    metric('mailweave_stranded', 'Live messages waiting for a valid binding (loaded mailboxes).', 'gauge', [['', stranded]])
+    metric('mailweave_exposures_total', 'Exposures recorded (rule 5).', 'counter', [['', exposures]])
+    metric('mailweave_verify_timeouts_total', 'Fast-path exposures where a peer did not answer in time.', 'counter', [['', this.store.stats.verifyTimeouts]])
+    const peers = this.peers?.status() ?? []
+    metric('mailweave_peer_up', 'Whether the link to a peer is open.', 'gauge', peers.map((p) => [`{peer="${p.id}"}`, p.state === 'open' ? 1 : 0]))
+    metric('mailweave_peer_lag_seconds', 'Round-trip time of the last ping to a peer.', 'gauge', peers.map((p) => [`{peer="${p.id}"}`, (p.lagMs ?? 0) / 1000]))
+    metric('mailweave_fsync_total', 'Fsyncs of the update store.', 'counter', [['', st?.fsyncCount ?? 0]])
+    metric('mailweave_fsync_last_seconds', 'Latency of the last fsync.', 'gauge', [['', (st?.lastFsyncMs ?? 0) / 1000]])
+    metric('mailweave_fsync_avg_seconds', 'Average fsync latency.', 'gauge', [['', (st?.avgFsyncMs ?? 0) / 1000]])
+    metric('mailweave_edge_connections', 'Open edge (y-websocket) connections.', 'gauge', [['', this.edge.connections]])
+    return lines.join('\n') + '\n'
+  }
+
+  /** Stops everything, flushing pending writes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await this.peers?.close()
+    await this.edge.close()
+    await new Promise<void>((resolve) => {
+      this.server?.close(() => resolve())
+      this.server?.closeAllConnections()
+    })
+    this.usersHandle?.release()
+    await this.registry.close()
+    await this.updates?.close()
+    this.log.info({ node: this.config.nodeId }, 'node stopped')
+  }
+}

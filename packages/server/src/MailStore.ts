@@ -1,0 +1,177 @@
+import { openMailbox, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
+import { AccountDoc, INBOX_ID, type MailboxEntry } from './AccountDoc.ts'
+import type { DocHandle, DocRegistry } from './DocRegistry.ts'
+import { accountDocName, mailboxDocName } from './docNames.ts'
+import type { Logger } from './Logger.ts'
+import { NodeError } from './NodeError.ts'
+import type { UserDirectory } from './UserDirectory.ts'
+
+/** What the mail store needs from peer replication (the connected fast path, blob fetch). */
+export interface PeerBarrier {
+  /** Number of peers connected now. */
+  connectedCount(): number
+  /** Waits (bounded) until every connected peer integrated everything sent so far for `docName`. */
+  verify(docName: string): Promise<{ answered: string[]; timedOut: string[] }>
+  /** Fetches a blob from a peer that has it; resolves whether it is stored now. */
+  want(hash: string, timeoutMs: number): Promise<boolean>
+}
+
+/** This node's identity in the UID protocol. */
+export interface NodeIdentity {
+  nodeId: string
+  slot: number
+  stride: number
+}
+
+/** Counters of the exposure path, for /metrics. */
+export interface ExposureStats {
+  exposures: number
+  verifyTimeouts: number
+}
+
+/** One open mailbox of one account: every method is durable before it resolves. */
+export interface MailboxHandle {
+  readonly user: string
+  readonly entry: MailboxEntry
+  readonly docName: string
+  readonly mailbox: Mailbox
+  /** Rule 5 through the fast path: fixups, reservation, peer barrier, exposure, fsync. */
+  expose(): Promise<MailboxView>
+  /** Appends and binds a message; resolves once body and metadata are durable. */
+  append(raw: Uint8Array, opts?: { flags?: string[]; internalDate?: Date }): Promise<string>
+  /** Resolves once earlier flag and expunge changes are durable. */
+  flush(): Promise<void>
+  /** The raw message, fetched from a peer when this node does not hold it yet. */
+  body(guid: string): Promise<Uint8Array | undefined>
+  release(): void
+}
+
+/** Options of {@link MailStore}. */
+export interface MailStoreOptions {
+  registry: DocRegistry
+  users: UserDirectory
+  blobs: BlobStore
+  node: NodeIdentity
+  log: Logger
+  peers?: PeerBarrier
+  maxMessageBytes?: number
+  bodyWaitMs?: number
+}
+
+/**
+ * Accounts and mailboxes on top of the document registry: one core `Mailbox` per loaded
+ * mailbox document (dropped when the registry unloads it), exposures serialised per
+ * mailbox, and every acknowledgement after the fsync of what it acknowledges.
+ */
+export class MailStore {
+  private readonly mailboxes = new Map<string, Mailbox>()
+  private readonly exposing = new Map<string, Promise<unknown>>()
+  readonly stats: ExposureStats = { exposures: 0, verifyTimeouts: 0 }
+  readonly maxMessageBytes: number
+
+  constructor(private readonly o: MailStoreOptions) {
+    this.maxMessageBytes = o.maxMessageBytes ?? 50 * 1024 * 1024
+    o.registry.onUnload((name) => {
+      this.mailboxes.get(name)?.destroy()
+      this.mailboxes.delete(name)
+    })
+  }
+
+  get node(): NodeIdentity {
+    return this.o.node
+  }
+
+  /** Runs `fn` with the account document of `user`. */
+  async withAccount<T>(user: string, fn: (acct: AccountDoc) => T | Promise<T>): Promise<T> {
+    const rec = this.o.users.get(user)
+    if (rec === undefined) throw new NodeError('NOT_FOUND', `no account ${user}`)
+    const h = await this.o.registry.open(accountDocName(user))
+    try {
+      const out = await fn(new AccountDoc(h.doc, this.o.node.nodeId, rec.created || 1))
+      await this.o.registry.flush(h.name)
+      return out
+    } finally {
+      h.release()
+    }
+  }
+
+  /** Opens mailbox `name` of `user`; undefined when it does not exist. */
+  async open(user: string, name: string): Promise<MailboxHandle | undefined> {
+    const entry = await this.withAccount(user, (a) => a.find(name))
+    if (entry === undefined) return undefined
+    const docName = mailboxDocName(user, entry.id)
+    const h = await this.o.registry.open(docName)
+    let mailbox = this.mailboxes.get(docName)
+    if (mailbox === undefined) {
+      try {
+        mailbox = openMailbox(h.doc, { replica: this.o.node.nodeId, slot: this.o.node.slot, stride: this.o.node.stride, uidValidity: entry.uidValidity, blobs: this.o.blobs })
+      } catch (e) {
+        h.release()
+        throw e
+      }
+      this.mailboxes.set(docName, mailbox)
+    }
+    return this.handle(user, entry, h, mailbox)
+  }
+
+  /** Mailboxes loaded now with their core objects (metrics, inspect). */
+  loadedMailboxes(): [string, Mailbox][] {
+    return [...this.mailboxes]
+  }
+
+  private handle(user: string, entry: MailboxEntry, h: DocHandle, mailbox: Mailbox): MailboxHandle {
+    const { registry } = this.o
+    const docName = h.name
+    return {
+      user,
+      entry,
+      docName,
+      mailbox,
+      expose: () => this.serialised(docName, () => this.exposeNow(docName, mailbox)),
+      append: async (raw, opts) => {
+        if (raw.length > this.maxMessageBytes) throw new NodeError('TOO_LARGE', `message of ${raw.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
+        const guid = mailbox.append(raw, opts)
+        await mailbox.whenBlobsStored()
+        await registry.flush(docName)
+        return guid
+      },
+      flush: () => registry.flush(docName),
+      body: async (guid) => {
+        const info = mailbox.message(guid)
+        if (info === undefined || info.hash === '') return undefined
+        const have = await this.o.blobs.get(info.hash)
+        if (have !== undefined || this.o.peers === undefined) return have
+        return (await this.o.peers.want(info.hash, this.o.bodyWaitMs ?? 5000)) ? this.o.blobs.get(info.hash) : undefined
+      },
+      release: () => h.release(),
+    }
+  }
+
+  private async exposeNow(docName: string, mailbox: Mailbox): Promise<MailboxView> {
+    const peers = this.o.peers
+    let view: MailboxView
+    if (peers !== undefined && peers.connectedCount() > 0) {
+      mailbox.fixup()
+      const r = mailbox.reserve()
+      const res = await peers.verify(docName)
+      if (res.timedOut.length > 0) this.stats.verifyTimeouts++
+      view = mailbox.expose({ below: r })
+    } else view = mailbox.expose()
+    await this.o.registry.flush(docName)
+    this.stats.exposures++
+    return view
+  }
+
+  private serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.exposing.get(key) ?? Promise.resolve()
+    const next = prev.then(fn, fn)
+    const tail = next.catch(() => undefined)
+    this.exposing.set(key, tail)
+    void tail.then(() => {
+      if (this.exposing.get(key) === tail) this.exposing.delete(key)
+    })
+    return next
+  }
+}
+
+export { INBOX_ID }

@@ -1,0 +1,57 @@
+import { NodeError } from './NodeError.ts'
+
+/** A peer node this node replicates with. */
+export interface PeerConfig {
+  id: string
+  /** Base URL of the peer's HTTP listener, e.g. `http://127.0.0.1:7102`. */
+  url: string
+}
+
+/** Everything a node needs to run. */
+export interface NodeConfig {
+  nodeId: string
+  slot: number
+  stride: number
+  dataDir: string
+  host: string
+  /** HTTP/WebSocket port (0 = pick a free one). */
+  port: number
+  peers: PeerConfig[]
+  /** The cluster secret shared by every node (peer auth, tokens, admin token). */
+  secret: Uint8Array
+  maxMessageBytes?: number
+  /** Bound of the fast path's wait for peers, in ms. */
+  verifyTimeoutMs?: number
+  /** Unload documents idle this long. */
+  idleMs?: number
+  /** Relay peer updates to other peers (a mesh that survives one cut link). */
+  relay?: boolean
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** Checks a configuration; throws a NodeError that says exactly what is wrong. */
+export function validateConfig(c: NodeConfig): NodeConfig {
+  const bad = (msg: string): never => {
+    throw new NodeError('BAD_REQUEST', `invalid node configuration: ${msg}`)
+  }
+  if (!ID_RE.test(c.nodeId)) bad(`node id ${JSON.stringify(c.nodeId)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+  if (!Number.isInteger(c.stride) || c.stride < 1 || c.stride > 4096) bad(`stride must be an integer in [1, 4096], got ${c.stride}`)
+  if (!Number.isInteger(c.slot) || c.slot < 0 || c.slot >= c.stride) bad(`slot must be an integer in [0, ${c.stride}), got ${c.slot}`)
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be in [0, 65535], got ${c.port}`)
+  if (c.secret.length < 16) bad('the secret must be at least 16 bytes')
+  const ids = new Set<string>()
+  for (const p of c.peers) {
+    if (!ID_RE.test(p.id)) bad(`peer id ${JSON.stringify(p.id)} is invalid`)
+    if (p.id === c.nodeId) bad(`peer ${p.id} has this node's own id`)
+    if (ids.has(p.id)) bad(`peer ${p.id} is listed twice`)
+    ids.add(p.id)
+    try {
+      const u = new URL(p.url)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:') bad(`peer ${p.id} url must be http(s) or ws(s)`)
+    } catch {
+      bad(`peer ${p.id} url ${JSON.stringify(p.url)} is not a URL`)
+    }
+  }
+  return c
+}

@@ -1,0 +1,125 @@
+import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
+import { promisify } from 'node:util'
+import type * as Y from 'yjs'
+import { isValidUser } from './docNames.ts'
+import { NodeError } from './NodeError.ts'
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>
+const SCRYPT = { N: 16384, r: 8, p: 1 }
+const USERS_LOG = 'mailweave.users'
+
+type UserFact = readonly ['u', name: string, hash: string, salt: string, created: number, ms: number, replica: string] | readonly ['ud', name: string, ms: number, replica: string]
+
+/** One account as the node knows it. */
+export interface UserRecord {
+  name: string
+  /** Seconds since the epoch when the account was first created (feeds INBOX's UIDVALIDITY). */
+  created: number
+}
+
+/**
+ * Accounts, replicated as insert-only facts in the users document (latest fact per user
+ * wins by time, then replica id). Passwords are stored as scrypt hashes; successful
+ * verifications are cached per (user, password digest), so repeated HTTP and IMAP logins
+ * do not pay scrypt each time. Bearer tokens are HMACs with the cluster secret, so a
+ * token from one region is valid at every region.
+ */
+export class UserDirectory {
+  private readonly log: Y.Array<UserFact>
+  private readonly verified = new Map<string, string>()
+
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly replica: string,
+    private readonly secret: Uint8Array,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.log = doc.getArray(USERS_LOG)
+  }
+
+  private current(name: string): UserFact | undefined {
+    let best: UserFact | undefined
+    for (const f of this.log.toArray()) {
+      if (!Array.isArray(f) || f[1] !== name) continue
+      const ms = f[0] === 'u' ? f[5] : f[2]
+      const bestMs = best === undefined ? -1 : best[0] === 'u' ? best[5] : best[2]
+      const rep = f[0] === 'u' ? f[6] : f[3]
+      const bestRep = best === undefined ? '' : best[0] === 'u' ? best[6] : best[3]
+      if (ms > bestMs || (ms === bestMs && rep > bestRep)) best = f
+    }
+    return best
+  }
+
+  /** The user record, or undefined when absent or deleted. */
+  get(name: string): UserRecord | undefined {
+    const f = this.current(name)
+    return f !== undefined && f[0] === 'u' ? { name, created: f[4] } : undefined
+  }
+
+  /** Every live account name. */
+  list(): string[] {
+    const names = new Set<string>()
+    for (const f of this.log.toArray()) if (Array.isArray(f) && typeof f[1] === 'string') names.add(f[1])
+    return [...names].filter((n) => this.get(n) !== undefined).sort()
+  }
+
+  /** Creates the account or sets its password. */
+  async setPassword(name: string, password: string): Promise<void> {
+    if (!isValidUser(name)) throw new NodeError('BAD_REQUEST', `invalid user name ${JSON.stringify(name)}: use 1-64 characters of a-z 0-9 . _ -, starting with a letter or digit`)
+    if (typeof password !== 'string' || password.length < 4 || password.length > 1024) throw new NodeError('BAD_REQUEST', 'password must be 4 to 1024 characters')
+    const salt = randomBytes(16)
+    const hash = await scrypt(password.normalize('NFC'), salt, 32, SCRYPT)
+    const created = this.get(name)?.created ?? Math.floor(this.now() / 1000)
+    const ms = Math.max(this.now(), this.lastMs() + 1)
+    this.log.push([['u', name, hash.toString('base64'), salt.toString('base64'), created, ms, this.replica]])
+  }
+
+  /** Deletes the account (its mail stays on disk; re-creating it brings it back). */
+  remove(name: string): void {
+    if (this.get(name) === undefined) throw new NodeError('NOT_FOUND', `no user ${name}`)
+    this.log.push([['ud', name, Math.max(this.now(), this.lastMs() + 1), this.replica]])
+  }
+
+  private lastMs(): number {
+    let m = 0
+    for (const f of this.log.toArray()) if (Array.isArray(f)) m = Math.max(m, f[0] === 'u' ? (f[5] as number) : (f[2] as number))
+    return m
+  }
+
+  /** Whether `password` is the user's; constant-time compare, scrypt at most once per distinct pair. */
+  async verify(name: string, password: string): Promise<boolean> {
+    const f = this.current(name)
+    if (f === undefined || f[0] !== 'u' || typeof password !== 'string') return false
+    const key = `${name}\0${createHash('sha256').update(password).digest('base64')}`
+    if (this.verified.get(key) === f[2]) return true
+    const hash = await scrypt(password.normalize('NFC'), Buffer.from(f[3], 'base64'), 32, SCRYPT)
+    const ok = timingSafeEqual(hash, Buffer.from(f[2], 'base64'))
+    if (ok) {
+      if (this.verified.size > 10_000) this.verified.clear()
+      this.verified.set(key, f[2])
+    }
+    return ok
+  }
+
+  /** A bearer token for `user` valid for `ttlSec` at every node sharing the secret. */
+  issueToken(user: string, ttlSec = 24 * 3600): string {
+    const body = `v1.${user}.${Math.floor(this.now() / 1000) + ttlSec}`
+    return `${body}.${createHmac('sha256', this.secret).update(body).digest('base64url')}`
+  }
+
+  /** The user a token names, or undefined when it is forged, expired or the user is gone. */
+  checkToken(token: string): string | undefined {
+    const parts = token.split('.')
+    if (parts.length !== 4 || parts[0] !== 'v1') return undefined
+    const body = parts.slice(0, 3).join('.')
+    const want = createHmac('sha256', this.secret).update(body).digest()
+    const got = Buffer.from(parts[3]!, 'base64url')
+    if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined
+    if (Number(parts[2]) * 1000 < this.now()) return undefined
+    return this.get(parts[1]!) !== undefined ? parts[1] : undefined
+  }
+
+  get document(): Y.Doc {
+    return this.doc
+  }
+}
