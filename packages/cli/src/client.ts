@@ -27,7 +27,7 @@ export class NodeClient {
     const res = await fetch(new URL(path, this.url), {
       method,
       headers: { authorization: this.auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: raw !== undefined ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) : body !== undefined ? JSON.stringify(body) : undefined,
+      body: raw !== undefined ? (raw as unknown as BodyInit) : body !== undefined ? JSON.stringify(body) : undefined,
     })
     const text = await res.text()
     let data: unknown
