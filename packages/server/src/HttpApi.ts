@@ -80,6 +80,13 @@ export class HttpApi {
 
   /** Handles one request; never throws. */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    // Browsers (edge replicas) call the API from another origin with bearer tokens, never cookies.
+    res.setHeader('access-control-allow-origin', '*')
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, PUT, OPTIONS', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' })
+      res.end()
+      return
+    }
     const url = new URL(req.url ?? '/', 'http://localhost')
     const parts = url.pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p))
     this.route({ req, res, url, parts }).catch((e: unknown) => {
