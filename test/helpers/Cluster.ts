@@ -23,7 +23,7 @@ export class Cluster {
   }
 
   /** Starts `size` nodes (slots 0..size-1, stride size), every pair linked through a proxy. */
-  static async start(size: number, opts: { imap?: boolean } = {}): Promise<Cluster> {
+  static async start(size: number, opts: { imap?: boolean; verifyTimeoutMs?: number } = {}): Promise<Cluster> {
     const c = new Cluster(size)
     const ports = await Promise.all(Array.from({ length: size }, () => freePort()))
     for (let i = 0; i < size; i++) {
@@ -42,7 +42,7 @@ export class Cluster {
         const port = i < j ? c.proxies.get(key)!.port : target
         peers.push({ id: `N${j}`, url: `http://127.0.0.1:${j > i ? port : ports[j]}` })
       }
-      c.nodes.push(new NodeProcess({ nodeId: `N${i}`, slot: i, stride: size, dataDir: join(c.dir, `N${i}`), port: ports[i]!, secretFile: c.secretFile, peers, imapPort: opts.imap === true ? await freePort() : undefined }))
+      c.nodes.push(new NodeProcess({ nodeId: `N${i}`, slot: i, stride: size, dataDir: join(c.dir, `N${i}`), port: ports[i]!, secretFile: c.secretFile, peers, imapPort: opts.imap === true ? await freePort() : undefined, verifyTimeoutMs: opts.verifyTimeoutMs }))
     }
     await Promise.all(c.nodes.map((n) => n.start()))
     return c

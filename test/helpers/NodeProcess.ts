@@ -27,6 +27,7 @@ export interface NodeProcessOptions {
   secretFile: string
   peers: { id: string; url: string }[]
   imapPort?: number
+  verifyTimeoutMs?: number
   env?: Record<string, string>
 }
 
@@ -46,6 +47,7 @@ export class NodeProcess {
     const o = this.o
     const args = [BIN, 'serve', '--node-id', o.nodeId, '--slot', String(o.slot), '--stride', String(o.stride), '--data', o.dataDir, '--listen', `127.0.0.1:${o.port}`, '--secret-file', o.secretFile]
     for (const p of o.peers) args.push('--peer', `${p.id}=${p.url}`)
+    if (o.verifyTimeoutMs !== undefined) args.push('--verify-timeout', String(o.verifyTimeoutMs))
     if (o.imapPort !== undefined) args.push('--imap', `127.0.0.1:${o.imapPort}`, '--allow-plaintext-auth')
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: 'warn', ...o.env } })
     this.child = child

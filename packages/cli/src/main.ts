@@ -35,6 +35,7 @@ interface ServeOptions {
   secretFile?: string
   imap?: { host: string; port: number }
   allowPlaintextAuth?: boolean
+  verifyTimeout?: number
 }
 
 /** The `mailweave` command line. */
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--secret-file <file>', 'cluster secret file')
     .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
     .option('--allow-plaintext-auth', 'allow LOGIN without TLS from non-loopback clients')
+    .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
     .action(async (opts: ServeOptions) => {
       const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
       const pick = <T>(k: string, v: T | undefined): T | undefined => v ?? (file[k] as T | undefined)
@@ -69,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
         port: typeof listen === 'string' ? hostPort(listen).port : listen.port,
         peers: pick<PeerConfig[]>('peers', opts.peer) ?? [],
         secret: readSecret(secretFile),
+        verifyTimeoutMs: pick<number>('verifyTimeout', opts.verifyTimeout),
       }
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
