@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { openMailbox, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
 import { AccountDoc, INBOX_ID, type MailboxEntry } from './AccountDoc.ts'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
@@ -104,7 +105,7 @@ export class MailStore {
     let mailbox = this.mailboxes.get(docName)
     if (mailbox === undefined) {
       try {
-        mailbox = openMailbox(h.doc, { replica: this.o.node.nodeId, slot: this.o.node.slot, stride: this.o.node.stride, uidValidity: entry.uidValidity, blobs: this.o.blobs })
+        mailbox = openMailbox(h.doc, { replica: this.o.node.nodeId, slot: this.o.node.slot, stride: this.o.node.stride, uidValidity: entry.uidValidity })
       } catch (e) {
         h.release()
         throw e
@@ -130,8 +131,9 @@ export class MailStore {
       expose: () => this.serialised(docName, () => this.exposeNow(docName, mailbox)),
       append: async (raw, opts) => {
         if (raw.length > this.maxMessageBytes) throw new NodeError('TOO_LARGE', `message of ${raw.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
+        // the body first: peers learn the metadata at once and ask for the body right away
+        await this.o.blobs.put(createHash('sha256').update(raw).digest('hex'), raw)
         const guid = mailbox.append(raw, opts)
-        await mailbox.whenBlobsStored()
         await registry.flush(docName)
         return guid
       },
