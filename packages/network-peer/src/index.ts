@@ -48,3 +48,10 @@ export {
   writeDocSyncStep1,
   writeDocUpdate,
 } from './readDocSyncMessage.ts'
+export { MemoryPeerHost } from './MemoryPeerHost.ts'
+export type { LogLine, MemoryPeerHostOptions } from './MemoryPeerHost.ts'
+export type { OpenedDoc, PeerHost, PeerLogLevel } from './PeerHost.ts'
+export { PeerLink } from './PeerLink.ts'
+export type { LinkRole } from './PeerLink.ts'
+export { PeerNetwork } from './PeerNetwork.ts'
+export type { PeerConfig, PeerNetworkOptions, PeerState, PeerStatus, VerifyResult } from './PeerNetwork.ts'

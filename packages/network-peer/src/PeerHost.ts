@@ -1,0 +1,45 @@
+import type { BlobStore } from '@mailweave/core'
+import type * as Y from 'yjs'
+import type { ChangeCursor } from './PeerProtocol.ts'
+
+/** Severity of a {@link PeerHost.log} line. */
+export type PeerLogLevel = 'info' | 'warn' | 'error'
+
+/** A document opened through {@link PeerHost.openDoc}; it stays loaded until `release()`. */
+export interface OpenedDoc {
+  doc: Y.Doc
+  release(): void
+}
+
+/**
+ * What a node gives the peer link layer ({@link PeerNetwork}). The node server
+ * implements it over its storage; {@link MemoryPeerHost} is the in-memory one for tests.
+ *
+ * The change counter contract (see {@link ChangeCursor}): every update integrated into
+ * any document at this node, whatever its origin, bumps the counter and stamps the
+ * document, and `onUpdate` reports it in the same synchronous step (a cursor must never
+ * count an update the listeners have not been given: the link layer forwards updates
+ * live and then tells peers they hold everything up to the cursor). Updates the link layer applies carry the link
+ * object as their Yjs transaction origin, so the layer can tell where an update came from.
+ */
+export interface PeerHost {
+  readonly nodeId: string
+  readonly slot: number
+  /** Opens (loading if needed, creating if absent) a document; it stays open until `release()`. */
+  openDoc(name: string): Promise<OpenedDoc>
+  /** The node's change counter now. */
+  changeCursor(): ChangeCursor
+  /** Documents changed after `cursor`; undefined when the cursor is unknown or of another epoch (the caller then uses {@link allDocs}). */
+  changedSince(cursor: ChangeCursor): string[] | undefined
+  /** Every document this node holds. */
+  allDocs(): string[]
+  /** Subscribes to every update integrated into any open document, with its Yjs transaction origin; returns the unsubscribe function. */
+  onUpdate(fn: (docName: string, update: Uint8Array, origin: unknown) => void): () => void
+  /** The peer's cursor up to which this node holds all of that peer's changes, as last saved. */
+  loadResume(peerId: string): Promise<ChangeCursor | undefined>
+  /** Persists the resume point for `peerId`. */
+  saveResume(peerId: string, cursor: ChangeCursor): Promise<void>
+  /** Content-addressed blob store (lowercase hex SHA-256 keys). */
+  readonly blobs: BlobStore
+  log?(level: PeerLogLevel, msg: string, fields?: Record<string, unknown>): void
+}
