@@ -41,7 +41,7 @@ REGIONS.forEach((region, i) => {
     if (j !== i) args.push('--peer', `${peer}=http://127.0.0.1:${http[j]}`)
   })
   if (withImap) args.push('--imap', `127.0.0.1:${imap[i]}`)
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: process.env.MAILWEAVE_LOG_LEVEL ?? 'warn' } })
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: process.env.MAILWEAVE_LOG_LEVEL ?? 'error' } })
   children.push(child)
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${region}] ${d}`))
   ready.push(

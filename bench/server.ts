@@ -1,0 +1,166 @@
+/**
+ * Node benchmark (issue 3): durable appends on one node vs raw Yjs with the same fsync
+ * pattern; replication of N messages to an empty peer; catch-up after a partition in
+ * which each of two nodes took M appends. In-process nodes on loopback, real files.
+ * Writes bench/results/server.json.
+ */
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import * as Y from 'yjs'
+import { FileUpdateStore } from '@mailweave/storage-fs'
+import { MailNode, silentLogger, type NodeConfig } from '@mailweave/server'
+import { FaultProxy } from '@mailweave/testkit'
+
+const REPL = Number(process.env.BENCH_REPL_MESSAGES ?? 10_000)
+const CATCHUP = Number(process.env.BENCH_CATCHUP_MESSAGES ?? 5_000)
+const APPENDS = Number(process.env.BENCH_APPENDS ?? 3_000)
+const CONCURRENCY = 32
+const DOVEADM_SYNC_MSGS_PER_S = 550 // measured on this machine class (issue 3)
+const progress = (m: string) => process.stderr.write(`[bench server] ${m}\n`)
+const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
+const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-'))
+
+const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`)
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => res(p))
+    })
+  })
+}
+
+async function pool(n: number, fn: (i: number) => Promise<void>, every = 1000, label = ''): Promise<number> {
+  let next = 0
+  let done = 0
+  const t = performance.now()
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < n) {
+      const i = next++
+      await fn(i)
+      if (++done % every === 0 && label !== '') progress(`  ${label} ${done}/${n}`)
+    }
+  }))
+  return performance.now() - t
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 600_000): Promise<number> {
+  const t = performance.now()
+  while (!(await cond())) {
+    if (performance.now() - t > timeoutMs) throw new Error(`timed out: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return performance.now() - t
+}
+
+function config(id: string, slot: number, port: number, peers: { id: string; url: string }[]): NodeConfig {
+  return { nodeId: id, slot, stride: 3, dataDir: join(root, id), host: '127.0.0.1', port, peers, secret, verifyTimeoutMs: 500 }
+}
+
+async function user(node: MailNode) {
+  await node.users.setPassword('bench', 'benchpass')
+  return node
+}
+
+// 1. durable appends on one node vs raw Yjs + FileUpdateStore (same group-commit fsync)
+progress(`durable appends: ${APPENDS} on one node, ${CONCURRENCY} in flight`)
+const solo = await user(await MailNode.start(config('solo', 0, 0, []), silentLogger()))
+const inbox = (await solo.store.open('bench', 'INBOX'))!
+const oursMs = await pool(APPENDS, async (i) => void (await inbox.append(raw(i))))
+inbox.release()
+await solo.stop()
+mkdirSync(join(root, 'raw'), { recursive: true })
+const rawStore = await FileUpdateStore.open({ dir: join(root, 'raw') })
+const rdoc = new Y.Doc()
+const rmap = rdoc.getMap('m')
+const pendingRaw: Promise<void>[] = []
+rdoc.on('update', (u: Uint8Array) => pendingRaw.push(rawStore.append('raw', u)))
+const rawMs = await pool(APPENDS, async (i) => {
+  rmap.set(String(i), { subject: `Benchmark message number ${i}`, size: 300 })
+  await pendingRaw[pendingRaw.length - 1]
+})
+await rawStore.close()
+
+// 2. replication of REPL messages to an empty peer
+progress(`replication: ${REPL} messages from A to an empty peer B`)
+const [pa, pb] = [await freePort(), await freePort()]
+const A = await user(await MailNode.start(config('A', 0, pa, []), silentLogger()))
+const ainbox = (await A.store.open('bench', 'INBOX'))!
+await pool(REPL, async (i) => void (await ainbox.append(raw(i))), 2500, 'filled A')
+ainbox.release()
+await A.stop()
+const A2 = await MailNode.start(config('A', 0, pa, [{ id: 'B', url: `http://127.0.0.1:${pb}` }]), silentLogger())
+const tRepl = performance.now()
+const B = await MailNode.start(config('B', 1, pb, [{ id: 'A', url: `http://127.0.0.1:${pa}` }]), silentLogger())
+const bodiesAtB = async () => {
+  const h = await B.store.open('bench', 'INBOX').catch(() => undefined)
+  if (h === undefined) return false
+  try {
+    if (h.mailbox.view().size + h.mailbox.strandedCount < REPL) return false
+  } finally {
+    h.release()
+  }
+  let n = 0
+  for await (const _ of B.blobs.keys()) n++
+  return n >= REPL
+}
+await until(bodiesAtB, 'B has every message and body')
+const replMs = performance.now() - tRepl
+const wire = B.peers!.status().find((p) => p.id === 'A')!
+const replBytes = wire.bytesIn + wire.bytesOut
+await B.stop()
+await A2.stop()
+
+// 3. catch-up after a partition: each of two nodes takes CATCHUP appends
+progress(`catch-up: two nodes, ${CATCHUP} appends each while partitioned`)
+const [pc, pd] = [await freePort(), await freePort()]
+const proxy = await FaultProxy.start({ targetPort: pd })
+const C = await user(await MailNode.start(config('C', 0, pc, [{ id: 'D', url: `http://127.0.0.1:${proxy.port}` }]), silentLogger()))
+const D = await MailNode.start(config('D', 1, pd, [{ id: 'C', url: `http://127.0.0.1:${pc}` }]), silentLogger())
+await until(() => D.users.get('bench') !== undefined, 'user replicated')
+proxy.cut()
+await until(() => C.peers!.status()[0]!.state !== 'open', 'partition')
+const [ci, di] = [(await C.store.open('bench', 'INBOX'))!, (await D.store.open('bench', 'INBOX'))!]
+await ci.expose()
+await di.expose()
+await Promise.all([
+  pool(CATCHUP, async (i) => void (await ci.append(raw(i))), 2500, 'C'),
+  pool(CATCHUP, async (i) => void (await di.append(raw(CATCHUP + i))), 2500, 'D'),
+])
+await ci.expose()
+await di.expose()
+const tHeal = performance.now()
+proxy.restore()
+const same = () => {
+  const a = ci.mailbox.view()
+  const b = di.mailbox.view()
+  if (a.size !== 2 * CATCHUP || b.size !== 2 * CATCHUP) return false
+  return JSON.stringify(a.messages.map((m) => m.uid)) === JSON.stringify(b.messages.map((m) => m.uid))
+}
+await until(async () => {
+  if (ci.mailbox.strandedCount > 0) await ci.expose()
+  if (di.mailbox.strandedCount > 0) await di.expose()
+  return same()
+}, 'C and D converge')
+const catchupMs = performance.now() - tHeal
+const fixups = [ci, di].reduce((n, h) => n + h.mailbox.stats.fixupsSilent + h.mailbox.stats.fixupsDuplicate, 0)
+ci.release()
+di.release()
+await C.stop()
+await D.stop()
+await proxy.close()
+rmSync(root, { recursive: true, force: true })
+
+const replRate = REPL / (replMs / 1000)
+const result = {
+  appendsDurable: { messages: APPENDS, concurrency: CONCURRENCY, oursPerSec: Math.round(APPENDS / (oursMs / 1000)), rawYjsFsyncPerSec: Math.round(APPENDS / (rawMs / 1000)), ratio: +(rawMs / oursMs).toFixed(2) },
+  replication: { messages: REPL, seconds: +(replMs / 1000).toFixed(2), messagesPerSec: Math.round(replRate), wireBytesPerMessage: Math.round(replBytes / REPL), vsDoveadmSync: +(replRate / DOVEADM_SYNC_MSGS_PER_S).toFixed(1), goal: '>= 10x doveadm sync (~550 msg/s)' },
+  catchUp: { appendsPerSide: CATCHUP, seconds: +(catchupMs / 1000).toFixed(2), fixups },
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
+writeFileSync(new URL('./results/server.json', import.meta.url), JSON.stringify(result, null, 2) + '\n')
+console.log(JSON.stringify(result, null, 2))
