@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // tests read JSON bodies of many shapes
-    files: ['test/**/*.ts', 'packages/*/test/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
