@@ -26,4 +26,12 @@ export default tseslint.config(
       'no-restricted-globals': ['error', { name: 'process', message: 'core must not use Node globals' }, { name: 'Buffer', message: 'core must not use Node globals' }, { name: 'require', message: 'core is ESM' }],
     },
   },
+  {
+    // the browser edge replica runs only in browsers: no Node APIs in its source
+    files: ['packages/browser/src/**/*.ts', 'examples/browser-mailbox/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: nodeBuiltins.map((group) => ({ group: [group], message: 'browser code must not import Node APIs.' })) }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'browser code must not use Node globals' }, { name: 'Buffer', message: 'browser code must not use Node globals' }, { name: 'require', message: 'browser code is ESM' }],
+    },
+  },
 )
