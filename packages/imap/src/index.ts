@@ -1,4 +1,18 @@
-// @mailweave/imap: IMAP front end. Wire layer: framing, command parsing, response encoding.
+// @mailweave/imap: IMAP front end. Server over a small backend interface, and the wire layer
+// (framing, command parsing, response encoding) it is built on.
+export { ImapServer } from './ImapServer.ts'
+export type { ImapServerOptions } from './ImapServer.ts'
+export type { ImapAccount, ImapBackend, ImapMailbox, ModSeqSource } from './ImapBackend.ts'
+export { ImapError, bad, errorResponse, no } from './ImapError.ts'
+export type { ErrorResponse, PlainResponseCode } from './ImapError.ts'
+export { ModSeqIndex } from './ModSeqIndex.ts'
+export type { ModSeqIndexOptions } from './ModSeqIndex.ts'
+export { MemoryBackend } from './MemoryBackend.ts'
+export type { MemoryBackendOptions } from './MemoryBackend.ts'
+export { MailboxTracker } from './MailboxTracker.ts'
+export type { TrackerEvent } from './MailboxTracker.ts'
+export { parseMessage } from './mime/parseMessage.ts'
+export type { MimePart, ParsedMessage } from './mime/parseMessage.ts'
 export { CommandReader, isIdleDone, parseTag } from './wire/CommandReader.ts'
 export type { CommandFrame, CommandReaderOptions, ReaderError, ReaderErrorCode, ReaderEvent } from './wire/CommandReader.ts'
 export { parseCommand } from './wire/parseCommand.ts'

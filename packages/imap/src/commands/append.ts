@@ -1,0 +1,40 @@
+import { no } from '../ImapError.ts'
+import { mailboxName } from '../mailboxNames.ts'
+import { orderedSet } from '../uidSets.ts'
+import type { AppendCommand } from '../wire/Command.ts'
+import { AUTHENTICATED } from './CommandSpec.ts'
+import type { CommandSpec } from './CommandSpec.ts'
+import { storableFlags } from './flags.ts'
+
+/**
+ * APPEND (RFC 3501 6.3.11) with MULTIAPPEND (RFC 3502, all or nothing) and APPENDUID
+ * (RFC 4315), whose UIDs come from a durable exposure taken after the appends. A message
+ * the exposure does not show yet (a stranded one) is appended without APPENDUID.
+ */
+export const append: CommandSpec<AppendCommand> = {
+  states: AUTHENTICATED,
+  async run(session, cmd) {
+    const name = mailboxName(cmd.mailbox)
+    const messages = cmd.messages.map((m) => ({ raw: m.content, flags: storableFlags(m.flags), date: m.date }))
+    const handle = await session.account!.open(name)
+    if (handle === undefined) throw no(`No mailbox ${name}`, 'TRYCREATE')
+    try {
+      const guids: string[] = []
+      try {
+        for (const m of messages) guids.push(await handle.append(m.raw, { flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) }))
+      } catch (e) {
+        if (guids.length > 0) {
+          handle.mailbox.expunge(guids)
+          await handle.flush().catch(() => undefined)
+        }
+        throw e
+      }
+      const view = await handle.expose()
+      const uids = guids.map((g) => handle.mailbox.message(g)?.uid)
+      if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return { text: 'APPEND completed' }
+      return { text: 'APPEND completed', code: { code: 'APPENDUID', uidValidity: view.uidValidity, uids: orderedSet(uids as number[]) } }
+    } finally {
+      handle.release()
+    }
+  },
+}

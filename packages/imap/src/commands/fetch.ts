@@ -1,0 +1,132 @@
+import { bad, no } from '../ImapError.ts'
+import { bodySection } from '../mime/bodySection.ts'
+import type { ParsedMessage } from '../mime/parseMessage.ts'
+import { vanishedUids } from '../uidSets.ts'
+import type { FetchCommand, FetchItem } from '../wire/Command.ts'
+import {
+  NIL, atom, dateTime, encodeBodyStructure, encodeEnvelope, encodeFetch, encodeUntagged, fetchItemResponseName, list, literal, num,
+} from '../wire/encode.ts'
+import { wireFlagList } from '../wireFlags.ts'
+import type { Token } from '../wire/encode.ts'
+import { SELECTED } from './CommandSpec.ts'
+import type { CommandSpec } from './CommandSpec.ts'
+
+const NEEDS_BODY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BODY[]', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'])
+
+const setsSeen = (i: FetchItem): boolean => (i.type === 'BODY[]' && !i.peek) || i.type === 'RFC822' || i.type === 'RFC822.TEXT'
+
+/**
+ * FETCH / UID FETCH (RFC 3501 6.4.5) with CHANGEDSINCE and VANISHED (RFC 7162). Only UIDs the
+ * session already exposed are ever returned. A non-PEEK body fetch sets `\Seen` (read-write
+ * mailboxes) and returns the new FLAGS. Messages expunged but not yet announced are still
+ * answered from what the node holds; ones whose body is not here make the command end
+ * `NO [UNAVAILABLE]` (or `[EXPUNGEISSUED]`) after the others were sent.
+ */
+export const fetch: CommandSpec<FetchCommand> = {
+  states: SELECTED,
+  expungeAllowed: (cmd) => cmd.uid,
+  async run(session, cmd) {
+    const sel = session.selected!
+    const { tracker, handle } = sel
+    const { seqs, tooHigh } = tracker.resolve(cmd.sequenceSet, cmd.uid)
+    if (tooHigh) throw bad('Invalid message sequence number')
+    if (cmd.vanished && !session.qresync) throw bad('VANISHED needs ENABLE QRESYNC first')
+    const wantModseq = cmd.changedSince !== undefined || cmd.items.some((i) => i.type === 'MODSEQ')
+    if (wantModseq) session.enabled.add('CONDSTORE')
+    if (cmd.vanished && cmd.changedSince !== undefined) {
+      const vanished = vanishedUids(sel, cmd.changedSince, cmd.sequenceSet)
+      if (vanished !== undefined) await session.send(encodeUntagged([atom('VANISHED'), list([atom('EARLIER')]), atom(vanished.toString())]))
+    }
+    const needsBody = cmd.items.some((i) => NEEDS_BODY.has(i.type))
+    const marksSeen = !sel.readOnly && cmd.items.some(setsSeen)
+    const wantsFlags = cmd.items.some((i) => i.type === 'FLAGS')
+    let unavailable = 0
+    let expunged = 0
+    let seenSet = false
+    for (const seq of seqs) {
+      const entry = tracker.at(seq)!
+      const gone = tracker.isGone(entry.uid)
+      if (cmd.changedSince !== undefined && (gone || handle.modseq.of(entry.uid) <= cmd.changedSince)) continue
+      const info = handle.mailbox.message(entry.guid)
+      if (info === undefined) {
+        expunged++
+        continue
+      }
+      let flags = gone ? entry.flags : info.flags
+      let flagsChanged = false
+      if (marksSeen && !gone && !flags.includes('\\Seen')) {
+        handle.mailbox.setFlags(entry.guid, { add: ['\\Seen'] })
+        flags = handle.mailbox.message(entry.guid)?.flags ?? flags
+        flagsChanged = true
+        seenSet = true
+      }
+      let raw: Buffer | undefined
+      let parsed: ParsedMessage | undefined
+      if (needsBody) {
+        const bytes = await handle.body(entry.guid)
+        if (bytes === undefined) {
+          if (gone) expunged++
+          else unavailable++
+          continue
+        }
+        raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        parsed = await session.context.cache.get(info.hash, raw)
+      }
+      const out: Array<[string | Token, Token]> = []
+      if (cmd.uid && !cmd.items.some((i) => i.type === 'UID')) out.push(['UID', num(entry.uid)])
+      for (const item of cmd.items) {
+        switch (item.type) {
+          case 'UID':
+            out.push(['UID', num(entry.uid)])
+            break
+          case 'FLAGS':
+            out.push(['FLAGS', wireFlagList(flags)])
+            break
+          case 'INTERNALDATE':
+            out.push(['INTERNALDATE', dateTime(info.internalDate)])
+            break
+          case 'RFC822.SIZE':
+            out.push(['RFC822.SIZE', num(info.size)])
+            break
+          case 'MODSEQ':
+            break
+          case 'ENVELOPE':
+            out.push(['ENVELOPE', encodeEnvelope(parsed!.envelope)])
+            break
+          case 'BODYSTRUCTURE':
+            out.push(['BODYSTRUCTURE', encodeBodyStructure(parsed!.structure, true)])
+            break
+          case 'BODY':
+            out.push(['BODY', encodeBodyStructure(parsed!.structure, false)])
+            break
+          case 'RFC822':
+            out.push(['RFC822', literal(raw!)])
+            break
+          case 'RFC822.HEADER':
+            out.push(['RFC822.HEADER', literal(raw!.subarray(parsed!.root.start, parsed!.root.bodyStart))])
+            break
+          case 'RFC822.TEXT':
+            out.push(['RFC822.TEXT', literal(raw!.subarray(parsed!.root.bodyStart, parsed!.root.end))])
+            break
+          case 'BODY[]': {
+            let bytes = bodySection(raw!, parsed!, item.section)
+            if (bytes !== undefined && item.partial !== undefined) bytes = bytes.subarray(Math.min(bytes.length, item.partial.offset), Math.min(bytes.length, item.partial.offset + item.partial.length))
+            out.push([fetchItemResponseName(item), bytes === undefined ? NIL : literal(bytes)])
+            break
+          }
+        }
+      }
+      const tellsFlags = wantsFlags || flagsChanged
+      if (flagsChanged && !wantsFlags) out.push(['FLAGS', wireFlagList(flags)])
+      if (wantModseq || (tellsFlags && session.condstore)) out.push(['MODSEQ', list([num(handle.modseq.of(entry.uid))])])
+      if (tellsFlags && !gone) {
+        const newList = tracker.told(entry.uid, flags)
+        if (newList !== undefined) await session.send(encodeUntagged([atom('FLAGS'), wireFlagList(newList)]))
+      }
+      await session.send(encodeFetch(seq, out))
+    }
+    if (seenSet) await handle.flush()
+    if (unavailable > 0) throw no(`${unavailable} message bodies are not available on this server yet; try again later`, 'UNAVAILABLE')
+    if (expunged > 0) throw no('Some of the requested messages were expunged', 'EXPUNGEISSUED')
+  },
+}
