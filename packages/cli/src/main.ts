@@ -36,6 +36,8 @@ interface ServeOptions {
   imap?: { host: string; port: number }
   allowPlaintextAuth?: boolean
   verifyTimeout?: number
+  tlsCert?: string
+  tlsKey?: string
 }
 
 /** The `mailweave` command line. */
@@ -55,6 +57,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--secret-file <file>', 'cluster secret file')
     .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
     .option('--allow-plaintext-auth', 'allow LOGIN without TLS from non-loopback clients')
+    .option('--tls-cert <file>', 'PEM certificate for IMAP STARTTLS')
+    .option('--tls-key <file>', 'PEM private key for IMAP STARTTLS')
     .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
     .action(async (opts: ServeOptions) => {
       const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
@@ -76,7 +80,10 @@ export async function main(argv: string[]): Promise<void> {
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
       const imapAddr = pick('imap', opts.imap)
-      const imap = imapAddr === undefined ? undefined : await startImap(node, typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr, { allowPlaintextAuth: opts.allowPlaintextAuth === true })
+      const imap = imapAddr === undefined ? undefined : await startImap(node, typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr, {
+        allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
+        tls: pick<string>('tlsCert', opts.tlsCert) !== undefined ? { certFile: pick<string>('tlsCert', opts.tlsCert)!, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
+      })
       if (imap !== undefined) console.log(`mailweave node ${config.nodeId} imap ${imap.url}`)
       let stopping = false
       const stop = async () => {
