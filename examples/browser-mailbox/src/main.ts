@@ -173,6 +173,7 @@ class MailApp {
   private readonly probes = new Map<string, 'up' | 'down' | 'unknown'>()
   private probeTimer: ReturnType<typeof setInterval> | undefined
   private bodyToken = 0
+  private lastError: string | undefined
 
   // layout
   private readonly regionTabs = h('nav', { class: 'regions', 'aria-label': 'Regions' })
@@ -339,17 +340,16 @@ class MailApp {
     this.timeline.connection(st.connection)
     this.renderRegions()
     const rejected = st.connection === 'rejected'
-    this.banner.hidden = !rejected && st.lastError === undefined
+    this.banner.hidden = !rejected
     if (rejected) {
       this.banner.className = 'banner error'
       this.banner.replaceChildren(
         h('span', { text: `${st.regions[0]?.error ?? 'The node refused this tab’s local copy.'} It holds changes this region never saw (e.g. from an older cluster).` }),
         h('button', { class: 'ghost small', onclick: () => void this.account.resetLocalCopy().then(() => toast('Local copy reset: resyncing')) }, 'Reset local copy'),
       )
-    } else if (st.lastError !== undefined) {
-      this.banner.className = 'banner warn'
-      this.banner.replaceChildren(h('span', { text: st.lastError }))
     }
+    if (st.lastError !== undefined && st.lastError !== this.lastError) toast(st.lastError, 'error')
+    this.lastError = st.lastError
   }
 
   // ------------------------------------------------------------ mailboxes

@@ -146,10 +146,13 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
 
   const binds = events.filter((e): e is Extract<TimelineEvent, { k: 'bind' }> => e.k === 'bind')
   const t0 = events.length > 0 ? events[0]!.t : now - 60_000
-  const t1 = Math.max(now, t0 + 10_000)
-  const maxUid = Math.max(3, ...binds.map((b) => b.uid))
+  const tLast = events.length > 0 ? events[events.length - 1]!.t : now
+  // room on the right, so the latest events (a heal, say) are not squeezed against the edge
+  const t1 = Math.max(now, tLast + (tLast - t0) * 0.15 + 1000, t0 + 10_000)
+  const step = Math.max(1, Math.ceil(Math.max(3, ...binds.map((b) => b.uid)) / 4))
+  const maxUid = step * 4
   const x = (t: number) => m.l + ((t - t0) / (t1 - t0)) * (width - m.l - m.r)
-  const y = (uid: number) => height - m.b - (uid / (maxUid * 1.08)) * (height - m.t - m.b)
+  const y = (uid: number) => height - m.b - (uid / (maxUid * 1.04)) * (height - m.t - m.b)
 
   // connection periods of this tab: shaded where it was not connected
   const conns = events.filter((e): e is Extract<TimelineEvent, { k: 'conn' }> => e.k === 'conn')
@@ -166,7 +169,7 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   svg.append(el('line', { x1: m.l, y1: height - m.b, x2: width - m.r, y2: height - m.b, stroke: '#94a3b8' }))
   svg.append(el('line', { x1: m.l, y1: m.t, x2: m.l, y2: height - m.b, stroke: '#94a3b8' }))
   for (let i = 0; i <= 4; i++) {
-    const uid = Math.round((maxUid * i) / 4)
+    const uid = step * i
     svg.append(el('line', { x1: m.l - 3, y1: y(uid), x2: width - m.r, y2: y(uid), stroke: '#f1f5f9' }))
     svg.append(el('text', { x: m.l - 6, y: y(uid) + 3, 'font-size': 10, fill: '#64748b', 'text-anchor': 'end' }, String(uid)))
     const t = t0 + ((t1 - t0) * i) / 4

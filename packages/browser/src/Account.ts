@@ -269,7 +269,8 @@ class EdgeMailboxImpl implements EdgeMailbox {
     readonly replica: Replica,
     readonly core: Mailbox,
   ) {
-    this.unsub = replica.onUpdate(() => this.scheduleBind())
+    // any change may strand or bind messages: start the backoff afresh
+    this.unsub = replica.onUpdate(() => this.resetBind())
   }
 
   get docName(): string {
@@ -312,7 +313,6 @@ class EdgeMailboxImpl implements EdgeMailbox {
     await this.core.whenBlobsStored()
     await this.replica.persistence.flush()
     void this.account.uploadNow()
-    this.bindAttempts = 0
     return guid
   }
 
