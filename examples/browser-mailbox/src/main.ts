@@ -559,7 +559,7 @@ class MailApp {
         return
       }
       const parsed = parseMessage(raw)
-      el.textContent = parsed.text
+      el.textContent = parsed.text.trim() === '' ? '(empty message)' : parsed.text
       el.title = `${raw.length} bytes · ${parsed.source} · verified against SHA-256 ${mb.message(guid)?.hash.slice(0, 12) ?? ''}…`
     } catch (e) {
       if (token === this.bodyToken) el.textContent = errorText(e)
