@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pr
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore } from '@mailweave/core'
+import { isMissing } from './frames.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, syncDir, writeFully } from './writeFully.ts'
@@ -20,7 +21,6 @@ export interface FileBlobStoreOptions {
 
 const KEY = /^[0-9a-f]{64}$/
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-const isMissing = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'ENOENT'
 
 /**
  * A durable, content-addressed {@link BlobStore} on disk. `put` rejects with `HASH_MISMATCH`

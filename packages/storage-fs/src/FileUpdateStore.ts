@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { crc32 } from 'node:zlib'
 import type { UpdateStore } from './UpdateStore.ts'
+import { concat, encodeFrame, FRAME_HEADER, parseFrames, readIfExists } from './frames.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, syncDir, writeFully } from './writeFully.ts'
@@ -27,52 +27,15 @@ export interface FileUpdateStoreStats {
   avgFsyncMs: number
 }
 
-// Record = u32le payload length, u32le CRC-32 over (length bytes + payload), payload.
-const FRAME_HEADER = 8
 // Record 0 of every file names its document, so file names may be lossy (slug + hash).
 const MAGIC = 'mailweave-updates/1\n'
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-function encodeFrame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER + payload.length)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, payload.length, true)
-  out.set(payload, FRAME_HEADER)
-  view.setUint32(4, crc32(payload, crc32(out.subarray(0, 4))), true)
-  return out
-}
-
-/** Valid records from the start of `buf` and the offset where validity ends. */
-function parseFrames(buf: Uint8Array): { records: Uint8Array[]; validEnd: number } {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  const records: Uint8Array[] = []
-  let at = 0
-  while (at + FRAME_HEADER <= buf.length) {
-    const len = view.getUint32(at, true)
-    if (len > buf.length - at - FRAME_HEADER) break
-    const payload = buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + len)
-    if (crc32(payload, crc32(buf.subarray(at, at + 4))) !== view.getUint32(at + 4, true)) break
-    records.push(payload)
-    at += FRAME_HEADER + len
-  }
-  return { records, validEnd: at }
-}
-
 const headerFrame = (docName: string): Uint8Array => encodeFrame(encoder.encode(MAGIC + docName))
 const headerName = (payload: Uint8Array | undefined): string | undefined => {
   const text = payload && decoder.decode(payload)
   return text?.startsWith(MAGIC) ? text.slice(MAGIC.length) : undefined
-}
-
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 interface Batch {
@@ -248,13 +211,8 @@ export class FileUpdateStore implements UpdateStore {
   }
 
   private async recover(doc: DocLog): Promise<void> {
-    let buf: Uint8Array
-    try {
-      buf = await readFile(doc.path)
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return
-      throw err
-    }
+    const buf = await readIfExists(doc.path)
+    if (!buf) return
     const { records, validEnd } = parseFrames(buf)
     const header = records[0]
     if (header) {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryBlobStore } from '@mailweave/core'
 import { blobStoreConformance, updateStoreConformance } from '@mailweave/testkit'
-import { FileBlobStore, FileUpdateStore, MemoryUpdateStore } from '../src/index.ts'
+import { FileBlobStore, FileUpdateStore, MemoryUpdateStore, PackBlobStore } from '../src/index.ts'
+import type { PackBlobStoreOptions } from '../src/index.ts'
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'mailweave-storage-'))
 
@@ -20,3 +21,27 @@ blobStoreConformance('FileBlobStore', async () => {
   const dir = await tempDir()
   return { store: await FileBlobStore.open({ dir }), reopen: () => FileBlobStore.open({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) }
 })
+
+/** A PackBlobStore fixture that closes every instance it opened (reopens included). */
+const packFixture = async (options: Omit<PackBlobStoreOptions, 'dir'>) => {
+  const dir = await tempDir()
+  const opened: PackBlobStore[] = []
+  const open = async () => {
+    const store = await PackBlobStore.open({ dir, ...options })
+    opened.push(store)
+    return store
+  }
+  return {
+    store: await open(),
+    reopen: open,
+    cleanup: async () => {
+      for (const store of opened) await store.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+blobStoreConformance('PackBlobStore', () => packFixture({}))
+
+// Tiny packs and a low large-blob threshold: rollover and the one-file-per-blob path on every test.
+blobStoreConformance('PackBlobStore (4 KiB packs, blobs over 1000 bytes as files)', () => packFixture({ packBytes: 4096, largeBlobBytes: 1000 }))

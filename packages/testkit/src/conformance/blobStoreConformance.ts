@@ -79,5 +79,34 @@ export function blobStoreConformance<S extends BlobStore>(name: string, make: ()
       for (const [i, key] of keys.entries()) expect(toHex((await store.get(key)) ?? Uint8Array.of(0xff))).toEqual(toHex(blobs[i]!))
       expect(await collect(store.keys())).toEqual([...keys].sort())
     }))
+
+    it('answers a get racing a put of the same key with undefined or the right bytes', withStore(async ({ store }) => {
+      const blobs = Array.from({ length: 20 }, (_, i) => testBytes(200 + i * 91, i + 101))
+      const keys = await Promise.all(blobs.map(sha256Hex))
+      const seen = await Promise.all(blobs.map(async (b, i) => {
+        const put = store.put(keys[i]!, b)
+        const during = [store.get(keys[i]!), Promise.resolve().then(() => store.get(keys[i]!))]
+        await put
+        return [...(await Promise.all(during)), await store.get(keys[i]!)]
+      }))
+      seen.forEach((gets, i) => {
+        for (const got of gets.slice(0, -1)) if (got !== undefined) expect(toHex(got)).toEqual(toHex(blobs[i]!))
+        expect(toHex(gets.at(-1) ?? Uint8Array.of(0xff))).toEqual(toHex(blobs[i]!))
+      })
+    }))
+
+    it('keeps deletes and re-puts across reopen', withStore(async (fx) => {
+      const blobs = Array.from({ length: 6 }, (_, i) => testBytes(300 + i, i + 201))
+      const keys = await Promise.all(blobs.map(sha256Hex))
+      for (const [i, b] of blobs.entries()) await fx.store.put(keys[i]!, b)
+      await fx.store.delete(keys[0]!)
+      await fx.store.delete(keys[1]!)
+      await fx.store.put(keys[1]!, blobs[1]!)
+      const store = fx.reopen ? await fx.reopen() : fx.store
+      expect(await store.has(keys[0]!)).toBe(false)
+      expect(await store.get(keys[0]!)).toBeUndefined()
+      expect(toHex((await store.get(keys[1]!)) ?? Uint8Array.of(0xff))).toEqual(toHex(blobs[1]!))
+      expect(await collect(store.keys())).toEqual(keys.slice(1).sort())
+    }))
   })
 }
