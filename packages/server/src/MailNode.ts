@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import * as Y from 'yjs'
-import { FileBlobStore, FileUpdateStore } from '@mailweave/storage-fs'
+import { FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
 import { PeerNetwork, type ChangeCursor, type PeerHost } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
 import { EdgeServer } from './EdgeServer.ts'
@@ -25,7 +25,7 @@ export class MailNode {
   private server: Server | undefined
   private updates: FileUpdateStore | undefined
   registry!: DocRegistry
-  blobs!: FileBlobStore
+  blobs!: PackBlobStore
   users!: UserDirectory
   store!: MailStore
   edge!: EdgeServer
@@ -63,7 +63,7 @@ export class MailNode {
     await mkdir(c.dataDir, { recursive: true })
     const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
     this.updates = await FileUpdateStore.open({ dir: join(c.dataDir, 'docs'), log: storageLog })
-    this.blobs = await FileBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
+    this.blobs = await PackBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
     this.registry = await DocRegistry.create(this.updates, { log: this.log, idleMs: c.idleMs })
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
@@ -210,6 +210,7 @@ export class MailNode {
     this.usersHandle?.release()
     await this.registry.close()
     await this.updates?.close()
+    await this.blobs.close()
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }
 }
