@@ -312,7 +312,8 @@ class MailboxImpl implements Mailbox {
     for (let i = start; i < end; i++) fresh.push(snap.at(i)!.uid)
     const highest = end > 0 ? snap.at(end - 1)!.uid + 1 : 1
     const newW = Math.max(w, opts.below ?? highest, highest, 1)
-    if (newW > w || fresh.length > 0) this.write([['e', this.replica, newW, toRanges(fresh)]])
+    // every fresh uid is >= w and < newW; an exposure that raises nothing writes nothing
+    if (newW > w) this.write([['e', this.replica, w, newW, toRanges(fresh)]])
     this.stats.exposures++
     return new SnapshotView(this.uidValidity, newW, snap, end)
   }

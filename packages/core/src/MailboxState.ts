@@ -1,7 +1,7 @@
 import { compareStamp } from './Hlc.ts'
 import { RangeSet } from './RangeSet.ts'
 import { ViewSeq, type ViewEntry } from './ViewSeq.ts'
-import { parseFact, type ConfigFact, type MessageFact } from './facts.ts'
+import { parseFact, type ConfigFact, type ExposureFact, type MessageFact } from './facts.ts'
 
 /** One per-flag register: the latest stamp wins. */
 interface FlagCell {
@@ -55,7 +55,16 @@ export class MailboxState {
   readonly bindings = new Map<number, BindingRecord>()
   /** Every bound uid, ascending. */
   private sortedUids: number[] = []
+  /**
+   * W[X]: the end of X's contiguous chain of exposure facts (each names the W it raised
+   * from). Seen[X] below it is final, so a binding's validity only ever goes from valid
+   * to invalid.
+   */
   readonly W = new Map<string, number>()
+  /** Exposure facts waiting for their predecessor, per node, keyed by their `from`. */
+  private readonly pendingExposures = new Map<string, Map<number, ExposureFact>>()
+  /** Exposure facts overlapping an integrated range (a sign of lost durability). */
+  forkedExposures = 0
   readonly seen = new Map<string, RangeSet>()
   readonly R = new Map<string, number>()
   readonly claims = new Map<number, Set<string>>()
@@ -121,7 +130,6 @@ export class MailboxState {
     const dirty = new Set<GuidRecord>()
     const flagDirty = new Set<GuidRecord>()
     const recheck: number[] = []
-    const seenAdded: [node: string, ranges: readonly number[]][] = []
     const raised: [from: number, to: number][] = []
     const newUids: number[] = []
 
@@ -166,18 +174,35 @@ export class MailboxState {
           break
         }
         case 'e': {
-          const [, node, w, ranges] = f
+          const [, node, from, to] = f
+          if (to > this.maxW) this.maxW = to
+          const w = this.W.get(node) ?? 0
+          if (from > w) {
+            // an exposure whose predecessor has not arrived (a restarted node's facts need
+            // not be causally linked to its old ones): it waits, so validity never flips back
+            let pending = this.pendingExposures.get(node)
+            if (pending === undefined) this.pendingExposures.set(node, (pending = new Map()))
+            pending.set(from, f)
+            break
+          }
+          if (from < w) {
+            if (to > w) this.forkedExposures++ // cannot happen when facts are durable before they travel
+            break
+          }
+          let next: ExposureFact | undefined = f
+          let end = w
           let s = this.seen.get(node)
           if (s === undefined) this.seen.set(node, (s = new RangeSet()))
-          let grew = false
-          for (let i = 0; i < ranges.length; i += 2) if (s.addRange(ranges[i]!, ranges[i + 1]!)) grew = true
-          if (grew && !bulk) seenAdded.push([node, ranges])
-          const old = this.W.get(node) ?? 0
-          if (w > old) {
-            this.W.set(node, w)
-            if (!bulk) raised.push([old, w])
-            if (w > this.maxW) this.maxW = w
+          while (next !== undefined) {
+            const ranges = next[4]
+            for (let i = 0; i < ranges.length; i += 2) s.addRange(ranges[i]!, ranges[i + 1]!)
+            end = next[3]
+            const pending = this.pendingExposures.get(node)
+            next = pending?.get(end)
+            if (next !== undefined) pending!.delete(end)
           }
+          this.W.set(node, end)
+          if (!bulk) raised.push([w, end])
           break
         }
         case 'r': {
@@ -214,7 +239,6 @@ export class MailboxState {
     if (bulk) return this.recomputeAll(newUids)
     for (const u of newUids) insertSorted(this.sortedUids, u)
     for (const uid of recheck) this.revalidate(this.bindings.get(uid)!, dirty)
-    for (const [, ranges] of seenAdded) for (let i = 0; i < ranges.length; i += 2) this.revalidateRange(ranges[i]!, ranges[i + 1]! + 1, dirty)
     for (const [from, to] of raised) this.revalidateRange(from, to, dirty)
     for (const r of flagDirty) this.refreshFlags(r)
     return this.updateView(dirty, flagDirty)

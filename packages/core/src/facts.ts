@@ -31,8 +31,12 @@ export type MessageFact = readonly [
 ]
 /** A binding: node `allocator` gave `uid` to `guid`. */
 export type BindingFact = readonly [t: 'b', uid: number, guid: string, allocator: string]
-/** An exposure by `node`: Seen[node] += seen (flattened inclusive ranges), W[node] := max(W, w). */
-export type ExposureFact = readonly [t: 'e', node: string, w: number, seen: readonly number[]]
+/**
+ * An exposure by `node` raising W[node] from `from` to `to` (> from) and adding `seen`
+ * (flattened inclusive ranges, all within [from, to)) to Seen[node]. Facts of one node
+ * chain by from/to; a replica integrates a fact only once its predecessor arrived.
+ */
+export type ExposureFact = readonly [t: 'e', node: string, from: number, to: number, seen: readonly number[]]
 /** A reservation: R[node] := max(R, r). */
 export type ReservationFact = readonly [t: 'r', node: string, r: number]
 /** A flag change: latest (hlcMs, hlcC, replica) wins per (guid, flag). */
@@ -66,7 +70,8 @@ export function parseFact(v: unknown): Fact | undefined {
     case 'b':
       return v.length === 4 && isUint(v[1]) && v[1] > 0 && isStr(v[2]) && isStr(v[3]) ? (v as unknown as BindingFact) : undefined
     case 'e':
-      return v.length === 4 && isStr(v[1]) && isUint(v[2]) && Array.isArray(v[3]) && v[3].length % 2 === 0 && v[3].every(isUint)
+      return v.length === 5 && isStr(v[1]) && isUint(v[2]) && isUint(v[3]) && v[3] > v[2] && Array.isArray(v[4]) && v[4].length % 2 === 0 && v[4].every(isUint) &&
+        v[4].every((u: number) => u >= v[2] && u < v[3])
         ? (v as unknown as ExposureFact)
         : undefined
     case 'r':

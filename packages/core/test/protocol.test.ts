@@ -327,10 +327,34 @@ describe('checkEdgeUpdate', () => {
     // the same bytes to a receiver that lacks the node facts: refused
     expect(checkEdgeUpdate(Y.encodeStateAsUpdate(eDoc))).toMatch(/may not write 'v' facts|may not write 'c' facts|may not write 'b' facts/)
     const evil = new Y.Doc()
-    evil.getArray('mailweave.log').push([['e', 'A', 1000, []]])
+    evil.getArray('mailweave.log').push([['e', 'A', 0, 1000, []]])
     expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), sv)).toMatch(/'e' facts/)
     evil.getArray('mailweave.log').delete(0, 1)
     expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), sv)).toMatch(/delete/)
     expect(checkEdgeUpdate(new Uint8Array([1, 2, 3]))).toMatch(/does not decode/)
+  })
+})
+
+describe('exposure chains', () => {
+  it("a node's later exposure arriving before its earlier one (a restart's new clientID) never flips a binding's validity back", async () => {
+    const { MailboxState } = await import('../src/MailboxState.ts')
+    const st = new MailboxState()
+    const m = (g: string) => ['m', g, 'B', 'h', 1, 0, 1, 0, [], {}]
+    // B bound g5 at 5 and g3 at 3; A showed 5 (not 3), then raised its watermark again
+    st.ingest([m('g5'), m('g3'), ['b', 5, 'g5', 'B'], ['b', 3, 'g3', 'B']])
+    const e1 = ['e', 'A', 0, 6, [5, 5]]
+    const e2 = ['e', 'A', 6, 10, []]
+    st.ingest([e2]) // out of order: waits for its predecessor
+    expect(st.W.get('A') ?? 0).toBe(0)
+    expect(st.bindings.get(5)!.valid).toBe(true)
+    expect(st.bindings.get(3)!.valid).toBe(true)
+    expect(st.ceiling).toBeGreaterThanOrEqual(10) // allocation still respects every known watermark
+    st.ingest([e1])
+    expect(st.W.get('A')).toBe(10)
+    expect(st.bindings.get(5)!.valid).toBe(true) // seen by A: stays valid, never flipped
+    expect(st.bindings.get(3)!.valid).toBe(false) // below W[A], never shown by A: stranded
+    st.ingest([e1, e2]) // repeats change nothing
+    expect(st.bindings.get(3)!.valid).toBe(false)
+    expect(st.forkedExposures).toBe(0)
   })
 })

@@ -29,6 +29,8 @@ interface Entry {
   failed: unknown
   records: number
   idle: NodeJS.Timeout | undefined
+  /** Updates waiting for their fsync before listeners (peers, edges) may see them, in order. */
+  outbox: { update: Uint8Array; origin: unknown; durable: boolean }[]
 }
 
 /** Options of {@link DocRegistry}. */
@@ -42,7 +44,8 @@ export interface DocRegistryOptions {
 
 /**
  * Owns every Y.Doc of the node: loads lazily from the update store, persists every update
- * (registered before the first await, so none is missed), unloads idle documents so
+ * (registered before the first await, so none is missed) and reports it to listeners
+ * only once it is durable, unloads idle documents so
  * memory follows the active mailboxes, and compacts long logs. `flush` resolves once
  * every update made so far to a document is durable (fsynced): the node calls it before
  * acknowledging an APPEND or answering an exposure.
@@ -79,15 +82,13 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined }
+      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [] }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
       entry.doc.on('update', (update: Uint8Array, origin: unknown) => {
         if (origin === FROM_DISK) return
-        this.persist(entry, update)
-        this.changes.set(name, ++this.seq)
-        for (const fn of this.listeners) fn(name, update, origin)
+        this.persist(entry, update, origin)
       })
       entry.loaded = this.load(entry).catch((err: unknown) => {
         this.docs.delete(name)
@@ -142,14 +143,25 @@ export class DocRegistry {
     }
   }
 
-  private persist(e: Entry, update: Uint8Array): void {
+  /**
+   * Stores an update, and only once it is durable hands it to the listeners (peers, edge
+   * sockets), in order: nothing leaves this node before it would survive a crash, so a
+   * restarted node never re-allocates a UID a peer already holds.
+   */
+  private persist(e: Entry, update: Uint8Array, origin: unknown): void {
+    const item = { update, origin, durable: false }
+    e.outbox.push(item)
     const p: Promise<void> = this.store.append(e.name, update).then(
       () => {
         e.records++
+        item.durable = true
+        this.drain(e)
       },
       (err: unknown) => {
         e.failed ??= err
-        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update')
+        e.outbox.splice(e.outbox.indexOf(item), 1)
+        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update; it is not forwarded')
+        this.drain(e)
       },
     )
     e.pending.add(p)
@@ -157,6 +169,14 @@ export class DocRegistry {
       e.pending.delete(p)
       if (e.records >= this.compactAfter && e.pending.size === 0) void this.compact(e)
     })
+  }
+
+  private drain(e: Entry): void {
+    while (e.outbox.length > 0 && e.outbox[0]!.durable) {
+      const next = e.outbox.shift()!
+      this.changes.set(e.name, ++this.seq)
+      for (const fn of this.listeners) fn(e.name, next.update, next.origin)
+    }
   }
 
   private async compact(e: Entry): Promise<void> {

@@ -23,11 +23,13 @@ export const EdgeCloseCode = {
 } as const
 
 interface Room {
+  name: string
   handle: DocHandle
   awareness: awarenessProtocol.Awareness
   conns: Set<WebSocket>
   onUpdate: (update: Uint8Array, origin: unknown) => void
   onAwareness: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
+  unsubscribe?: () => void
 }
 
 /** Options of {@link EdgeServer}. */
@@ -79,6 +81,7 @@ export class EdgeServer {
     if (p === undefined) {
       p = this.o.registry.open(docName).then((handle) => {
         const room: Room = {
+          name: docName,
           handle,
           awareness: new awarenessProtocol.Awareness(handle.doc),
           conns: new Set(),
@@ -99,7 +102,10 @@ export class EdgeServer {
           },
         }
         room.awareness.setLocalState(null)
-        handle.doc.on('update', room.onUpdate)
+        // only durable updates reach edge replicas (see DocRegistry.onUpdate)
+        room.unsubscribe = this.o.registry.onUpdate((name, update, origin) => {
+          if (name === docName) room.onUpdate(update, origin)
+        })
         room.awareness.on('update', room.onAwareness)
         return room
       })
@@ -155,7 +161,7 @@ export class EdgeServer {
     void this.rooms.get(docName)?.then((r) => {
       if (r !== room || room.conns.size > 0) return
       this.rooms.delete(docName)
-      room.handle.doc.off('update', room.onUpdate)
+      room.unsubscribe?.()
       room.awareness.destroy()
       room.handle.release()
     })
@@ -208,7 +214,7 @@ export class EdgeServer {
     for (const [name, p] of this.rooms) {
       const room = await p.catch(() => undefined)
       if (room === undefined) continue
-      room.handle.doc.off('update', room.onUpdate)
+      room.unsubscribe?.()
       room.awareness.destroy()
       room.handle.release()
       this.rooms.delete(name)

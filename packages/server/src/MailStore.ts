@@ -155,6 +155,9 @@ export class MailStore {
     if (peers !== undefined && peers.connectedCount() > 0) {
       mailbox.fixup()
       const r = mailbox.reserve()
+      // durable first: updates reach peers only once stored, and the reservation must be
+      // on the wire before the barrier request that follows it
+      await this.o.registry.flush(docName)
       const res = await peers.verify(docName)
       if (res.timedOut.length > 0) this.stats.verifyTimeouts++
       view = mailbox.expose({ below: r })
