@@ -111,10 +111,10 @@ describe('authentication and connection rules', () => {
   })
 
   it('logs out idle connections', async () => {
-    srv = await startServer({ idleTimeoutMs: 150 })
+    srv = await startServer({ idleTimeoutMs: 1500 })
     const c = await client(srv)
     await c.login()
-    await c.until((l) => l.startsWith('* BYE'), 3000)
+    await c.until((l) => l.startsWith('* BYE'), 10000)
     await c.closedByServer()
   })
 })
