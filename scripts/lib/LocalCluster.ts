@@ -70,7 +70,8 @@ export class LocalCluster {
     const http = await Promise.all(regions.map(() => freePort()))
     const imap = await Promise.all(regions.map(() => freePort()))
     if (this.o.proxies === true) {
-      for (let i = 0; i < regions.length; i++) for (let j = i + 1; j < regions.length; j++) this.proxies.set(`${i}-${j}`, await FaultProxy.start({ targetPort: http[j]! }))
+      // a pair's proxy forwards to the node that is dialed: the one whose id sorts last (see below)
+      for (let i = 0; i < regions.length; i++) for (let j = i + 1; j < regions.length; j++) this.proxies.set(`${i}-${j}`, await FaultProxy.start({ targetPort: http[regions[i]! < regions[j]! ? j : i]! }))
     }
     const bin = resolve(import.meta.dirname, '../../packages/cli/bin/mailweave.mjs')
     const ready: Promise<void>[] = []
