@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint'
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'net', 'http', 'https', 'child_process', 'stream', 'buffer', 'util', 'events', 'url', 'zlib', 'worker_threads']
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/.data/**', 'test-artifacts/**', 'examples/*/dist/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.data/**', 'test-artifacts/**', 'examples/*/dist/**', '.tmp/**', '**/.scratch/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
