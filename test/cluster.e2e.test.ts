@@ -146,10 +146,13 @@ describe('replication details between node processes', () => {
     try {
       await waitFor(() => provider.synced, 10_000, 'edge provider synced')
       const edge = openMailbox(doc, { replica: 'browser-test', stride: 3 })
-      const known = edge.view().size
-      expect(known).toBeGreaterThan(0) // the mailbox arrived from the node
+      const fromNode = await api[1]!.append('INBOX', msg('for-the-edge'))
+      await api[1]!.read('INBOX')
+      await waitFor(() => edge.view().messages.some((m) => m.guid === fromNode), 10_000, 'the mailbox reached the edge replica')
       const guid = edge.append(new TextEncoder().encode(msg('from-the-edge')), { flags: ['\\Draft'] })
-      await waitFor(async () => (await api[1]!.read('INBOX')).messages.some((m) => m.guid === guid), 10_000, 'edge message bound by N1')
+      // the node binds an edge append as it arrives, before any client reads the mailbox
+      await waitFor(() => (edge.message(guid)?.bindings.length ?? 0) > 0, 10_000, 'N1 bound the edge append by itself')
+      await waitFor(async () => (await api[1]!.read('INBOX')).messages.some((m) => m.guid === guid), 10_000, 'edge message visible at N1')
       const bound = (await api[1]!.read('INBOX')).messages.find((m) => m.guid === guid)!
       expect(bound.flags).toContain('\\Draft')
       await waitFor(() => edge.message(guid)?.uid === bound.uid, 10_000, 'the binding reached the edge replica')

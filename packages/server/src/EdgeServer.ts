@@ -60,6 +60,11 @@ export class EdgeServer {
 
   constructor(private readonly o: EdgeServerOptions) {}
 
+  /** Whether a Yjs transaction origin is an edge socket of this endpoint. */
+  isEdgeOrigin(origin: unknown): boolean {
+    return origin !== null && typeof origin === 'object' && this.wss.clients.has(origin as WebSocket)
+  }
+
   /** Handles an HTTP upgrade whose path starts with `/edge/`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://localhost')

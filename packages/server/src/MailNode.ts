@@ -72,6 +72,9 @@ export class MailNode {
     this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
     const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
     this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
+    this.registry.onUpdate((name, _update, origin) => {
+      if (name.startsWith('mbox/') && this.edge.isEdgeOrigin(origin)) this.bindSoon(name)
+    })
     this.server = createServer((req, res) => api.handle(req, res))
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0] ?? ''
@@ -96,6 +99,19 @@ export class MailNode {
       verify: (docName) => peers.verify(docName),
       want: (hash, timeoutMs) => peers.want(hash, timeoutMs),
     }
+  }
+
+  private readonly binding = new Map<string, NodeJS.Timeout>()
+
+  /** Binds edge appends shortly after they arrive (debounced per mailbox). */
+  private bindSoon(docName: string): void {
+    if (this.binding.has(docName) || this.stopped) return
+    const t = setTimeout(() => {
+      this.binding.delete(docName)
+      this.store.bindEdgeAppends(docName).catch((e: unknown) => this.log.warn({ doc: docName, err: String(e) }, 'could not bind edge appends'))
+    }, 20)
+    t.unref()
+    this.binding.set(docName, t)
   }
 
   /** Blobs follow the metadata: a message learnt from a peer gets its body fetched. */

@@ -115,6 +115,31 @@ export class MailStore {
     return this.handle(user, entry, h, mailbox)
   }
 
+  /**
+   * Binds messages that edge replicas appended to `docName` (`mbox/<user>/<id>`): a
+   * fixup (rule 4) without an exposure, so a browser's saved message gets its UID as soon
+   * as it reaches a node, not only when a client next reads the mailbox. Returns how many
+   * were bound.
+   */
+  async bindEdgeAppends(docName: string): Promise<number> {
+    const m = /^mbox\/([^/]+)\/(.+)$/.exec(docName)
+    if (m === null) return 0
+    const [, user, id] = m as unknown as [string, string, string]
+    if (this.o.users.get(user) === undefined) return 0
+    const name = await this.withAccount(user, (a) => a.list().find((e) => e.id === id)?.name)
+    if (name === undefined) return 0
+    const h = await this.open(user, name)
+    if (h === undefined) return 0
+    try {
+      if (h.mailbox.strandedCount === 0) return 0
+      const n = h.mailbox.fixup()
+      await h.flush()
+      return n
+    } finally {
+      h.release()
+    }
+  }
+
   /** Mailboxes loaded now with their core objects (metrics, inspect). */
   loadedMailboxes(): [string, Mailbox][] {
     return [...this.mailboxes]
