@@ -7,24 +7,14 @@
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { MailNode, silentLogger, type MailboxHandle } from '@mailweave/server'
-import { FaultProxy } from '@mailweave/testkit'
+import { FaultProxy, freePort } from '@mailweave/testkit'
 
 const PER_NODE = Number(process.env.BENCH_FASTPATH_APPENDS ?? 100)
 const progress = (m: string) => process.stderr.write(`[bench fastpath] ${m}\n`)
 const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
 const raw = (t: string) => new TextEncoder().encode(`Subject: ${t}\r\n\r\n${t}\r\n`)
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => res(p))
-    })
-  })
-}
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const t = performance.now()

@@ -7,11 +7,10 @@
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import * as Y from 'yjs'
 import { FileUpdateStore } from '@mailweave/storage-fs'
 import { MailNode, silentLogger, type NodeConfig } from '@mailweave/server'
-import { FaultProxy } from '@mailweave/testkit'
+import { FaultProxy, freePort } from '@mailweave/testkit'
 
 const REPL = Number(process.env.BENCH_REPL_MESSAGES ?? 10_000)
 const CATCHUP = Number(process.env.BENCH_CATCHUP_MESSAGES ?? 5_000)
@@ -24,15 +23,6 @@ const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-'))
 
 const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`)
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => res(p))
-    })
-  })
-}
 
 async function pool(n: number, fn: (i: number) => Promise<void>, every = 1000, label = ''): Promise<number> {
   let next = 0

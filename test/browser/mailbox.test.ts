@@ -4,14 +4,13 @@
  * once online; two tabs on two regions converge after a partition heals.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PNG } from 'pngjs'
 import type { Page } from 'playwright-core'
 import { MailNode, silentLogger } from '@mailweave/server'
-import { FaultProxy, waitFor } from '@mailweave/testkit'
+import { FaultProxy, waitFor, freePort } from '@mailweave/testkit'
 import { buildExample, previewExample, type ExampleServer } from '@mailweave/example-browser-mailbox/serve'
 import { launchChromium } from './chromium.ts'
 
@@ -31,16 +30,6 @@ function tempDir(prefix: string): string {
   return d
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => res(port))
-    })
-  })
-}
 
 async function api(node: MailNode, path: string): Promise<any> {
   const res = await fetch(node.url + path, { headers: { authorization: `Bearer ${token}` } })

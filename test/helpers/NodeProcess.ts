@@ -1,21 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { freePort } from '@mailweave/testkit'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
 const BIN = resolve(import.meta.dirname, '../../packages/cli/bin/mailweave.mjs')
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => res(port))
-    })
-  })
-}
+export { freePort }
 
 /** Options of one `mailweave serve` process. */
 export interface NodeProcessOptions {

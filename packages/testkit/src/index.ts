@@ -6,3 +6,4 @@ export type { CutMode, FaultProxyOptions, FaultProxyStats } from './FaultProxy.t
 export { ModelClient, InvariantViolation } from './ModelClient.ts'
 export type { ExposureLike } from './ModelClient.ts'
 export { WaitTimeout, waitFor } from './waitFor.ts'
+export { freePort } from './freePort.ts'
