@@ -26,7 +26,7 @@ export interface ImapServerOptions {
   readonly maxLiteralSize?: number
   /** Longest command line (default 64 KiB). */
   readonly maxLineLength?: number
-  /** Parsed message structures kept in memory (default 2000). */
+  /** Parsed message structures kept in memory (default 20,000: a large mailbox's ENVELOPE list stays cached). */
   readonly structureCacheSize?: number
   /** Name in the greeting and ID response (default `mailweave`). */
   readonly serverName?: string
@@ -63,7 +63,7 @@ export class ImapServer {
       preAuthLiteralSize: 64 * 1024,
       serverName: options.serverName ?? 'mailweave',
     }
-    this.#cache = new StructureCache(options.structureCacheSize ?? 2000)
+    this.#cache = new StructureCache(options.structureCacheSize ?? 20_000)
     this.#logError = options.onError ?? ((context, error) => console.error(`imap: ${context}:`, error))
     this.#server = net.createServer((socket) => this.#accept(socket))
     this.#server.on('error', (e) => this.#logError('listener', e))

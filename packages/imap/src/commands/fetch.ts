@@ -12,6 +12,8 @@ import { SELECTED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 
 const NEEDS_BODY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BODY[]', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'])
+/** Items answered from the cached structure alone, without the raw bytes. */
+const STRUCTURE_ONLY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY'])
 
 const setsSeen = (i: FetchItem): boolean => (i.type === 'BODY[]' && !i.peek) || i.type === 'RFC822' || i.type === 'RFC822.TEXT'
 
@@ -38,6 +40,9 @@ export const fetch: CommandSpec<FetchCommand> = {
       if (vanished !== undefined) await session.send(encodeUntagged([atom('VANISHED'), list([atom('EARLIER')]), atom(vanished.toString())]))
     }
     const needsBody = cmd.items.some((i) => NEEDS_BODY.has(i.type))
+    const needsRaw = cmd.items.some((i) => NEEDS_BODY.has(i.type) && !STRUCTURE_ONLY.has(i.type))
+    // ENVELOPE alone (a client listing a mailbox) needs only the header block
+    const envelopeOnly = needsBody && cmd.items.every((i) => !NEEDS_BODY.has(i.type) || i.type === 'ENVELOPE')
     const marksSeen = !sel.readOnly && cmd.items.some(setsSeen)
     const wantsFlags = cmd.items.some((i) => i.type === 'FLAGS')
     let unavailable = 0
@@ -62,7 +67,19 @@ export const fetch: CommandSpec<FetchCommand> = {
       }
       let raw: Buffer | undefined
       let parsed: ParsedMessage | undefined
-      if (needsBody) {
+      // a cached structure answers ENVELOPE/BODYSTRUCTURE without reading the body again
+      const cachedStructure = needsBody && !needsRaw ? session.context.cache.peek(info.hash) : undefined
+      let envelope = envelopeOnly ? session.context.cache.peekEnvelope(info.hash) : undefined
+      if (cachedStructure !== undefined) parsed = await cachedStructure
+      else if (envelopeOnly && envelope === undefined) {
+        const bytes = await handle.body(entry.guid)
+        if (bytes === undefined) {
+          if (gone) expunged++
+          else unavailable++
+          continue
+        }
+        envelope = await session.context.cache.envelope(info.hash, bytes)
+      } else if (needsBody && !envelopeOnly) {
         const bytes = await handle.body(entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
@@ -91,7 +108,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           case 'MODSEQ':
             break
           case 'ENVELOPE':
-            out.push(['ENVELOPE', encodeEnvelope(parsed!.envelope)])
+            out.push(['ENVELOPE', encodeEnvelope(envelope ?? parsed!.envelope)])
             break
           case 'BODYSTRUCTURE':
             out.push(['BODYSTRUCTURE', encodeBodyStructure(parsed!.structure, true)])

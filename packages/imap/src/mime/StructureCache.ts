@@ -1,5 +1,16 @@
-import { parseMessage } from './parseMessage.ts'
+import { envelopeOf, headerFields, parseMessage } from './parseMessage.ts'
 import type { ParsedMessage } from './parseMessage.ts'
+import type { Envelope } from '../wire/BodyStructure.ts'
+
+/** Offset just past the header block's blank line (or the end when there is none). */
+function headerEnd(raw: Uint8Array): number {
+  for (let i = 0; i + 1 < raw.length; i++) {
+    if (raw[i] !== 10) continue
+    if (raw[i + 1] === 10) return i + 2
+    if (raw[i + 1] === 13 && raw[i + 2] === 10) return i + 3
+  }
+  return raw.length
+}
 
 /**
  * Parsed message structures by content hash (SHA-256 of the raw bytes, so an entry can never
@@ -8,6 +19,7 @@ import type { ParsedMessage } from './parseMessage.ts'
  */
 export class StructureCache {
   readonly #entries = new Map<string, Promise<ParsedMessage>>()
+  readonly #envelopes = new Map<string, Envelope>()
 
   constructor(readonly capacity = 2000) {}
 
@@ -26,6 +38,38 @@ export class StructureCache {
       if (!oldest.done) this.#entries.delete(oldest.value)
     }
     return parsed
+  }
+
+  /** The cached envelope for `hash` (from a cached structure or an earlier header parse), or undefined. */
+  peekEnvelope(hash: string): Envelope | undefined {
+    return this.#envelopes.get(hash)
+  }
+
+  /**
+   * The ENVELOPE of `raw` from its header block alone (no MIME tree): what a list of
+   * envelopes needs, several times cheaper than a full parse.
+   */
+  async envelope(hash: string, raw: Uint8Array): Promise<Envelope> {
+    const known = this.#envelopes.get(hash)
+    if (known !== undefined) return known
+    const full = this.#entries.get(hash)
+    const env = full !== undefined ? (await full).envelope : envelopeOf(headerFields(raw.subarray(0, headerEnd(raw))))
+    this.#envelopes.set(hash, env)
+    if (this.#envelopes.size > this.capacity) {
+      const oldest = this.#envelopes.keys().next()
+      if (!oldest.done) this.#envelopes.delete(oldest.value)
+    }
+    return env
+  }
+
+  /** The cached structure for `hash`, or undefined (never parses). */
+  peek(hash: string): Promise<ParsedMessage> | undefined {
+    const hit = this.#entries.get(hash)
+    if (hit !== undefined) {
+      this.#entries.delete(hash)
+      this.#entries.set(hash, hit)
+    }
+    return hit
   }
 
   /** Number of cached structures. */
