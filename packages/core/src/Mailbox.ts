@@ -349,6 +349,7 @@ class MailboxImpl implements Mailbox {
     if (!this.state.knows(guid)) return undefined
     const r = this.state.records.get(guid)!
     const m = r.meta
+    const state = this.state
     return {
       guid,
       origin: m?.[2] ?? '',
@@ -360,10 +361,13 @@ class MailboxImpl implements Mailbox {
       flags: r.flags,
       expunged: r.expunged,
       uid: r.viewUid === 0 ? undefined : r.viewUid,
-      bindings: r.uids.map((uid) => {
-        const b = this.state.bindings.get(uid)!
-        return { uid, allocator: b.allocator, valid: b.valid, seenBy: this.state.seenBy(uid) }
-      }),
+      // computed on access: listing flags and sizes (IMAP FETCH) never pays for it
+      get bindings() {
+        return r.uids.map((uid) => {
+          const b = state.bindings.get(uid)!
+          return { uid, allocator: b.allocator, valid: b.valid, seenBy: state.seenBy(uid) }
+        })
+      },
     }
   }
 

@@ -246,6 +246,16 @@ export class ImapSession {
     return this.#reader.refuseLiteral()
   }
 
+  /** Holds writes in the socket's buffer (many small responses, one syscall) until `uncork`. */
+  cork(): void {
+    this.#socket.cork()
+  }
+
+  /** Flushes what `cork` held. */
+  uncork(): void {
+    this.#socket.uncork()
+  }
+
   /** Writes bytes, waiting while the socket's buffer is full; throws once the connection is gone. */
   async send(bytes: Buffer): Promise<void> {
     if (this.#closed) throw new ConnectionClosedError()

@@ -48,6 +48,10 @@ export const fetch: CommandSpec<FetchCommand> = {
     let unavailable = 0
     let expunged = 0
     let seenSet = false
+    // responses go out in batches, not one write per message
+    session.cork()
+    let batched = 0
+    try {
     for (const seq of seqs) {
       const entry = tracker.at(seq)!
       const gone = tracker.isGone(entry.uid)
@@ -141,6 +145,13 @@ export const fetch: CommandSpec<FetchCommand> = {
         if (newList !== undefined) await session.send(encodeUntagged([atom('FLAGS'), wireFlagList(newList)]))
       }
       await session.send(encodeFetch(seq, out))
+      if (++batched % 256 === 0) {
+        session.uncork()
+        session.cork()
+      }
+    }
+    } finally {
+      session.uncork()
     }
     if (seenSet) await handle.flush()
     if (unavailable > 0) throw no(`${unavailable} message bodies are not available on this server yet; try again later`, 'UNAVAILABLE')
