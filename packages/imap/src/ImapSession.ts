@@ -248,19 +248,27 @@ export class ImapSession {
 
   /** Holds writes in the socket's buffer (many small responses, one syscall) until `uncork`. */
   cork(): void {
+    this.#corked = true
     this.#socket.cork()
   }
 
   /** Flushes what `cork` held. */
   uncork(): void {
+    this.#corked = false
     this.#socket.uncork()
   }
+
+  #corked = false
 
   /** Writes bytes, waiting while the socket's buffer is full; throws once the connection is gone. */
   async send(bytes: Buffer): Promise<void> {
     if (this.#closed) throw new ConnectionClosedError()
     if (this.#socket.write(bytes)) return
+    // a corked socket never drains: flush what it holds before waiting
+    const corked = this.#corked
+    if (corked) this.#socket.uncork()
     await new Promise<void>((resolve) => this.#drainWaiters.push(resolve))
+    if (corked && this.#corked) this.#socket.cork()
     if (this.#closed) throw new ConnectionClosedError()
   }
 

@@ -107,6 +107,24 @@ describe('imapflow', () => {
     }
   })
 
+  it('streams a FETCH far larger than the socket buffer (responses batched, backpressure kept)', async () => {
+    srv = await startServer()
+    const c = client(srv)
+    await c.connect()
+    const filler = 'x'.repeat(60) + '\r\n'
+    for (let i = 0; i < 300; i++) await c.append('INBOX', Buffer.from(`Subject: big ${i}\r\nMessage-ID: <big${i}@t>\r\n\r\n${filler.repeat(160)}`))
+    await c.mailboxOpen('INBOX')
+    let n = 0
+    let bytes = 0
+    for await (const m of c.fetch('1:*', { uid: true, envelope: true, source: true })) {
+      n++
+      bytes += m.source?.length ?? 0
+      expect(m.envelope?.subject).toBe(`big ${n - 1}`)
+    }
+    expect(n).toBe(300)
+    expect(bytes).toBeGreaterThan(300 * 9_000)
+  })
+
   it('IDLE reports an append made by another session', async () => {
     srv = await startServer()
     const watcher = client(srv)
