@@ -29,6 +29,8 @@ interface Entry {
   failed: unknown
   records: number
   idle: NodeJS.Timeout | undefined
+  /** The newest append: the store runs a document's appends in call order, so it settles last. */
+  last: Promise<void> | undefined
   /** Updates waiting for their fsync before listeners (peers, edges) may see them, in order. */
   outbox: { update: Uint8Array; origin: unknown; durable: boolean }[]
 }
@@ -82,7 +84,7 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [] }
+      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
@@ -165,6 +167,7 @@ export class DocRegistry {
       },
     )
     e.pending.add(p)
+    e.last = p
     void p.finally(() => {
       e.pending.delete(p)
       if (e.records >= this.compactAfter && e.pending.size === 0) void this.compact(e)
@@ -193,7 +196,7 @@ export class DocRegistry {
   async flush(name: string): Promise<void> {
     const e = this.docs.get(name)
     if (e === undefined) return
-    while (e.pending.size > 0) await Promise.all([...e.pending])
+    if (e.last !== undefined) await e.last
     if (e.failed !== undefined) {
       const err = e.failed
       e.failed = undefined
