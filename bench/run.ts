@@ -4,7 +4,7 @@
  * writes them into README.md between `<!-- bench:NAME -->` markers.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
 const SUITES = ['core', 'server', 'fastpath', 'imap', 'browser']
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : SUITES
@@ -52,10 +52,45 @@ if (i !== undefined && Array.isArray(i.rows)) {
 const b = load('browser')
 if (b !== undefined && b.summary !== undefined) tables.browser = String(b.summary)
 
-let readme = readFileSync('README.md', 'utf8')
-for (const [name, table] of Object.entries(tables)) {
-  console.log(`\n${table}`)
-  const re = new RegExp(`(<!-- bench:${name} -->)[\\s\\S]*?(<!-- /bench:${name} -->)`)
-  if (re.test(readme)) readme = readme.replace(re, `$1\n${table}\n$2`)
+/** Horizontal bars of "mailweave vs reference" ratios (1 = parity), with the goal where there is one. */
+function ratioChart(title: string, rows: { label: string; ratio: number; goal?: number; lowerIsBetter?: boolean }[]): string {
+  const w = 720
+  const rowH = 34
+  const left = 300
+  const h = 50 + rows.length * rowH + 30
+  const max = Math.max(2, ...rows.map((r) => r.ratio), ...rows.map((r) => r.goal ?? 0)) * 1.1
+  const x = (v: number) => left + (v / max) * (w - left - 40)
+  const bars = rows.map((r, i) => {
+    const y = 44 + i * rowH
+    const good = r.goal === undefined ? r.ratio >= 1 : r.lowerIsBetter ? r.ratio <= r.goal : r.ratio >= r.goal
+    const goal = r.goal === undefined ? '' : `<line x1="${x(r.goal)}" x2="${x(r.goal)}" y1="${y - 4}" y2="${y + 22}" stroke="#b45309" stroke-width="2" stroke-dasharray="4 3"/>`
+    return `<text x="${left - 10}" y="${y + 14}" text-anchor="end" font-size="13">${r.label}</text><rect x="${left}" y="${y}" width="${Math.max(1, x(r.ratio) - left)}" height="18" rx="3" fill="${good ? '#2563eb' : '#dc2626'}"/><text x="${x(r.ratio) + 6}" y="${y + 14}" font-size="12">${r.ratio}×</text>${goal}`
+  })
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="system-ui, sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="16" y="24" font-size="15" font-weight="600">${title}</text><line x1="${x(1)}" x2="${x(1)}" y1="36" y2="${h - 24}" stroke="#94a3b8"/><text x="${x(1)}" y="${h - 8}" font-size="11" text-anchor="middle" fill="#64748b">1× (parity)</text>${bars.join('')}</svg>\n`
 }
-writeFileSync('README.md', readme)
+mkdirSync('docs/img', { recursive: true })
+if (c !== undefined) {
+  writeFileSync('docs/img/bench-core.svg', ratioChart('core vs raw Yjs (lower is better; dashed: goal)', [
+    { label: 'append + expose time', ratio: c.appendExpose.ratio, goal: c.appendExpose.goal, lowerIsBetter: true },
+    { label: 'heap per message', ratio: c.heapPerMessage.ratio, goal: c.heapPerMessage.goal, lowerIsBetter: true },
+    { label: 'encoded bytes per message', ratio: c.encodedPerMessage.ratio, goal: c.encodedPerMessage.goal, lowerIsBetter: true },
+    { label: 'cold load + view', ratio: c.coldLoad.ratio, goal: c.coldLoad.goal, lowerIsBetter: true },
+  ]))
+}
+if (i !== undefined && Array.isArray(i.rows)) {
+  writeFileSync('docs/img/bench-imap.svg', ratioChart('IMAP: mailweave vs Dovecot (higher is better)', i.rows.map((r: any) => ({ label: String(r.name).replace(/\(.*\)/, '').slice(0, 40), ratio: Number(r.ratio), goal: 1 }))))
+}
+if (s !== undefined) {
+  writeFileSync('docs/img/bench-replication.svg', ratioChart('replication vs doveadm sync (higher is better)', [{ label: `${s.replication.messages} messages to an empty peer`, ratio: s.replication.vsDoveadmSync, goal: 10 }]))
+}
+
+for (const file of ['README.md', 'docs/benchmarks.md']) {
+  if (!existsSync(file)) continue
+  let text = readFileSync(file, 'utf8')
+  for (const [name, table] of Object.entries(tables)) {
+    if (file === 'README.md') console.log(`\n${table}`)
+    const re = new RegExp(`(<!-- bench:${name} -->)[\\s\\S]*?(<!-- /bench:${name} -->)`)
+    if (re.test(text)) text = text.replace(re, `$1\n${table}\n$2`)
+  }
+  writeFileSync(file, text)
+}
