@@ -77,6 +77,10 @@ export class LocalCluster {
       if (this.o.imap !== false) args.push('--imap', `127.0.0.1:${imap[i]}`)
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: this.o.logLevel ?? 'error' } })
       this.regions.push({ name, slot: i, http: `http://127.0.0.1:${http[i]}`, imapPort: this.o.imap !== false ? imap[i]! : 0, process: child })
+      // a script that dies (an uncaught error) must not leave regions running
+      const reap = () => child.kill('SIGKILL')
+      process.once('exit', reap)
+      child.once('exit', () => process.off('exit', reap))
       createInterface({ input: child.stderr! }).on('line', (l) => this.o.onLog?.(name, l))
       ready.push(new Promise((res, rej) => {
         let need = this.o.imap !== false ? 2 : 1
