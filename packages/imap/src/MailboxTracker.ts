@@ -125,14 +125,8 @@ export class MailboxTracker {
 
   /** The sequence number of `uid`, or undefined. */
   seqOf(uid: number): number | undefined {
-    let lo = 0
-    let hi = this.#entries.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (this.#entries[mid]!.uid < uid) lo = mid + 1
-      else hi = mid
-    }
-    return this.#entries[lo]?.uid === uid ? lo + 1 : undefined
+    const i = this.#lowerBound(uid)
+    return this.#entries[i]?.uid === uid ? i + 1 : undefined
   }
 
   /** Whether `uid` was expunged and the client has not been told yet. */
