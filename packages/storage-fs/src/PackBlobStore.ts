@@ -154,7 +154,8 @@ const headerFirstPack = (payload: Uint8Array | undefined): number | undefined =>
  * the disk before the records, open verifies the records of the last commit (the only ones that
  * can be missing) and drops those that do not check out. A failed commit rejects with a
  * {@link StorageError} and is rolled back (earlier blobs stay intact). `get` re-hashes and never
- * returns bytes that do not match the key; a corrupt blob is logged, dropped from the index (for
+ * returns bytes that do not match the key (a put still being committed is answered from memory,
+ * its bytes checked at `put`); a corrupt blob is logged, dropped from the index (for
  * good) and can be put again. `has` and repeated `put`s are answered from memory. Blobs longer
  * than `largeBlobBytes` are stored one file each through {@link FileBlobStore} in the same
  * directory. Opening reads the index, never the blobs; it truncates a torn tail of the index or of
@@ -237,6 +238,10 @@ export class PackBlobStore implements BlobStore {
   async get(key: string): Promise<Uint8Array | undefined> {
     if (!KEY.test(key)) return undefined
     if (this.closed) throw closedError()
+    // a put still on its way to the disk is readable already (its bytes are in memory)
+    const pending = this.pending.get(key)?.op
+    if (pending?.kind === 'put') return pending.frame.slice(FRAME_HEADER + KEY_BYTES)
+    if (pending?.kind === 'del') return undefined
     // A compaction may move the blob between the lookup and the read: look again then.
     for (let attempt = 0; attempt < 4; attempt++) {
       const loc = this.index.get(key)

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 
@@ -7,8 +8,17 @@ import type { FileHandle } from 'node:fs/promises'
  */
 export type WriteOp = (file: FileHandle, data: Uint8Array, position: number) => Promise<number>
 
-/** The real write: `FileHandle.write` at a position. */
-export const defaultWriteOp: WriteOp = async (file, data, position) => (await file.write(data, 0, data.length, position)).bytesWritten
+/** Writes up to this size go straight to the page cache from the event loop. */
+const SYNC_WRITE_MAX = 256 * 1024
+
+/**
+ * The real write at a position. A small write only copies into the page cache (the fsync that
+ * follows is what waits for the disk), so it is done synchronously: a thread-pool round trip
+ * costs more than the copy, and an APPEND pays for several of them in a row. Larger writes go
+ * through `FileHandle.write` so that the event loop is never held for long.
+ */
+export const defaultWriteOp: WriteOp = async (file, data, position) =>
+  data.length <= SYNC_WRITE_MAX ? writeSync(file.fd, data, 0, data.length, position) : (await file.write(data, 0, data.length, position)).bytesWritten
 
 /** Writes all of `data` at `position`, looping over short writes. */
 export async function writeFully(write: WriteOp, file: FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -41,6 +41,36 @@ const packPath = (dir: string, n = 0) => join(dir, 'packs', `${String(n).padStar
 const putAll = (store: PackBlobStore, blobs: Uint8Array[]) => Promise.all(blobs.map((b) => store.put(sha(b), b)))
 
 describe('PackBlobStore', () => {
+  it('answers get for a put still being committed, and nothing once that commit failed', async () => {
+    let armed = false
+    let failNext = false
+    let release: (() => void) | undefined
+    const writeOp: WriteOp = async (file, data, position) => {
+      // holds the first commit at its first write so the test can look at the store meanwhile
+      if (armed && release === undefined) await new Promise<void>((r) => (release = r))
+      if (failNext) throw Object.assign(new Error('no space'), { code: 'ENOSPC' })
+      return defaultWriteOp(file, data, position)
+    }
+    const store = await openStore({ dir: await tempDir(), writeOp })
+    armed = true
+    const a = blobOf(1)
+    const put = store.put(sha(a), a)
+    const deadline = Date.now() + 5000
+    while (release === undefined && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    expect(release).toBeDefined()
+    expect(same(await store.get(sha(a)), a)).toBe(true) // not durable yet, but readable
+    expect(await store.has(sha(a))).toBe(false) // has() answers durable blobs only
+    release!()
+    await put
+    expect(await store.has(sha(a))).toBe(true)
+    failNext = true
+    const b = blobOf(2)
+    const failing = store.put(sha(b), b)
+    expect(same(await store.get(sha(b)), b)).toBe(true)
+    await expect(failing).rejects.toBeInstanceOf(StorageError)
+    expect(await store.get(sha(b))).toBeUndefined()
+  })
+
   it('rejects a put whose key is not the SHA-256 of the bytes', async () => {
     const store = await openStore({ dir: await tempDir() })
     const blob = blobOf(1)
