@@ -88,6 +88,12 @@ export interface MailboxInspection {
 export interface AppendOptions {
   flags?: string[]
   internalDate?: Date
+  /**
+   * The lowercase hex SHA-256 of the raw bytes, when the caller has computed it already (a
+   * node hashes every body for its blob store): saves hashing the message twice. It is
+   * checked for form only; a wrong value breaks content addressing, so pass only your own.
+   */
+  hash?: string
 }
 
 /**
@@ -252,7 +258,8 @@ class MailboxImpl implements Mailbox {
     const internalDate = opts.internalDate ?? new Date(this.now())
     if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
     const guid = toHex(this.randomBytes(16))
-    const hash = toHex(sha256(raw))
+    if (opts.hash !== undefined && !/^[0-9a-f]{64}$/.test(opts.hash)) throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
+    const hash = opts.hash ?? toHex(sha256(raw))
     const [ms, c] = this.hlc.tick()
     const flags = opts.flags === undefined || opts.flags.length === 0 ? [] : [...new Set(opts.flags)].sort()
     const m: MessageFact = ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)]

@@ -66,7 +66,11 @@ export interface ImapMailbox {
    * may be cut below the newest messages (`view.size`), which then wait for a later call.
    */
   expose(): Promise<MailboxView>
-  /** Appends a message; resolves with its guid once the message and its body are durable. */
+  /**
+   * Appends a message; resolves with its guid once its body is durable. The message itself
+   * may become durable only with the next `expose()` or `flush()`, which callers await
+   * before they acknowledge (APPEND and COPY expose right after: one metadata fsync).
+   */
   append(raw: Uint8Array, opts: { flags?: readonly string[]; internalDate?: Date }): Promise<string>
   /** Resolves once every earlier write through `mailbox` (flags, expunges) is durable. */
   flush(): Promise<void>

@@ -33,6 +33,8 @@ interface Entry {
   last: Promise<void> | undefined
   /** Updates waiting for their fsync before listeners (peers, edges) may see them, in order. */
   outbox: { update: Uint8Array; origin: unknown; durable: boolean }[]
+  /** Unsettled `hold`s: an update made now is durable only once they settle too. */
+  holds: Set<Promise<unknown>>
 }
 
 /** Options of {@link DocRegistry}. */
@@ -84,7 +86,7 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined }
+      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set() }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
@@ -153,7 +155,9 @@ export class DocRegistry {
   private persist(e: Entry, update: Uint8Array, origin: unknown): void {
     const item = { update, origin, durable: false }
     e.outbox.push(item)
-    const p: Promise<void> = this.store.append(e.name, update).then(
+    const stored = this.store.append(e.name, update)
+    const gated = e.holds.size === 0 ? stored : Promise.all([stored, Promise.allSettled(e.holds)])
+    const p: Promise<void> = gated.then(
       () => {
         e.records++
         item.durable = true
@@ -190,6 +194,20 @@ export class DocRegistry {
     } catch (err) {
       this.options.log.warn({ doc: e.name, err: String(err) }, 'compaction failed; the log stays as it was')
     }
+  }
+
+  /**
+   * Until `work` settles, updates made to the loaded document `name` count as durable (for
+   * `flush` and for listeners) only once `work` has settled as well: the node holds a message
+   * fact back from peers until its body is durable, while both are written in parallel.
+   * `work`'s failure is the caller's to handle; the held updates are released either way.
+   */
+  hold(name: string, work: Promise<unknown>): void {
+    const e = this.docs.get(name)
+    if (e === undefined) return
+    const settled = work.then(() => undefined, () => undefined)
+    e.holds.add(settled)
+    void settled.then(() => e.holds.delete(settled))
   }
 
   /** Resolves once every update made so far to `name` is durable; rejects if one failed. */

@@ -122,7 +122,7 @@ class NodeImapAccount implements ImapAccount {
       mailbox: h.mailbox,
       modseq,
       expose: () => h.expose(),
-      append: (raw, opts) => h.append(raw, { flags: opts.flags === undefined ? undefined : [...opts.flags], internalDate: opts.internalDate }).catch(imapError),
+      append: (raw, opts) => h.stage(raw, { flags: opts.flags === undefined ? undefined : [...opts.flags], internalDate: opts.internalDate }).catch(imapError),
       flush: () => h.flush(),
       body: (guid) => h.body(guid),
       release: () => h.release(),

@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto'
+import * as Y from 'yjs'
+import { describe, expect, it } from 'vitest'
+import { MemoryBlobStore, type BlobStore } from '@mailweave/core'
+import { MemoryUpdateStore } from '@mailweave/storage-fs'
+import { DocRegistry, MailStore, UserDirectory, silentLogger } from '../src/index.ts'
+
+const raw = (i: number) => new TextEncoder().encode(`From: a@example.org\r\nSubject: staged ${i}\r\nMessage-ID: <${i}@staged>\r\n\r\nbody ${i}\r\n`)
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** A blob store whose puts wait until released (or fail), to observe what happens meanwhile. */
+class GatedBlobs implements BlobStore {
+  readonly inner = new MemoryBlobStore()
+  private gates: { resolve: () => void; reject: (e: Error) => void }[] = []
+  gated = true
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    if (this.gated) await new Promise<void>((resolve, reject) => this.gates.push({ resolve, reject }))
+    await this.inner.put(key, bytes)
+  }
+  get waiting(): number {
+    return this.gates.length
+  }
+  release(): void {
+    for (const g of this.gates.splice(0)) g.resolve()
+  }
+  fail(): void {
+    for (const g of this.gates.splice(0)) g.reject(new Error('disk full'))
+  }
+  get = (key: string) => this.inner.get(key)
+  has = (key: string) => this.inner.has(key)
+  delete = (key: string) => this.inner.delete(key)
+  keys = () => this.inner.keys()
+}
+
+/** Polls `cond` until true (deadline 5 s). */
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((r) => setImmediate(r))
+  }
+}
+
+async function setup(blobs: BlobStore, updates = new MemoryUpdateStore()) {
+  const log = silentLogger()
+  const registry = await DocRegistry.create(updates, { log })
+  const usersDoc = await registry.open('users')
+  const users = new UserDirectory(usersDoc.doc, 'eu', new Uint8Array(32))
+  await users.setPassword('ann', 'pw-ann-123')
+  const store = new MailStore({ registry, users, blobs, node: { nodeId: 'eu', slot: 0, stride: 2 }, log })
+  const forwarded: string[] = []
+  registry.onUpdate((name) => forwarded.push(name))
+  return { registry, store, forwarded, updates }
+}
+
+describe('MailStore staged appends (body and metadata fsynced in parallel)', () => {
+  it('holds the message back from peers until its body is durable, and exposes it after', async () => {
+    const blobs = new GatedBlobs()
+    const { store, forwarded, updates } = await setup(blobs)
+    const h = (await store.open('ann', 'INBOX'))!
+    const before = forwarded.length
+    const records = (await updates.load(h.docName)).length
+    const guid = await h.stage(raw(1))
+    const exposed = h.expose()
+    let done = false
+    void exposed.then(() => (done = true))
+    // the metadata (message and exposure) is durable; the body is not: nothing leaves, nothing is acknowledged
+    await until(async () => (await updates.load(h.docName)).length >= records + 2, 'the metadata is stored')
+    expect(blobs.waiting).toBe(1)
+    expect(done).toBe(false)
+    expect(forwarded.length).toBe(before)
+    blobs.release()
+    const view = await exposed
+    expect(forwarded.length).toBeGreaterThan(before)
+    expect(view.seqOfUid(h.mailbox.message(guid)!.uid!)).toBe(1)
+    expect(await blobs.has(sha(raw(1)))).toBe(true)
+    h.release()
+  })
+
+  it('a body that cannot be stored fails the exposure and the message is expunged', async () => {
+    const blobs = new GatedBlobs()
+    const { store } = await setup(blobs)
+    const h = (await store.open('ann', 'INBOX'))!
+    const guid = await h.stage(raw(2))
+    const exposed = h.expose()
+    await until(() => blobs.waiting === 1, 'the body is being written')
+    blobs.fail()
+    await expect(exposed).rejects.toThrow('disk full')
+    expect(h.mailbox.message(guid)!.expunged).toBe(true)
+    expect((await h.expose()).size).toBe(0)
+    h.release()
+  })
+
+  it('append() resolves only once body and metadata are durable', async () => {
+    const blobs = new GatedBlobs()
+    const { store, updates } = await setup(blobs)
+    const h = (await store.open('ann', 'INBOX'))!
+    const records = (await updates.load(h.docName)).length
+    let done = false
+    const p = h.append(raw(3)).then(() => (done = true))
+    await until(async () => (await updates.load(h.docName)).length > records, 'the message is stored')
+    expect(done).toBe(false)
+    blobs.release()
+    await p
+    expect(await blobs.has(sha(raw(3)))).toBe(true)
+    h.release()
+  })
+
+  it('a message of this node whose body never became durable is expunged when its mailbox loads again', async () => {
+    const blobs = new GatedBlobs()
+    blobs.gated = false
+    const updates = new MemoryUpdateStore()
+    const first = await setup(blobs, updates)
+    const h = (await first.store.open('ann', 'INBOX'))!
+    const kept = await h.append(raw(4))
+    const lost = await h.append(raw(5))
+    h.release()
+    await first.registry.close()
+    // what a power loss between the two fsyncs leaves: the message fact without its body
+    await blobs.delete(sha(raw(5)))
+    const again = await setup(blobs, updates)
+    const h2 = (await again.store.open('ann', 'INBOX'))!
+    await until(() => h2.mailbox.message(lost)!.expunged, 'the bodiless message is expunged')
+    expect(h2.mailbox.message(kept)!.expunged).toBe(false)
+    expect((await h2.expose()).size).toBe(1)
+    h2.release()
+  })
+
+  it('a caller-supplied hash must look like SHA-256 hex', async () => {
+    const { store } = await setup(new MemoryBlobStore())
+    const h = (await store.open('ann', 'INBOX'))!
+    expect(() => h.mailbox.append(raw(6), { hash: 'not-a-hash' })).toThrow(/64 lowercase hex/)
+    expect(Y.encodeStateVector(h.mailbox.doc).length).toBeGreaterThan(0)
+    h.release()
+  })
+})
