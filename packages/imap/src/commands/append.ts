@@ -30,7 +30,15 @@ export const append: CommandSpec<AppendCommand> = {
         throw e
       }
       const view = await handle.expose()
-      const uids = guids.map((g) => handle.mailbox.message(g)?.uid)
+      const infos = guids.map((g) => handle.mailbox.message(g))
+      // a mail client lists what it just saved: parse the envelopes now, after the reply is out,
+      // while the bytes are in memory (Dovecot fills its index cache at save time the same way)
+      const cache = session.context.cache
+      setImmediate(() => messages.forEach((m, i) => {
+        const hash = infos[i]?.hash
+        if (hash !== undefined && hash !== '') void cache.envelope(hash, m.raw)
+      }))
+      const uids = infos.map((info) => info?.uid)
       if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return { text: 'APPEND completed' }
       return { text: 'APPEND completed', code: { code: 'APPENDUID', uidValidity: view.uidValidity, uids: orderedSet(uids as number[]) } }
     } finally {
