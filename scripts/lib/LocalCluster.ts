@@ -75,7 +75,9 @@ export class LocalCluster {
         args.push('--peer', `${peer}=http://127.0.0.1:${port}`)
       })
       if (this.o.imap !== false) args.push('--imap', `127.0.0.1:${imap[i]}`)
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: this.o.logLevel ?? 'error' } })
+      // MAILWEAVE_NODE_FLAGS: extra Node flags for every region (profiling: --cpu-prof)
+      const flags = (process.env.MAILWEAVE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+      const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: this.o.logLevel ?? 'error' } })
       this.regions.push({ name, slot: i, http: `http://127.0.0.1:${http[i]}`, imapPort: this.o.imap !== false ? imap[i]! : 0, process: child })
       // a script that dies (an uncaught error) must not leave regions running
       const reap = () => child.kill('SIGKILL')
