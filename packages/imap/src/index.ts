@@ -27,7 +27,7 @@ export type { SequenceRange } from './wire/SequenceSet.ts'
 export { decodeMutf7, encodeMutf7 } from './wire/mutf7.ts'
 export { formatDateTime, parseDateTime, parseSearchDate } from './wire/dateTime.ts'
 export {
-  NIL, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, encodeResponseCode, encodeTagged,
+  NIL, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, preEncode, encodeResponseCode, encodeTagged,
   encodeToken, encodeUntagged, encodeUntaggedStatus, fetchItemResponseName, flagList, list, literal, mailboxName, nstr, num,
   sequenceSet, str,
 } from './wire/encode.ts'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   NIL, SequenceSet, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, encodeResponseCode,
   encodeTagged, encodeToken, encodeUntagged, encodeUntaggedStatus, fetchItemResponseName, flagList, list, literal, mailboxName,
-  nstr, num, parseCommand, str,
+  nstr, num, parseCommand, preEncode, str,
 } from '../src/index.ts'
 import type { BodyStructure, Envelope, FetchItem } from '../src/index.ts'
 import { frameOf } from './wireFixtures.ts'
@@ -109,6 +109,18 @@ describe('ENVELOPE and BODYSTRUCTURE', () => {
     bcc: [],
     messageId: '<B27397-0100000@cac.washington.edu>',
   }
+
+  it('a pre-encoded envelope is sent byte for byte like the envelope itself', () => {
+    const odd: Envelope = { ...envelope, subject: 'quote " and \\ and \r\n line break', from: [{ name: 'Zoë', mailbox: 'z', host: 'example.org' }] }
+    for (const e of [envelope, odd]) {
+      const token = encodeEnvelope(e)
+      const pre = preEncode(token)
+      expect(pre.kind).toBe('raw')
+      expect(encodeFetch(3, [['ENVELOPE', pre]]).equals(encodeFetch(3, [['ENVELOPE', token]]))).toBe(true)
+    }
+    const big = list([literal(new Uint8Array(64 * 1024).fill(0x61))])
+    expect(preEncode(big)).toBe(big) // a large literal stays a view, never copied into text
+  })
 
   // The RFC shows a line break between the two Cc addresses; the grammar (1*address) has no SP there.
   it('reproduces the RFC 3501 FETCH FULL example', () => {

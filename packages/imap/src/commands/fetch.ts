@@ -4,7 +4,7 @@ import type { ParsedMessage } from '../mime/parseMessage.ts'
 import { vanishedUids } from '../uidSets.ts'
 import type { FetchCommand, FetchItem } from '../wire/Command.ts'
 import {
-  NIL, atom, dateTime, encodeBodyStructure, encodeEnvelope, encodeFetch, encodeUntagged, fetchItemResponseName, list, literal, num,
+  NIL, atom, dateTime, encodeBodyStructure, encodeFetch, encodeUntagged, fetchItemResponseName, list, literal, num,
 } from '../wire/encode.ts'
 import { wireFlagList } from '../wireFlags.ts'
 import type { Token } from '../wire/encode.ts'
@@ -112,7 +112,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           case 'MODSEQ':
             break
           case 'ENVELOPE':
-            out.push(['ENVELOPE', encodeEnvelope(envelope ?? parsed!.envelope)])
+            out.push(['ENVELOPE', session.context.cache.envelopeToken(info.hash, envelope ?? parsed!.envelope)])
             break
           case 'BODYSTRUCTURE':
             out.push(['BODYSTRUCTURE', encodeBodyStructure(parsed!.structure, true)])

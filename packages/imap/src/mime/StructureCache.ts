@@ -1,6 +1,8 @@
 import { envelopeOf, headerFields, parseMessage } from './parseMessage.ts'
 import type { ParsedMessage } from './parseMessage.ts'
 import type { Envelope } from '../wire/BodyStructure.ts'
+import { encodeEnvelope, preEncode } from '../wire/encode.ts'
+import type { Token } from '../wire/encode.ts'
 
 /** Offset just past the header block's blank line (or the end when there is none). */
 function headerEnd(raw: Uint8Array): number {
@@ -20,6 +22,7 @@ function headerEnd(raw: Uint8Array): number {
 export class StructureCache {
   readonly #entries = new Map<string, Promise<ParsedMessage>>()
   readonly #envelopes = new Map<string, Envelope>()
+  readonly #encoded = new Map<string, Token>()
 
   constructor(readonly capacity = 2000) {}
 
@@ -60,6 +63,22 @@ export class StructureCache {
       if (!oldest.done) this.#envelopes.delete(oldest.value)
     }
     return env
+  }
+
+  /**
+   * `envelope` (the ENVELOPE of the message whose hash is `hash`) as a token encoded once:
+   * listing a mailbox again costs a lookup per message, not an encoding.
+   */
+  envelopeToken(hash: string, envelope: Envelope): Token {
+    const known = this.#encoded.get(hash)
+    if (known !== undefined) return known
+    const token = preEncode(encodeEnvelope(envelope))
+    this.#encoded.set(hash, token)
+    if (this.#encoded.size > this.capacity) {
+      const oldest = this.#encoded.keys().next()
+      if (!oldest.done) this.#encoded.delete(oldest.value)
+    }
+    return token
   }
 
   /** The cached structure for `hash`, or undefined (never parses). */

@@ -17,6 +17,8 @@ export type Token =
   | { readonly kind: 'list'; readonly items: readonly Token[] }
   /** Tokens written back to back with no separator (multipart bodies: `1*body`). */
   | { readonly kind: 'concat'; readonly items: readonly Token[] }
+  /** Bytes encoded already (as latin1 text), see {@link preEncode}. */
+  | { readonly kind: 'raw'; readonly text: string }
 
 /** Encoding choices that depend on the session. */
 export interface EncodeOptions {
@@ -88,45 +90,108 @@ export function sequenceSet(set: SequenceSet): Token {
 
 /** Serialises one token; exposed for callers that assemble unusual responses. */
 export function encodeToken(token: Token, options: EncodeOptions = {}): Buffer {
-  const out: Buffer[] = []
+  const out = new Output()
   writeToken(out, token, options)
-  return Buffer.concat(out)
+  return out.finish()
 }
 
-function writeToken(out: Buffer[], token: Token, options: EncodeOptions): void {
+/**
+ * `token` encoded once for reuse in many responses (a cached ENVELOPE sent on every listing);
+ * `token` itself when it holds a literal too large to keep as text.
+ */
+export function preEncode(token: Token, options: EncodeOptions = {}): Token {
+  const out = new Output()
+  writeToken(out, token, options)
+  return out.isText ? { kind: 'raw', text: out.text } : token
+}
+
+/** Literals at least this long stay separate buffers (views, never copied into the text). */
+const BIG_LITERAL = 2048
+const QUOTABLE_TEXT = /^[\x20-\x7e]*$/
+
+/**
+ * Response bytes under construction: text as one latin1 string (one bit of JS string per
+ * token, not one Buffer: a FETCH of 10,000 envelopes has hundreds of thousands of tokens),
+ * with large literals kept as separate buffers so message bodies are copied only once.
+ */
+class Output {
+  readonly #parts: Buffer[] = []
+  text = ''
+
+  bytes(b: Uint8Array): void {
+    const view = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    if (b.length < BIG_LITERAL) {
+      this.text += view.toString('latin1')
+      return
+    }
+    this.#flush()
+    this.#parts.push(view)
+  }
+
+  /** Nothing but text so far. */
+  get isText(): boolean {
+    return this.#parts.length === 0
+  }
+
+  #flush(): void {
+    if (this.text.length === 0) return
+    this.#parts.push(Buffer.from(this.text, 'latin1'))
+    this.text = ''
+  }
+
+  finish(): Buffer {
+    if (this.#parts.length === 0) return Buffer.from(this.text, 'latin1')
+    this.#flush()
+    return Buffer.concat(this.#parts)
+  }
+}
+
+function writeToken(out: Output, token: Token, options: EncodeOptions): void {
   switch (token.kind) {
     case 'atom':
-      out.push(Buffer.from(token.text, 'latin1'))
+      out.text += token.text
       return
     case 'nil':
-      out.push(Buffer.from('NIL', 'latin1'))
+      out.text += 'NIL'
+      return
+    case 'raw':
+      out.text += token.text
       return
     case 'number':
-      out.push(Buffer.from(String(token.value), 'latin1'))
+      out.text += String(token.value)
       return
     case 'literal':
       writeLiteral(out, token.value)
       return
     case 'string': {
-      const bytes = typeof token.value === 'string' ? Buffer.from(token.value, 'utf8') : Buffer.from(token.value)
-      if (quotable(bytes, options)) out.push(Buffer.from(`"${bytes.toString('latin1').replace(/["\\]/g, '\\$&')}"`, 'latin1'))
+      const v = token.value
+      // the common case: short printable ASCII, quoted as it is
+      if (typeof v === 'string' && v.length <= MAX_QUOTED && QUOTABLE_TEXT.test(v)) {
+        out.text += `"${v.includes('"') || v.includes('\\') ? v.replace(/["\\]/g, '\\$&') : v}"`
+        return
+      }
+      const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)
+      if (quotable(bytes, options)) out.text += `"${bytes.toString('latin1').replace(/["\\]/g, '\\$&')}"`
       else writeLiteral(out, bytes)
       return
     }
     case 'list':
-    case 'concat':
-      if (token.kind === 'list') out.push(Buffer.from('(', 'latin1'))
-      token.items.forEach((item, i) => {
-        if (i > 0 && token.kind === 'list') out.push(Buffer.from(' ', 'latin1'))
-        writeToken(out, item, options)
-      })
-      if (token.kind === 'list') out.push(Buffer.from(')', 'latin1'))
+    case 'concat': {
+      const isList = token.kind === 'list'
+      if (isList) out.text += '('
+      const items = token.items
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0 && isList) out.text += ' '
+        writeToken(out, items[i]!, options)
+      }
+      if (isList) out.text += ')'
+    }
   }
 }
 
-function writeLiteral(out: Buffer[], bytes: Uint8Array): void {
-  // A view, not a copy: the final concat copies once, which matters for message bodies.
-  out.push(Buffer.from(`{${bytes.length}}\r\n`, 'latin1'), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+function writeLiteral(out: Output, bytes: Uint8Array): void {
+  out.text += `{${bytes.length}}\r\n`
+  out.bytes(bytes)
 }
 
 function quotable(bytes: Buffer, options: EncodeOptions): boolean {
@@ -226,13 +291,14 @@ export function encodeUntaggedStatus(status: 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREA
 
 /** `* ` + tokens separated by SP + CRLF, e.g. `encodeUntagged([num(5), atom('EXISTS')])`. */
 export function encodeUntagged(tokens: readonly Token[], options: EncodeOptions = {}): Buffer {
-  const out: Buffer[] = [Buffer.from('*', 'latin1')]
+  const out = new Output()
+  out.text = '*'
   for (const token of tokens) {
-    out.push(Buffer.from(' ', 'latin1'))
+    out.text += ' '
     writeToken(out, token, options)
   }
-  out.push(CRLF)
-  return Buffer.concat(out)
+  out.text += '\r\n'
+  return out.finish()
 }
 
 /** A continuation request `+ text` + CRLF (`+ Ready`, or a base64 SASL challenge). */
