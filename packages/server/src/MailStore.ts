@@ -74,6 +74,7 @@ export interface MailStoreOptions {
 export class MailStore {
   private readonly mailboxes = new Map<string, Mailbox>()
   private readonly exposing = new Map<string, Promise<unknown>>()
+  private readonly nextExposure = new Map<string, Promise<MailboxView>>()
   readonly stats: ExposureStats = { exposures: 0, verifyTimeouts: 0 }
   readonly maxMessageBytes: number
 
@@ -187,7 +188,7 @@ export class MailStore {
       docName,
       mailbox,
       expose: async () => {
-        const view = await this.serialised(docName, () => this.exposeNow(docName, mailbox))
+        const view = await this.coalesced(docName, () => this.exposeNow(docName, mailbox))
         await settleBodies()
         return view
       },
@@ -253,6 +254,24 @@ export class MailStore {
     await this.o.registry.flush(docName)
     this.stats.exposures++
     return view
+  }
+
+  /**
+   * Exposures of one mailbox run one at a time; a caller arriving while one runs joins the
+   * next (not yet started) one instead of queueing its own. That exposure starts after the
+   * caller's writes, so its view covers them: concurrent APPENDs share one exposure and one
+   * round of fsyncs instead of each waiting for all the earlier ones.
+   */
+  private coalesced(key: string, fn: () => Promise<MailboxView>): Promise<MailboxView> {
+    const waiting = this.nextExposure.get(key)
+    if (waiting !== undefined) return waiting
+    if (!this.exposing.has(key)) return this.serialised(key, fn)
+    const next = this.serialised(key, () => {
+      if (this.nextExposure.get(key) === next) this.nextExposure.delete(key)
+      return fn()
+    })
+    this.nextExposure.set(key, next)
+    return next
   }
 
   private serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
