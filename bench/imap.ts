@@ -77,7 +77,7 @@ async function appendPhase(t: Target, from: number, to: number, conns: number): 
   return (total / ms) * 1000
 }
 
-/** Fills mailbox Warmup with WARMUP messages and fetches them twice, to warm up imapflow, not the server's INBOX. */
+/** Fills mailbox Warmup with WARMUP messages and fetches them twice: warms up imapflow, not the server's INBOX. */
 async function warmClient(t: Target): Promise<void> {
   const c = await client(t)
   await c.mailboxCreate('Warmup')
@@ -122,18 +122,15 @@ try {
   const targets: Target[] = [{ name: 'mailweave', port: cluster.regions[0]!.imapPort }, { name: 'dovecot', port: dovecot.port }]
 
   const res: Record<string, Record<Target['name'], number>> = { one: { mailweave: 0, dovecot: 0 }, eight: { mailweave: 0, dovecot: 0 }, fetch: { mailweave: 0, dovecot: 0 }, fetchFirst: { mailweave: 0, dovecot: 0 } }
+  // the client's own parser must be warm for both servers alike (its first FETCH pays for JIT
+  // compilation): fetch a separate mailbox of each server before anything is timed
+  for (const t of targets) await warmClient(t)
   for (const t of targets) {
     progress(`${t.name}: APPEND ${ONE_CONN} messages over 1 connection`)
     res.one![t.name] = await appendPhase(t, 0, ONE_CONN, 1)
     progress(`${t.name}: ${rate(res.one![t.name])}; APPEND ${N - ONE_CONN} messages over ${CONNS} connections`)
     res.eight![t.name] = await appendPhase(t, ONE_CONN, N, CONNS)
-    progress(`${t.name}: ${rate(res.eight![t.name])}`)
-  }
-  // the client's own parser must be warm for both servers alike (its first FETCH pays for
-  // JIT compilation): fetch a separate mailbox from each before any timed FETCH
-  for (const t of targets) await warmClient(t)
-  for (const t of targets) {
-    progress(`${t.name}: SELECT + FETCH 1:* x${FETCH_RUNS}`)
+    progress(`${t.name}: ${rate(res.eight![t.name])}; SELECT + FETCH 1:* x${FETCH_RUNS}`)
     const runs: number[] = []
     for (let k = 0; k < FETCH_RUNS; k++) runs.push(await selectFetch(t))
     res.fetchFirst![t.name] = runs[0]!
@@ -149,8 +146,9 @@ try {
   ]
   const notes = `Same machine (${cpus().length} cores), same run, same ${k} messages (1-6 KB), same client: imapflow 2.10.2 ` +
     '(APPEND with LITERAL+, one APPEND in flight per connection, each awaited; FETCH parsed by imapflow, whose parser is ' +
-    `warmed on a separate ${WARMUP}-message mailbox of each server before the first timed FETCH). ` +
-    `mailweave: one \`mailweave serve\` process, IMAP on loopback, appends durable before the tagged OK. ` +
+    `warmed on a separate ${WARMUP}-message mailbox of each server before anything is timed). ` +
+    `mailweave: one \`mailweave serve\` process, IMAP on loopback, appends durable before the tagged OK; its FETCHes follow ` +
+    'its appends (a mailbox idle for 60 s is unloaded from memory; the first SELECT after that reloads it, see docs/benchmarks.md). ' +
     `Dovecot: ${bins.version}, private instance, Maildir, default mail_fsync=optimized (an fsync per saved message, ` +
     'each save commits under the Maildir\'s dovecot-uidlist lock; mailweave group-commits the fsyncs of concurrent appends). ' +
     `Load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after. ratio > 1: mailweave faster.`

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,7 +57,9 @@ describe('a single node process', () => {
     await ctx.node.kill()
     stop = true
     await Promise.all(writers)
+    expect(existsSync(join(ctx.node.o.dataDir, 'running'))).toBe(true) // how the restart knows the stop was not clean
     await ctx.node.start()
+    await waitFor(() => /last stop was not clean/.test(ctx.node.stderr), 5000, 'a log line about the unclean stop')
     const after = await alice.read('INBOX')
     const guids = new Set(after.messages.map((m) => m.guid))
     for (const g of acked) expect(guids.has(g)).toBe(true)
@@ -71,6 +73,7 @@ describe('a single node process', () => {
   it('drops a corrupt tail record, logs it, and keeps everything before it', async () => {
     const before = await alice.read('INBOX')
     await ctx.node.stop()
+    expect(existsSync(join(ctx.node.o.dataDir, 'running'))).toBe(false)
     const docs = join(ctx.node.o.dataDir, 'docs')
     const file = readdirSync(docs).find((f) => f.startsWith('mbox'))!
     appendFileSync(join(docs, file), Buffer.from([0, 0, 0, 40, 1, 2, 3, 4, 5, 6, 7]))

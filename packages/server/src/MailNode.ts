@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, open, readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -13,6 +14,9 @@ import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
 import { USERS_DOC } from './docNames.ts'
+
+/** File in the data directory while a node runs (see MailStoreOptions.uncleanStop). */
+const RUNNING_MARKER = 'running'
 
 /**
  * A mailweave node: what an operator runs in each region. Composes the durable
@@ -61,6 +65,12 @@ export class MailNode {
   private async init(): Promise<void> {
     const c = this.config
     await mkdir(c.dataDir, { recursive: true })
+    // present while the node runs: finding it at start means the last stop was not clean
+    const marker = join(c.dataDir, RUNNING_MARKER)
+    const uncleanStop = existsSync(marker)
+    await writeFile(marker, `${process.pid}\n`)
+    const dir = await open(c.dataDir, 'r')
+    await dir.sync().finally(() => dir.close())
     const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
     this.updates = await FileUpdateStore.open({ dir: join(c.dataDir, 'docs'), log: storageLog })
     this.blobs = await PackBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
@@ -68,7 +78,8 @@ export class MailNode {
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
     if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
-    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes })
+    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, uncleanStop })
+    if (uncleanStop) this.log.warn({ node: c.nodeId }, 'the last stop was not clean: mailboxes are checked for messages without a body as they load')
     this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
     const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
     this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
@@ -227,6 +238,7 @@ export class MailNode {
     await this.registry.close()
     await this.updates?.close()
     await this.blobs.close()
+    await rm(join(this.config.dataDir, RUNNING_MARKER), { force: true })
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }
 }

@@ -64,6 +64,11 @@ export interface MailStoreOptions {
   peers?: PeerBarrier
   maxMessageBytes?: number
   bodyWaitMs?: number
+  /**
+   * The node did not stop cleanly last time: each mailbox, as it loads, is checked for
+   * messages of this node whose body never became durable (see `sweepBodiless`).
+   */
+  uncleanStop?: boolean
 }
 
 /**
@@ -119,7 +124,7 @@ export class MailStore {
         throw e
       }
       this.mailboxes.set(docName, mailbox)
-      void this.sweepBodiless(docName, mailbox)
+      if (this.o.uncleanStop === true) void this.sweepBodiless(docName, mailbox)
     }
     return this.handle(user, entry, h, mailbox)
   }
@@ -218,7 +223,8 @@ export class MailStore {
    * A message this node appended is acknowledged only once its body is durable, but body and
    * metadata are fsynced in parallel: after a power loss the metadata can survive alone. Such a
    * message was never acknowledged and never left this node (the registry held it back), so it
-   * is expunged when its mailbox is first loaded. Runs over the messages known at load only.
+   * is expunged when its mailbox is first loaded after an unclean stop. Runs over the messages
+   * known at load only.
    */
   private async sweepBodiless(docName: string, mailbox: Mailbox): Promise<void> {
     const mine: { guid: string; hash: string }[] = []

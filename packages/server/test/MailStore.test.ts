@@ -41,13 +41,13 @@ async function until(cond: () => boolean | Promise<boolean>, what: string): Prom
   }
 }
 
-async function setup(blobs: BlobStore, updates = new MemoryUpdateStore()) {
+async function setup(blobs: BlobStore, updates = new MemoryUpdateStore(), uncleanStop = false) {
   const log = silentLogger()
   const registry = await DocRegistry.create(updates, { log })
   const usersDoc = await registry.open('users')
   const users = new UserDirectory(usersDoc.doc, 'eu', new Uint8Array(32))
   await users.setPassword('ann', 'pw-ann-123')
-  const store = new MailStore({ registry, users, blobs, node: { nodeId: 'eu', slot: 0, stride: 2 }, log })
+  const store = new MailStore({ registry, users, blobs, node: { nodeId: 'eu', slot: 0, stride: 2 }, log, uncleanStop })
   const forwarded: string[] = []
   registry.onUpdate((name) => forwarded.push(name))
   return { registry, store, forwarded, updates }
@@ -118,12 +118,29 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     await first.registry.close()
     // what a power loss between the two fsyncs leaves: the message fact without its body
     await blobs.delete(sha(raw(5)))
-    const again = await setup(blobs, updates)
+    const again = await setup(blobs, updates, true)
     const h2 = (await again.store.open('ann', 'INBOX'))!
     await until(() => h2.mailbox.message(lost)!.expunged, 'the bodiless message is expunged')
     expect(h2.mailbox.message(kept)!.expunged).toBe(false)
     expect((await h2.expose()).size).toBe(1)
     h2.release()
+  })
+
+  it('concurrent appends share an exposure, and each one\'s view shows its message', async () => {
+    const { store } = await setup(new MemoryBlobStore())
+    const handles = await Promise.all(Array.from({ length: 6 }, () => store.open('ann', 'INBOX')))
+    const before = store.stats.exposures
+    const results = await Promise.all(handles.map(async (h, i) => {
+      const guid = await h!.stage(raw(10 + i))
+      const view = await h!.expose()
+      return view.seqOfUid(h!.mailbox.message(guid)!.uid!)
+    }))
+    expect(results.every((seq) => seq !== undefined)).toBe(true)
+    expect(new Set(results).size).toBe(6)
+    const used = store.stats.exposures - before
+    expect(used).toBeGreaterThan(0)
+    expect(used).toBeLessThan(6)
+    for (const h of handles) h!.release()
   })
 
   it('a caller-supplied hash must look like SHA-256 hex', async () => {
