@@ -51,6 +51,12 @@ interface Loc {
   length: number
 }
 
+interface PendingRead {
+  key: string
+  loc: Loc
+  resolve: (got: Uint8Array | Error | undefined) => void
+}
+
 type Op = { kind: 'put'; key: string; frame: Uint8Array; length: number } | { kind: 'del'; key: string }
 
 interface Batch {
@@ -78,6 +84,9 @@ const DEL_ENTRY = 1 + KEY_BYTES
 const ENTRIES_PER_FRAME = 16384
 // Record 0 of the index: magic + u32le number of the generation's first pack (older packs are garbage).
 const INDEX_MAGIC = Buffer.from('mailweave-blobindex/1\n')
+// Reads of one tick join into one when their records are at most READ_GAP apart and the run stays within READ_SPAN.
+const READ_GAP = 16 << 10
+const READ_SPAN = 1 << 20
 // Compaction reads neighbouring records in one go and writes in chunks of about this size.
 const COPY_CHUNK = 8 << 20
 
@@ -167,6 +176,8 @@ export class PackBlobStore implements BlobStore {
   /** Last uncommitted op per key, with the promise of its batch. */
   private readonly pending = new Map<string, { op: Op; done: Promise<void> }>()
   private readonly readers = new Map<number, Promise<FileHandle>>()
+  /** Reads asked for in this tick (see `read`). */
+  private readonly reads: PendingRead[] = []
   private readonly packsDir: string
   private readonly indexPath: string
   private readonly writeOp: WriteOp
@@ -422,15 +433,51 @@ export class PackBlobStore implements BlobStore {
   }
 
   /** The verified blob, undefined when its bytes do not verify, or the read error. */
-  private async read(key: string, loc: Loc): Promise<Uint8Array | Error | undefined> {
-    try {
-      const file = await this.reader(loc.pack)
-      const buf = new Uint8Array(recordBytes(loc.length))
-      const { bytesRead } = await file.read(buf, 0, buf.length, loc.offset)
-      const blob = buf.subarray(FRAME_HEADER + KEY_BYTES)
-      return bytesRead === buf.length && sha256(blob) === key ? blob : undefined
-    } catch (err) {
-      return err instanceof Error ? err : new Error(String(err))
+  /**
+   * One blob's bytes, verified; `undefined` when they do not hash to the key. Reads asked for
+   * in the same tick are served together: neighbouring records of a pack come from one read
+   * (a mailbox listing asks for many bodies stored one after the other), not one each.
+   */
+  private read(key: string, loc: Loc): Promise<Uint8Array | Error | undefined> {
+    return new Promise((resolve) => {
+      if (this.reads.length === 0) setImmediate(() => void this.readBatch(this.reads.splice(0)))
+      this.reads.push({ key, loc, resolve })
+    })
+  }
+
+  private async readBatch(reads: PendingRead[]): Promise<void> {
+    if (this.closed) {
+      for (const r of reads) r.resolve(closedError())
+      return
+    }
+    reads.sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset)
+    for (let i = 0; i < reads.length; ) {
+      // a run: records of one pack close enough that reading the gaps costs less than a round trip
+      const first = reads[i]!
+      let end = first.loc.offset + recordBytes(first.loc.length)
+      let j = i + 1
+      for (; j < reads.length; j++) {
+        const r = reads[j]!
+        const rEnd = r.loc.offset + recordBytes(r.loc.length)
+        if (r.loc.pack !== first.loc.pack || r.loc.offset > end + READ_GAP || Math.max(end, rEnd) - first.loc.offset > READ_SPAN) break
+        end = Math.max(end, rEnd)
+      }
+      const run = reads.slice(i, j)
+      i = j
+      try {
+        const file = await this.reader(first.loc.pack)
+        const buf = new Uint8Array(end - first.loc.offset)
+        const { bytesRead } = await file.read(buf, 0, buf.length, first.loc.offset)
+        for (const r of run) {
+          const at = r.loc.offset - first.loc.offset
+          const recEnd = at + recordBytes(r.loc.length)
+          // each blob gets its own copy: a view would keep the whole run alive
+          const blob = buf.slice(at + FRAME_HEADER + KEY_BYTES, recEnd)
+          r.resolve(recEnd <= bytesRead && sha256(blob) === r.key ? blob : undefined)
+        }
+      } catch (err) {
+        for (const r of run) r.resolve(err instanceof Error ? err : new Error(String(err)))
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { bad, no } from '../ImapError.ts'
 import { bodySection } from '../mime/bodySection.ts'
+import { ReadAhead } from '../mime/ReadAhead.ts'
 import type { ParsedMessage } from '../mime/parseMessage.ts'
 import { vanishedUids } from '../uidSets.ts'
 import type { FetchCommand, FetchItem } from '../wire/Command.ts'
@@ -48,11 +49,21 @@ export const fetch: CommandSpec<FetchCommand> = {
     let unavailable = 0
     let expunged = 0
     let seenSet = false
+    const cache = session.context.cache
+    // bodies this command will read (structures not cached yet) are loaded a few messages ahead
+    const ahead = new ReadAhead(seqs.length, (i) => {
+      if (!needsBody) return undefined
+      const e = tracker.at(seqs[i]!)
+      const info = e === undefined ? undefined : handle.mailbox.message(e.guid)
+      if (e === undefined || info === undefined || info.hash === '') return undefined
+      if ((envelopeOnly && cache.peekEnvelope(info.hash) !== undefined) || (!needsRaw && cache.has(info.hash))) return undefined
+      return { guid: e.guid, size: info.size }
+    }, (guid) => handle.body(guid))
     // responses go out in batches, not one write per message
     session.cork()
     let batched = 0
     try {
-    for (const seq of seqs) {
+    for (const [index, seq] of seqs.entries()) {
       const entry = tracker.at(seq)!
       const gone = tracker.isGone(entry.uid)
       if (cmd.changedSince !== undefined && (gone || handle.modseq.of(entry.uid) <= cmd.changedSince)) continue
@@ -76,7 +87,7 @@ export const fetch: CommandSpec<FetchCommand> = {
       let envelope = envelopeOnly ? session.context.cache.peekEnvelope(info.hash) : undefined
       if (cachedStructure !== undefined) parsed = await cachedStructure
       else if (envelopeOnly && envelope === undefined) {
-        const bytes = await handle.body(entry.guid)
+        const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
           else unavailable++
@@ -84,7 +95,7 @@ export const fetch: CommandSpec<FetchCommand> = {
         }
         envelope = await session.context.cache.envelope(info.hash, bytes)
       } else if (needsBody && !envelopeOnly) {
-        const bytes = await handle.body(entry.guid)
+        const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
           else unavailable++

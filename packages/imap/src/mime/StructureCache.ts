@@ -91,6 +91,11 @@ export class StructureCache {
     return hit
   }
 
+  /** Whether the structure for `hash` is cached (does not count as a use). */
+  has(hash: string): boolean {
+    return this.#entries.has(hash)
+  }
+
   /** Number of cached structures. */
   get size(): number {
     return this.#entries.size
