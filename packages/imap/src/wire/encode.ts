@@ -102,7 +102,9 @@ export function encodeToken(token: Token, options: EncodeOptions = {}): Buffer {
 export function preEncode(token: Token, options: EncodeOptions = {}): Token {
   const out = new Output()
   writeToken(out, token, options)
-  return out.isText ? { kind: 'raw', text: out.text } : token
+  // one flat string: the text was built by many appends (a rope), and every response that
+  // embeds it would otherwise walk that rope again when it is turned into bytes
+  return out.isText ? { kind: 'raw', text: Buffer.from(out.text, 'latin1').toString('latin1') } : token
 }
 
 /** Literals at least this long stay separate buffers (views, never copied into the text). */
@@ -311,8 +313,29 @@ export function encodeContinuation(text = 'Ready'): Buffer {
  * {@link fetchItemResponseName}) or tokens.
  */
 export function encodeFetch(seq: number, items: ReadonlyArray<readonly [string | Token, Token]>, options: EncodeOptions = {}): Buffer {
-  const pairs = items.flatMap(([name, value]) => [typeof name === 'string' ? atom(name) : name, value])
-  return encodeUntagged([num(seq), atom('FETCH'), list(pairs)], options)
+  num(seq) // RangeError unless a non-negative integer
+  const out = new Output()
+  out.text = `* ${seq} FETCH (`
+  items.forEach(([name, value], i) => {
+    if (i > 0) out.text += ' '
+    if (typeof name === 'string') out.text += itemName(name)
+    else writeToken(out, name, options)
+    out.text += ' '
+    writeToken(out, value, options)
+  })
+  out.text += ')\r\n'
+  return out.finish()
+}
+
+const itemNames = new Map<string, string>()
+/** A FETCH item name, checked like an atom once per distinct name. */
+function itemName(name: string): string {
+  let known = itemNames.get(name)
+  if (known === undefined) {
+    known = (atom(name) as { text: string }).text
+    if (itemNames.size < 256) itemNames.set(name, known)
+  }
+  return known
 }
 
 /**
