@@ -49,6 +49,11 @@ const i = load('imap')
 if (i !== undefined && Array.isArray(i.rows)) {
   tables.imap = ['| IMAP | mailweave | Dovecot | ratio |', '|---|---|---|---|', ...i.rows.map((r: any) => `| ${r.name} | ${r.ours} | ${r.dovecot} | ${r.ratio}× |`)].join('\n')
 }
+const ic = load('imap-cold')
+if (ic !== undefined && Array.isArray(ic.rows)) {
+  tables['imap-cold'] = [`| mailweave, ${ic.messages.toLocaleString('en')}-message mailbox | SELECT | SELECT + FETCH 1:* (UID FLAGS ENVELOPE) |`, '|---|---|---|',
+    ...ic.rows.map((r: any) => `| ${r.name} | ${r.selectMs} ms | ${r.selectFetchMs} ms |`)].join('\n')
+}
 const b = load('browser')
 if (b !== undefined && b.summary !== undefined) tables.browser = String(b.summary)
 
