@@ -5,6 +5,7 @@ import type { ImapBackend } from './ImapBackend.ts'
 import { ImapSession } from './ImapSession.ts'
 import type { SessionContext, SessionSettings } from './ImapSession.ts'
 import { StructureCache } from './mime/StructureCache.ts'
+import type { EnvelopeStore } from './EnvelopeStore.ts'
 import { encodeUntaggedStatus } from './wire/encode.ts'
 
 /** Options of {@link ImapServer}. */
@@ -28,6 +29,8 @@ export interface ImapServerOptions {
   readonly maxLineLength?: number
   /** Parsed message structures kept in memory (default 20,000: a large mailbox's ENVELOPE list stays cached). */
   readonly structureCacheSize?: number
+  /** Keeps encoded ENVELOPEs across restarts (loaded by `listen`); default: memory only. */
+  readonly envelopeStore?: EnvelopeStore
   /** Name in the greeting and ID response (default `mailweave`). */
   readonly serverName?: string
   /** Unexpected failures (default: console.error). Client mistakes are never reported here. */
@@ -47,6 +50,7 @@ export class ImapServer {
   readonly #sessions = new Set<ImapSession>()
   readonly #perUser = new Map<string, number>()
   readonly #cache: StructureCache
+  #attached = false
   #secureContext: tls.SecureContext | undefined
   readonly #logError: (context: string, error: unknown) => void
 
@@ -71,6 +75,15 @@ export class ImapServer {
 
   /** Starts listening (port 0: any free port); resolves with the bound address. */
   async listen(port = 0, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
+    const store = this.#options.envelopeStore
+    if (store !== undefined && !this.#attached) {
+      this.#attached = true
+      try {
+        await this.#cache.attach(store)
+      } catch (e) {
+        this.#logError('loading cached envelopes (the server starts without them)', e)
+      }
+    }
     const t = this.#options.tls
     if (t !== undefined && this.#secureContext === undefined) {
       const [cert, key] = await Promise.all([readFile(t.certFile), readFile(t.keyFile)])
@@ -98,6 +111,7 @@ export class ImapServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     for (const s of this.#sessions) s.shutdown('Server shutting down')
     await closed
+    await this.#options.envelopeStore?.flush().catch((e: unknown) => this.#logError('saving cached envelopes', e))
   }
 
   #accept(socket: net.Socket): void {

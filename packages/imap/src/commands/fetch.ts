@@ -56,7 +56,7 @@ export const fetch: CommandSpec<FetchCommand> = {
       const e = tracker.at(seqs[i]!)
       const info = e === undefined ? undefined : handle.mailbox.message(e.guid)
       if (e === undefined || info === undefined || info.hash === '') return undefined
-      if ((envelopeOnly && cache.peekEnvelope(info.hash) !== undefined) || (!needsRaw && cache.has(info.hash))) return undefined
+      if ((envelopeOnly && (cache.peekEnvelopeToken(info.hash) !== undefined || cache.peekEnvelope(info.hash) !== undefined)) || (!needsRaw && cache.has(info.hash))) return undefined
       return { guid: e.guid, size: info.size }
     }, (guid) => handle.body(guid))
     // responses go out in batches, not one write per message
@@ -83,10 +83,12 @@ export const fetch: CommandSpec<FetchCommand> = {
       let raw: Buffer | undefined
       let parsed: ParsedMessage | undefined
       // a cached structure answers ENVELOPE/BODYSTRUCTURE without reading the body again
-      const cachedStructure = needsBody && !needsRaw ? session.context.cache.peek(info.hash) : undefined
-      let envelope = envelopeOnly ? session.context.cache.peekEnvelope(info.hash) : undefined
+      // a listing is answered from the encoded envelope alone when one is cached
+      const envelopeToken = envelopeOnly ? cache.peekEnvelopeToken(info.hash) : undefined
+      const cachedStructure = needsBody && !needsRaw && envelopeToken === undefined ? cache.peek(info.hash) : undefined
+      let envelope = envelopeOnly && envelopeToken === undefined ? cache.peekEnvelope(info.hash) : undefined
       if (cachedStructure !== undefined) parsed = await cachedStructure
-      else if (envelopeOnly && envelope === undefined) {
+      else if (envelopeOnly && envelope === undefined && envelopeToken === undefined) {
         const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
@@ -123,7 +125,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           case 'MODSEQ':
             break
           case 'ENVELOPE':
-            out.push(['ENVELOPE', session.context.cache.envelopeToken(info.hash, envelope ?? parsed!.envelope)])
+            out.push(['ENVELOPE', envelopeToken ?? cache.envelopeToken(info.hash, envelope ?? parsed!.envelope)])
             break
           case 'BODYSTRUCTURE':
             out.push(['BODYSTRUCTURE', encodeBodyStructure(parsed!.structure, true)])

@@ -3,6 +3,7 @@ import type { ParsedMessage } from './parseMessage.ts'
 import type { Envelope } from '../wire/BodyStructure.ts'
 import { encodeEnvelope, preEncode } from '../wire/encode.ts'
 import type { Token } from '../wire/encode.ts'
+import type { EnvelopeStore } from '../EnvelopeStore.ts'
 
 /** Offset just past the header block's blank line (or the end when there is none). */
 function headerEnd(raw: Uint8Array): number {
@@ -24,7 +25,29 @@ export class StructureCache {
   readonly #envelopes = new Map<string, Envelope>()
   readonly #encoded = new Map<string, Token>()
 
+  #store: EnvelopeStore | undefined
+
   constructor(readonly capacity = 2000) {}
+
+  /**
+   * Fills the cache of encoded envelopes from `store` (the newest `capacity` entries) and
+   * sends every envelope encoded from now on to it.
+   */
+  async attach(store: EnvelopeStore): Promise<number> {
+    const entries = await store.load()
+    for (const [hash, bytes] of entries.slice(-this.capacity)) {
+      this.#encoded.delete(hash)
+      this.#encoded.set(hash, { kind: 'raw', text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') })
+    }
+    this.#store = store
+    return Math.min(entries.length, this.capacity)
+  }
+
+  /** The encoded ENVELOPE of `hash` when it is cached (in memory or loaded from the store), or undefined. */
+  peekEnvelopeToken(hash: string): Token | undefined {
+    return this.#encoded.get(hash)
+  }
+
 
   /** The structure of `raw`, whose content hash is `hash`. */
   get(hash: string, raw: Uint8Array): Promise<ParsedMessage> {
@@ -74,6 +97,7 @@ export class StructureCache {
     if (known !== undefined) return known
     const token = preEncode(encodeEnvelope(envelope))
     this.#encoded.set(hash, token)
+    if (this.#store !== undefined && token.kind === 'raw') this.#store.add([[hash, Buffer.from(token.text, 'latin1')]])
     if (this.#encoded.size > this.capacity) {
       const oldest = this.#encoded.keys().next()
       if (!oldest.done) this.#encoded.delete(oldest.value)

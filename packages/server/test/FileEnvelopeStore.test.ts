@@ -1,0 +1,67 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryEnvelopeStore } from '@mailweave/imap'
+import type { EnvelopeStore } from '@mailweave/imap'
+import { FileEnvelopeStore, silentLogger } from '../src/index.ts'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+const hash = (i: number) => i.toString(16).padStart(64, '0')
+const env = (i: number) => new TextEncoder().encode(`("date ${i}" "subject ${i}" NIL NIL NIL NIL NIL NIL NIL "<${i}@x>")`)
+const text = (entries: Array<[string, Uint8Array]>) => entries.map(([h, b]) => `${h.slice(-4)}=${new TextDecoder().decode(b)}`)
+
+// every adapter: what was added and flushed is loaded back, a later entry for a hash wins
+const adapters: Array<[string, () => Promise<{ store: EnvelopeStore; reopen: () => Promise<EnvelopeStore> }>]> = [
+  ['memory', async () => {
+    const store = new MemoryEnvelopeStore()
+    return { store, reopen: async () => store }
+  }],
+  ['file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailweave-envelopes-'))
+    dirs.push(dir)
+    const store = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+    return { store, reopen: async () => {
+      await store.close()
+      return FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+    } }
+  }],
+]
+
+describe.each(adapters)('EnvelopeStore conformance: %s', (_name, make) => {
+  it('loads back what was added, the newest entry of a hash last', async () => {
+    const { store, reopen } = await make()
+    expect(await store.load()).toEqual([])
+    store.add([[hash(1), env(1)], [hash(2), env(2)]])
+    store.add([[hash(1), env(11)]])
+    await store.flush()
+    const again = await reopen()
+    expect(text(await again.load())).toEqual(text([[hash(2), env(2)], [hash(1), env(11)]]))
+    await again.flush()
+  })
+})
+
+describe('FileEnvelopeStore', () => {
+  it('compacts to the newest `capacity` entries when loaded, and drops a torn tail', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailweave-envelopes-'))
+    dirs.push(dir)
+    let store = await FileEnvelopeStore.open({ dir, capacity: 10, log: silentLogger() })
+    for (let i = 0; i < 30; i++) {
+      store.add([[hash(i), env(i)]])
+      await store.flush() // one record each: more than the compaction threshold of records
+    }
+    await store.close()
+    const file = readdirSync(dir).find((f) => f.endsWith('.log'))!
+    appendFileSync(join(dir, file), Buffer.from([9, 9, 9, 9, 1, 2])) // a write cut short by a crash
+    store = await FileEnvelopeStore.open({ dir, capacity: 10, log: silentLogger() })
+    const newest = Array.from({ length: 10 }, (_, i) => hash(20 + i))
+    expect((await store.load()).map(([h]) => h)).toEqual(newest) // 30 entries > 2 x capacity: compacted
+    await store.close()
+    store = await FileEnvelopeStore.open({ dir, capacity: 10, log: silentLogger() })
+    expect((await store.load()).map(([h]) => h)).toEqual(newest) // the compaction was written
+    await store.close()
+  })
+})
