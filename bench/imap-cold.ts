@@ -3,7 +3,7 @@
  * SELECT + FETCH 1:* (UID FLAGS ENVELOPE) of a 10,000-message mailbox
  *  - right after the appends (envelopes parsed at APPEND, document in memory),
  *  - after the node unloaded the idle mailbox (document reloaded from disk),
- *  - after a restart of the node (document reloaded, every envelope parsed from its body).
+ *  - after a restart of the node (document reloaded, envelopes from the node's envelope cache file).
  * `pnpm bench imap-cold` (not in the default suites: it waits ~65 s for the idle unload).
  * Writes bench/results/imap-cold.json. BENCH_IMAP_MESSAGES shrinks the run.
  */
@@ -70,7 +70,7 @@ try {
   writeFileSync('bench/results/imap-cold.json', JSON.stringify({ messages: N, rows: [
     row('in memory, envelopes cached (as in bench/imap.ts)', warm),
     row('after the idle unload (document reloaded from disk)', unloaded),
-    row('after a restart (document reloaded, envelopes parsed from the bodies)', restarted),
+    row('after a restart (document reloaded, envelopes from the envelope cache file)', restarted),
   ] }, null, 2) + '\n')
   progress('wrote bench/results/imap-cold.json')
 } finally {
