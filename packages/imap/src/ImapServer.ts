@@ -29,6 +29,10 @@ export interface ImapServerOptions {
   readonly maxLineLength?: number
   /** Parsed message structures kept in memory (default 20,000: a large mailbox's ENVELOPE list stays cached). */
   readonly structureCacheSize?: number
+  /** A failed LOGIN/AUTHENTICATE is answered after this long (default 1000 ms; Dovecot waits 2 s). */
+  readonly authFailureDelayMs?: number
+  /** Failed authentications after which a connection is closed (default 3). */
+  readonly maxAuthFailures?: number
   /** Keeps encoded ENVELOPEs across restarts (loaded by `listen`); default: memory only. */
   readonly envelopeStore?: EnvelopeStore
   /** Name in the greeting and ID response (default `mailweave`). */
@@ -66,6 +70,8 @@ export class ImapServer {
       maxLineLength: options.maxLineLength ?? 64 * 1024,
       preAuthLiteralSize: 64 * 1024,
       serverName: options.serverName ?? 'mailweave',
+      authFailureDelayMs: options.authFailureDelayMs ?? 1000,
+      maxAuthFailures: Math.max(1, options.maxAuthFailures ?? 3),
     }
     this.#cache = new StructureCache(options.structureCacheSize ?? 20_000)
     this.#logError = options.onError ?? ((context, error) => console.error(`imap: ${context}:`, error))

@@ -27,6 +27,10 @@ export interface SessionSettings {
   /** Largest literal accepted before authentication. */
   readonly preAuthLiteralSize: number
   readonly serverName: string
+  /** A failed LOGIN/AUTHENTICATE is answered only after this long (slows password guessing). */
+  readonly authFailureDelayMs: number
+  /** After this many failed authentications the connection is closed. */
+  readonly maxAuthFailures: number
 }
 
 /** What the server gives each session. */
@@ -290,6 +294,19 @@ export class ImapSession {
   /** Runs `fn` right after the current command's tagged response is written. */
   afterTagged(fn: () => void): void {
     this.#afterTagged = fn
+  }
+
+  #authFailures = 0
+
+  /**
+   * A failed authentication: waits `authFailureDelayMs` before the NO goes out, and after
+   * `maxAuthFailures` of them closes the connection (`* BYE`) once the NO is written.
+   */
+  async authFailed(): Promise<void> {
+    this.#authFailures++
+    const delay = this.settings.authFailureDelayMs
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref())
+    if (this.#authFailures >= this.settings.maxAuthFailures) this.afterTagged(() => this.shutdown('Too many authentication failures'))
   }
 
   /** Closes the connection after the current command's tagged response. */

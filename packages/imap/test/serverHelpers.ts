@@ -23,7 +23,8 @@ export async function startServer(options: Partial<ImapServerOptions> & { backen
   await backend.addUser(USER, PASS)
   await backend.addUser('bob', 'bobpass')
   const errors: Array<{ context: string; error: unknown }> = []
-  const server = new ImapServer({ ...options, backend, onError: (context, error) => errors.push({ context, error }) })
+  // no delay after a failed login unless a test asks for one (the default is 1 s)
+  const server = new ImapServer({ authFailureDelayMs: 0, maxAuthFailures: 100, ...options, backend, onError: (context, error) => errors.push({ context, error }) })
   const { port } = await server.listen(0, '127.0.0.1')
   return { server, backend, port, errors, close: () => server.close() }
 }

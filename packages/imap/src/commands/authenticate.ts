@@ -37,7 +37,10 @@ export const authenticate: CommandSpec<AuthenticateCommand> = {
     const [authzid, user, password] = fields as [string, string, string]
     if (authzid.length > 0 && authzid !== user) throw no('Acting as another user is not allowed', 'AUTHORIZATIONFAILED')
     const account = await session.settings.backend.authenticate(user, password)
-    if (account === undefined) throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
+    if (account === undefined) {
+      await session.authFailed()
+      throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
+    }
     session.loggedIn(account)
     return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
   },

@@ -11,7 +11,10 @@ export const login: CommandSpec<LoginCommand> = {
   async run(session, cmd) {
     if (!session.plaintextAuthAllowed) throw no('Plaintext authentication is disabled; use STARTTLS first', 'PRIVACYREQUIRED')
     const account = await session.settings.backend.authenticate(cmd.username, cmd.password)
-    if (account === undefined) throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
+    if (account === undefined) {
+      await session.authFailed()
+      throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
+    }
     session.loggedIn(account)
     return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
   },

@@ -1,0 +1,38 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { PASS, RawClient, startServer, type TestServer } from './serverHelpers.ts'
+
+let srv: TestServer | undefined
+afterEach(async () => {
+  await srv?.close()
+  srv = undefined
+})
+
+describe('failed authentication', () => {
+  it('is answered only after the delay, without holding up other sessions, and the third one closes the connection', async () => {
+    srv = await startServer({ authFailureDelayMs: 800, maxAuthFailures: 3 })
+    const guesser = await RawClient.connect(srv.port)
+    const t0 = performance.now()
+    let firstAnswered = 0
+    const first = guesser.command('LOGIN alice guess-1').then((r) => {
+      firstAnswered = performance.now()
+      return r
+    })
+    // another user logs in and works while the guesser waits for its NO
+    const honest = await RawClient.connect(srv.port)
+    await honest.login()
+    expect((await honest.command('NOOP')).at(-1)).toMatch(/ OK /)
+    const honestDone = performance.now()
+    expect((await first).at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
+    expect(firstAnswered - t0).toBeGreaterThanOrEqual(790)
+    expect(honestDone).toBeLessThan(firstAnswered)
+    expect((await guesser.command('AUTHENTICATE PLAIN ' + Buffer.from(`\0alice\0guess-2`).toString('base64'))).at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
+    const third = await guesser.command('LOGIN alice guess-3')
+    expect(third.at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
+    await guesser.until((l) => l.startsWith('* BYE') && l.includes('Too many authentication failures'))
+    await guesser.closedByServer()
+    // the account itself is not locked: the right password still works on a new connection
+    const again = await RawClient.connect(srv.port)
+    await again.login('alice', PASS)
+    expect(srv.errors).toEqual([])
+  })
+})
