@@ -21,6 +21,8 @@ export interface HttpApiOptions {
   secret: Uint8Array
   log: Logger
   node: NodeStatusSource
+  /** A wrong user or password is answered (401) after this long (default 1000 ms), as IMAP LOGIN is. */
+  authFailureDelayMs?: number
 }
 
 /** The admin bearer token of a cluster secret (what `mailweave` CLI commands send). */
@@ -213,7 +215,12 @@ export class HttpApi {
     const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8')
     const i = decoded.indexOf(':')
     const user = decoded.slice(0, i)
-    if (i < 0 || !(await this.o.users.verify(user, decoded.slice(i + 1)))) throw new NodeError('UNAUTHORIZED', 'wrong user or password')
+    if (i < 0 || !(await this.o.users.verify(user, decoded.slice(i + 1)))) {
+      // slows password guessing; the request's own connection waits, nothing else does
+      const delay = this.o.authFailureDelayMs ?? 1000
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref())
+      throw new NodeError('UNAUTHORIZED', 'wrong user or password')
+    }
     return user
   }
 
