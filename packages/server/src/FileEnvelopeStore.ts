@@ -50,13 +50,15 @@ export interface FileEnvelopeStoreOptions {
 /**
  * The node's {@link EnvelopeStore}: encoded ENVELOPEs in a CRC-framed log (the update-log
  * format of storage-fs), written in batches at most once a second, and compacted to the
- * newest `capacity` entries when loaded. It is a cache: a torn or lost tail costs parses,
+ * newest `capacity` entries when loaded and whenever twice that many were written since. It is a cache: a torn or lost tail costs parses,
  * never mail, and a write that fails is logged and dropped.
  */
 export class FileEnvelopeStore implements EnvelopeStore {
   #pending: Array<[string, Uint8Array]> = []
   #timer: NodeJS.Timeout | undefined
   #writing: Promise<void> = Promise.resolve()
+  /** Entries appended since the log was last compacted (or loaded). */
+  #written = 0
 
   private constructor(
     private readonly store: UpdateStore,
@@ -78,6 +80,7 @@ export class FileEnvelopeStore implements EnvelopeStore {
       out = out.slice(-this.o.capacity)
       await this.store.compact(DOC, encodeEntries(out))
     }
+    this.#written = 0
     return out
   }
 
@@ -108,7 +111,12 @@ export class FileEnvelopeStore implements EnvelopeStore {
     if (batch.length === 0) return
     this.#pending = []
     this.#writing = this.#writing
-      .then(() => this.store.append(DOC, encodeEntries(batch)))
+      .then(async () => {
+        await this.store.append(DOC, encodeEntries(batch))
+        this.#written += batch.length
+        // a long-running node keeps the log bounded too: rewrite it to the newest entries
+        if (this.#written > 2 * this.o.capacity) await this.load()
+      })
       .catch((err: unknown) => this.o.log.warn({ err: String(err), entries: batch.length }, 'could not save cached envelopes; they will be parsed again'))
   }
 }
