@@ -7,9 +7,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
+import { freePort } from '@mailweave/testkit'
 
 /** How to get Dovecot on Debian/Ubuntu (printed when it is missing). */
 export const DOVECOT_INSTALL_HINT = 'apt-get update && apt-get install -y --no-install-recommends dovecot-imapd'
@@ -51,17 +52,6 @@ export function requireDovecot(script: string): { dovecot: string; doveadm: stri
     `Install it (Debian/Ubuntu, as root) and run again:\n\n  ${DOVECOT_INSTALL_HINT}\n\n` +
     'Only the binaries are used: every instance gets its own config, directories and port; no system service is started.\n')
   process.exit(2)
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => res(port))
-    })
-  })
 }
 
 /** The uid/gid that owns the mail: ourselves, or `nobody` when we are root (Dovecot refuses uid 0 for mail). */
