@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MailNode, silentLogger, type MailboxHandle } from '@mailweave/server'
-import { FaultProxy, freePort } from '@mailweave/testkit'
+import { FaultProxy, freePort, waitFor } from '@mailweave/testkit'
 
 const PER_NODE = Number(process.env.BENCH_FASTPATH_APPENDS ?? 100)
 const progress = (m: string) => process.stderr.write(`[bench fastpath] ${m}\n`)
@@ -16,13 +16,8 @@ const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
 const raw = (t: string) => new TextEncoder().encode(`Subject: ${t}\r\n\r\n${t}\r\n`)
 
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const t = performance.now()
-  while (!(await cond())) {
-    if (performance.now() - t > timeoutMs) throw new Error(`timed out: ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** Waits (up to 60 s, polling every 10 ms) for `cond`: testkit's waitFor with bench-sized bounds. */
+const until = (cond: () => boolean | Promise<boolean>, what: string): Promise<void> => waitFor(cond, 60_000, what, 10)
 
 async function scenario(delayMs: number) {
   const root = mkdtempSync(join(tmpdir(), 'mailweave-fastpath-'))

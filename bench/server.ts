@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import { FileUpdateStore } from '@mailweave/storage-fs'
 import { MailNode, silentLogger, type NodeConfig } from '@mailweave/server'
-import { FaultProxy, freePort } from '@mailweave/testkit'
+import { FaultProxy, freePort, waitFor } from '@mailweave/testkit'
 
 const REPL = Number(process.env.BENCH_REPL_MESSAGES ?? 10_000)
 const CATCHUP = Number(process.env.BENCH_CATCHUP_MESSAGES ?? 5_000)
@@ -38,14 +38,8 @@ async function pool(n: number, fn: (i: number) => Promise<void>, every = 1000, l
   return performance.now() - t
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 600_000): Promise<number> {
-  const t = performance.now()
-  while (!(await cond())) {
-    if (performance.now() - t > timeoutMs) throw new Error(`timed out: ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return performance.now() - t
-}
+/** Waits (up to 10 min, polling every 20 ms) for `cond`: testkit's waitFor with bench-sized bounds. */
+const until = (cond: () => boolean | Promise<boolean>, what: string): Promise<void> => waitFor(cond, 600_000, what, 20)
 
 function config(id: string, slot: number, port: number, peers: { id: string; url: string }[]): NodeConfig {
   return { nodeId: id, slot, stride: 3, dataDir: join(root, id), host: '127.0.0.1', port, peers, secret, verifyTimeoutMs: 500 }
