@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { MemoryBlobStore, type BlobStore } from '@mailweave/core'
 import { MemoryUpdateStore } from '@mailweave/storage-fs'
+import { waitFor } from '@mailweave/testkit'
 import { DocRegistry, MailStore, UserDirectory, silentLogger } from '../src/index.ts'
 
 const raw = (i: number) => new TextEncoder().encode(`From: a@example.org\r\nSubject: staged ${i}\r\nMessage-ID: <${i}@staged>\r\n\r\nbody ${i}\r\n`)
@@ -32,15 +33,6 @@ class GatedBlobs implements BlobStore {
   keys = () => this.inner.keys()
 }
 
-/** Polls `cond` until true (deadline 5 s). */
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((r) => setImmediate(r))
-  }
-}
-
 async function setup(blobs: BlobStore, updates = new MemoryUpdateStore(), uncleanStop = false) {
   const log = silentLogger()
   const registry = await DocRegistry.create(updates, { log })
@@ -65,7 +57,7 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     let done = false
     void exposed.then(() => (done = true))
     // the metadata (message and exposure) is durable; the body is not: nothing leaves, nothing is acknowledged
-    await until(async () => (await updates.load(h.docName)).length >= records + 2, 'the metadata is stored')
+    await waitFor(async () => (await updates.load(h.docName)).length >= records + 2, 5000, 'the metadata is stored')
     expect(blobs.waiting).toBe(1)
     expect(done).toBe(false)
     expect(forwarded.length).toBe(before)
@@ -83,7 +75,7 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     const h = (await store.open('ann', 'INBOX'))!
     const guid = await h.stage(raw(2))
     const exposed = h.expose()
-    await until(() => blobs.waiting === 1, 'the body is being written')
+    await waitFor(() => blobs.waiting === 1, 5000, 'the body is being written')
     blobs.fail()
     await expect(exposed).rejects.toThrow('disk full')
     expect(h.mailbox.message(guid)!.expunged).toBe(true)
@@ -98,7 +90,7 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     const records = (await updates.load(h.docName)).length
     let done = false
     const p = h.append(raw(3)).then(() => (done = true))
-    await until(async () => (await updates.load(h.docName)).length > records, 'the message is stored')
+    await waitFor(async () => (await updates.load(h.docName)).length > records, 5000, 'the message is stored')
     expect(done).toBe(false)
     blobs.release()
     await p
@@ -120,7 +112,7 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     await blobs.delete(sha(raw(5)))
     const again = await setup(blobs, updates, true)
     const h2 = (await again.store.open('ann', 'INBOX'))!
-    await until(() => h2.mailbox.message(lost)!.expunged, 'the bodiless message is expunged')
+    await waitFor(() => h2.mailbox.message(lost)!.expunged, 5000, 'the bodiless message is expunged')
     expect(h2.mailbox.message(kept)!.expunged).toBe(false)
     expect((await h2.expose()).size).toBe(1)
     h2.release()
