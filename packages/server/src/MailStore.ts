@@ -80,6 +80,8 @@ export class MailStore {
   private readonly mailboxes = new Map<string, Mailbox>()
   private readonly exposing = new Map<string, Promise<unknown>>()
   private readonly nextExposure = new Map<string, Promise<MailboxView>>()
+  /** Mailboxes checked by `sweepBodiless` since start (a reload after an idle unload needs no second check). */
+  private readonly swept = new Set<string>()
   readonly stats: ExposureStats = { exposures: 0, verifyTimeouts: 0 }
   readonly maxMessageBytes: number
 
@@ -124,7 +126,7 @@ export class MailStore {
         throw e
       }
       this.mailboxes.set(docName, mailbox)
-      if (this.o.uncleanStop === true) void this.sweepBodiless(docName, mailbox)
+      if (this.o.uncleanStop === true && !this.swept.has(docName)) void this.sweepBodiless(docName, mailbox)
     }
     return this.handle(user, entry, h, mailbox)
   }
@@ -224,9 +226,10 @@ export class MailStore {
    * metadata are fsynced in parallel: after a power loss the metadata can survive alone. Such a
    * message was never acknowledged and never left this node (the registry held it back), so it
    * is expunged when its mailbox is first loaded after an unclean stop. Runs over the messages
-   * known at load only.
+   * known at load only, once per mailbox (again only if the check failed).
    */
   private async sweepBodiless(docName: string, mailbox: Mailbox): Promise<void> {
+    this.swept.add(docName)
     const mine: { guid: string; hash: string }[] = []
     for (const e of mailbox.view().messages) {
       const info = mailbox.message(e.guid)
@@ -235,11 +238,14 @@ export class MailStore {
     try {
       const missing: string[] = []
       for (const m of mine) if (!(await this.o.blobs.has(m.hash))) missing.push(m.guid)
-      if (missing.length === 0 || this.mailboxes.get(docName) !== mailbox) return
+      if (missing.length === 0) return
+      // unloaded meanwhile: the next load checks again
+      if (this.mailboxes.get(docName) !== mailbox) return void this.swept.delete(docName)
       mailbox.expunge(missing)
       await this.o.registry.flush(docName)
       this.o.log.warn({ doc: docName, messages: missing.length }, 'expunged messages of this node whose body never became durable (unclean stop)')
     } catch (err) {
+      this.swept.delete(docName)
       this.o.log.error({ doc: docName, err: String(err) }, 'could not check for messages without a body')
     }
   }

@@ -28,14 +28,18 @@ class GatedBlobs implements BlobStore {
     for (const g of this.gates.splice(0)) g.reject(new Error('disk full'))
   }
   get = (key: string) => this.inner.get(key)
-  has = (key: string) => this.inner.has(key)
+  hasCalls = 0
+  has = (key: string) => {
+    this.hasCalls++
+    return this.inner.has(key)
+  }
   delete = (key: string) => this.inner.delete(key)
   keys = () => this.inner.keys()
 }
 
-async function setup(blobs: BlobStore, updates = new MemoryUpdateStore(), uncleanStop = false) {
+async function setup(blobs: BlobStore, updates = new MemoryUpdateStore(), uncleanStop = false, idleMs?: number) {
   const log = silentLogger()
-  const registry = await DocRegistry.create(updates, { log })
+  const registry = await DocRegistry.create(updates, { log, idleMs })
   const usersDoc = await registry.open('users')
   const users = new UserDirectory(usersDoc.doc, 'eu', new Uint8Array(32))
   await users.setPassword('ann', 'pw-ann-123')
@@ -98,7 +102,7 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     h.release()
   })
 
-  it('a message of this node whose body never became durable is expunged when its mailbox loads again', async () => {
+  it('a message of this node whose body never became durable is expunged when its mailbox loads again (once)', async () => {
     const blobs = new GatedBlobs()
     blobs.gated = false
     const updates = new MemoryUpdateStore()
@@ -110,12 +114,20 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     await first.registry.close()
     // what a power loss between the two fsyncs leaves: the message fact without its body
     await blobs.delete(sha(raw(5)))
-    const again = await setup(blobs, updates, true)
+    const again = await setup(blobs, updates, true, 1)
     const h2 = (await again.store.open('ann', 'INBOX'))!
     await waitFor(() => h2.mailbox.message(lost)!.expunged, 5000, 'the bodiless message is expunged')
     expect(h2.mailbox.message(kept)!.expunged).toBe(false)
     expect((await h2.expose()).size).toBe(1)
     h2.release()
+    // unloaded when idle and loaded again: checked once already, no blob is looked up again
+    await waitFor(() => !again.registry.isLoaded(h2.docName), 5000, 'the mailbox is unloaded')
+    const lookups = blobs.hasCalls
+    const h3 = (await again.store.open('ann', 'INBOX'))!
+    expect((await h3.expose()).size).toBe(1)
+    await h3.flush()
+    expect(blobs.hasCalls).toBe(lookups)
+    h3.release()
   })
 
   it('concurrent appends share an exposure, and each one\'s view shows its message', async () => {
