@@ -1,15 +1,10 @@
 import net from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FaultProxy } from '../src/FaultProxy.ts'
+import { waitFor } from '../src/waitFor.ts'
 
-/** Polls `condition` until it holds, failing after `timeoutMs`. */
-const waitFor = async (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 2))
-  }
-}
+/** Polls `condition` (every 2 ms, deadline 5 s) through testkit's own waitFor. */
+const until = (condition: () => boolean, what: string): Promise<void> => waitFor(condition, 5000, what, 2)
 
 interface EchoServer {
   server: net.Server
@@ -95,7 +90,7 @@ describe('FaultProxy', () => {
   it('passes bytes through both ways, counts them and the connection', async () => {
     const c = client()
     c.socket.write('hello')
-    await waitFor(() => c.received.toString() === 'hello', 'echo')
+    await until(() => c.received.toString() === 'hello', 'echo')
     expect(proxy.connections).toBe(1)
     expect(proxy.stats).toMatchObject({ bytesToTarget: 5, bytesFromTarget: 5, accepted: 1, refused: 0 })
 
@@ -104,28 +99,28 @@ describe('FaultProxy', () => {
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff
     c.clear()
     c.socket.write(big)
-    await waitFor(() => c.receivedBytes === big.length, 'big echo')
+    await until(() => c.receivedBytes === big.length, 'big echo')
     expect(c.received.equals(big)).toBe(true)
     expect(proxy.stats.bytesToTarget).toBe(5 + big.length)
 
     c.socket.end()
-    await waitFor(() => c.closed && proxy.connections === 0, 'orderly close through the proxy')
+    await until(() => c.closed && proxy.connections === 0, 'orderly close through the proxy')
   })
 
   it('cut closes live connections and refuses new ones without reaching the target; restore heals', async () => {
     const live = client()
     live.socket.write('x')
-    await waitFor(() => live.receivedBytes === 1, 'first echo')
+    await until(() => live.receivedBytes === 1, 'first echo')
     expect(echo.connectionsSeen).toBe(1)
 
     proxy.cut()
     expect(proxy.isCut).toBe(true)
-    await waitFor(() => live.closed, 'live connection closed by the cut')
+    await until(() => live.closed, 'live connection closed by the cut')
     expect(proxy.connections).toBe(0)
 
     const refused = client()
     refused.socket.write('lost')
-    await waitFor(() => refused.closed, 'new connection closed while cut')
+    await until(() => refused.closed, 'new connection closed while cut')
     expect(refused.receivedBytes).toBe(0)
     expect(echo.connectionsSeen).toBe(1)
     expect(proxy.stats.refused).toBe(1)
@@ -133,18 +128,18 @@ describe('FaultProxy', () => {
     proxy.restore()
     const healed = client()
     healed.socket.write('again')
-    await waitFor(() => healed.received.toString() === 'again', 'echo after restore')
+    await until(() => healed.received.toString() === 'again', 'echo after restore')
     expect(echo.connectionsSeen).toBe(2)
   })
 
   it('blackhole mode holds new connections open but forwards nothing; restore resets them', async () => {
     proxy.cut('blackhole')
     const held = client()
-    await waitFor(() => held.connected && proxy.blackholed === 1, 'blackholed connection')
+    await until(() => held.connected && proxy.blackholed === 1, 'blackholed connection')
     held.socket.write('into the void')
     const before = proxy.stats
     proxy.restore()
-    await waitFor(() => held.closed, 'blackholed connection reset on restore')
+    await until(() => held.closed, 'blackholed connection reset on restore')
     expect(held.receivedBytes).toBe(0)
     expect(echo.connectionsSeen).toBe(0)
     expect(echo.bytesSeen).toBe(0)
@@ -154,12 +149,12 @@ describe('FaultProxy', () => {
   it('delays each direction by at least the set delay', async () => {
     const c = client()
     c.socket.write('warm')
-    await waitFor(() => c.receivedBytes === 4, 'warm-up echo')
+    await until(() => c.receivedBytes === 4, 'warm-up echo')
     const delayMs = 60
     proxy.setDelay(delayMs)
     const sentAt = performance.now()
     c.socket.write('slow')
-    await waitFor(() => c.receivedBytes === 8, 'delayed echo')
+    await until(() => c.receivedBytes === 8, 'delayed echo')
     const lastArrival = c.arrivals.at(-1)
     expect(lastArrival).toBeDefined()
     // Two hops through the proxy (out and back); only the lower bound is meaningful.
@@ -169,7 +164,7 @@ describe('FaultProxy', () => {
 
   it('preserves order under delay, also when the delay drops mid-stream', async () => {
     const c = client()
-    await waitFor(() => c.connected, 'connect')
+    await until(() => c.connected, 'connect')
     const sent: Buffer[] = []
     const delays = [25, 0, 10, 0, 40, 0]
     for (let i = 0; i < 240; i++) {
@@ -181,7 +176,7 @@ describe('FaultProxy', () => {
       await new Promise((resolve) => setImmediate(resolve))
     }
     const expected = Buffer.concat(sent)
-    await waitFor(() => c.receivedBytes >= expected.length, 'all chunks echoed')
+    await until(() => c.receivedBytes >= expected.length, 'all chunks echoed')
     expect(c.received.toString()).toBe(expected.toString())
   })
 })
