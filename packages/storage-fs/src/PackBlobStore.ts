@@ -432,9 +432,9 @@ export class PackBlobStore implements BlobStore {
     }
   }
 
-  /** The verified blob, undefined when its bytes do not verify, or the read error. */
   /**
-   * One blob's bytes, verified; `undefined` when they do not hash to the key. Reads asked for
+   * One blob's bytes, verified; `undefined` when they do not hash to the key (or the record moved
+   * meanwhile: the caller looks the key up again), or the read error. Reads asked for
    * in the same tick are served together: neighbouring records of a pack come from one read
    * (a mailbox listing asks for many bodies stored one after the other), not one each.
    */
@@ -446,10 +446,6 @@ export class PackBlobStore implements BlobStore {
   }
 
   private async readBatch(reads: PendingRead[]): Promise<void> {
-    if (this.closed) {
-      for (const r of reads) r.resolve(closedError())
-      return
-    }
     reads.sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset)
     for (let i = 0; i < reads.length; ) {
       // a run: records of one pack close enough that reading the gaps costs less than a round trip
@@ -464,6 +460,17 @@ export class PackBlobStore implements BlobStore {
       }
       const run = reads.slice(i, j)
       i = j
+      // Checked before each run, as close() or a compaction may happen while an earlier run is read:
+      // a handle opened after close() would leak, and one to a pack a compaction retired would keep
+      // its disk space until close.
+      if (this.closed) {
+        for (const r of run) r.resolve(closedError())
+        continue
+      }
+      if (!run.some((r) => this.index.get(r.key) === r.loc)) {
+        for (const r of run) r.resolve(undefined)
+        continue
+      }
       try {
         const file = await this.reader(first.loc.pack)
         const buf = new Uint8Array(end - first.loc.offset)

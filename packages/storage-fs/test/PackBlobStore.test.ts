@@ -430,6 +430,15 @@ describe('PackBlobStore', () => {
     expect(quiet).not.toHaveBeenCalled()
   })
 
+  it('rejects gets still queued when the store closes', async () => {
+    const store = await openStore({ dir: await tempDir(), packBytes: 4000 })
+    const blobs = [blobOf(1), blobOf(2), blobOf(3)] // two packs: reads in two runs
+    for (const b of blobs) await store.put(sha(b), b)
+    const gets = Promise.allSettled(blobs.map((b) => store.get(sha(b))))
+    await store.close()
+    for (const got of await gets) expect(got).toMatchObject({ status: 'rejected', reason: { code: 'IO', name: 'StorageError' } })
+  })
+
   it('rejects use after close', async () => {
     const store = await openStore({ dir: await tempDir() })
     await store.close()
