@@ -9,7 +9,8 @@ const CHUNK = 256
 
 /**
  * A sorted-by-uid sequence of {@link ViewEntry} with cheap immutable snapshots: chunks of
- * at most 256 entries, copied on write after a snapshot shares them. Appending at the top
+ * at most 512 entries (built at 256, split past 512), copied on write after a snapshot
+ * shares them. Lookups by uid go through {@link ViewSnapshot.getUid}. Appending at the top
  * and taking a snapshot per change costs O(chunk + chunks), not O(messages).
  */
 export class ViewSeq {
@@ -86,13 +87,6 @@ export class ViewSeq {
       this.chunkEpoch.splice(ci, 1)
     }
     return true
-  }
-
-  get(uid: number): ViewEntry | undefined {
-    const chunk = this.chunks[findChunk(this.chunks, uid)]
-    if (chunk === undefined) return undefined
-    const e = chunk[lowerBound(chunk, uid)]
-    return e?.uid === uid ? e : undefined
   }
 
   private ownDir(): void {
