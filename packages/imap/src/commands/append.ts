@@ -36,7 +36,9 @@ export const append: CommandSpec<AppendCommand> = {
       const cache = session.context.cache
       setImmediate(() => messages.forEach((m, i) => {
         const hash = infos[i]?.hash
-        if (hash !== undefined && hash !== '') void cache.envelope(hash, m.raw).then((env) => cache.envelopeToken(hash, env))
+        if (hash === undefined || hash === '') return
+        // nobody awaits this: a failure must be logged, not become an unhandled rejection
+        cache.envelope(hash, m.raw).then((env) => cache.envelopeToken(hash, env)).catch((e: unknown) => session.context.logError('envelope warm-up', e))
       }))
       const uids = infos.map((info) => info?.uid)
       if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return { text: 'APPEND completed' }
