@@ -7,7 +7,10 @@ import type { EnvelopeStore } from '@mailweave/imap'
 import { FileEnvelopeStore, silentLogger } from '../src/index.ts'
 
 const dirs: string[] = []
-afterEach(() => {
+/** Stores the conformance tests leave open (the interface has no close). */
+const opened: FileEnvelopeStore[] = []
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close()
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 const hash = (i: number) => i.toString(16).padStart(64, '0')
@@ -26,7 +29,9 @@ const adapters: Array<[string, () => Promise<{ store: EnvelopeStore; reopen: () 
     const store = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
     return { store, reopen: async () => {
       await store.close()
-      return FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+      const again = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+      opened.push(again)
+      return again
     } }
   }],
 ]
