@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { ModelClient, type ExposureLike } from '@mailweave/testkit'
+import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
 import { LocalCluster } from './lib/LocalCluster.ts'
 
@@ -349,10 +349,7 @@ async function mailweaveSides(work: string): Promise<Sides> {
           const st = await c.status('INBOX', { messages: true })
           return st === false ? 0 : st.messages ?? 0
         }
-        while ((await count()) < BEFORE) {
-          if (performance.now() - t > CONVERGE_TIMEOUT_MS) throw new Error('region b never received the connected appends')
-          await sleep(25)
-        }
+        await waitFor(async () => (await count()) >= BEFORE, CONVERGE_TIMEOUT_MS, 'region b to receive the connected appends', 25)
       } finally {
         await c.logout()
       }

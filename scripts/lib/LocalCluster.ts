@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { adminToken } from '@mailweave/server'
-import { FaultProxy, freePort } from '@mailweave/testkit'
+import { FaultProxy, freePort, waitFor } from '@mailweave/testkit'
 
 export { freePort }
 
@@ -104,13 +104,9 @@ export class LocalCluster {
   async addUser(name: string, password: string): Promise<void> {
     const res = await fetch(`${this.regions[0]!.http}/api/admin/users`, { method: 'POST', headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) })
     if (!res.ok) throw new Error(`could not create user ${name}: ${res.status} ${await res.text()}`)
+    const basic = `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`
     for (const r of this.regions) {
-      for (let t = 0; ; t++) {
-        const ok = (await fetch(`${r.http}/api/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` } })).ok
-        if (ok) break
-        if (t > 400) throw new Error(`user ${name} did not reach region ${r.name}`)
-        await new Promise((res) => setTimeout(res, 25))
-      }
+      await waitFor(async () => (await fetch(`${r.http}/api/token`, { method: 'POST', headers: { authorization: basic } })).ok, 20_000, `user ${name} to reach region ${r.name}`, 25)
     }
   }
 
@@ -122,13 +118,10 @@ export class LocalCluster {
 
   /** Waits until every region has every peer link in `state` (bounded). */
   async linksAre(state: 'open' | 'down', timeoutMs = 30_000): Promise<void> {
-    const t = Date.now()
-    for (;;) {
+    await waitFor(async () => {
       const all = await Promise.all(this.regions.map((_, i) => this.status(i)))
-      if (all.every((s) => s.peers.every((p) => (state === 'open' ? p.state === 'open' : p.state !== 'open')))) return
-      if (Date.now() - t > timeoutMs) throw new Error(`peer links did not become ${state} within ${timeoutMs} ms`)
-      await new Promise((res) => setTimeout(res, 50))
-    }
+      return all.every((s) => s.peers.every((p) => (state === 'open' ? p.state === 'open' : p.state !== 'open')))
+    }, timeoutMs, `every peer link to be ${state}`, 50)
   }
 
   /** Cuts every peer link (needs `proxies: true`). */
