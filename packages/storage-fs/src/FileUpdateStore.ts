@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -7,7 +7,7 @@ import type { UpdateStore } from './UpdateStore.ts'
 import { concat, encodeFrame, FRAME_HEADER, parseFrames, readIfExists } from './frames.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
-import { defaultWriteOp, syncDir, writeFully } from './writeFully.ts'
+import { defaultWriteOp, replaceFile, syncDir, writeFully } from './writeFully.ts'
 import type { WriteOp } from './writeFully.ts'
 
 /** Options of {@link FileUpdateStore.open}. */
@@ -134,16 +134,10 @@ export class FileUpdateStore implements UpdateStore {
     doc.open = undefined // appends issued from now on land after the snapshot
     const data = concat([headerFrame(docName), encodeFrame(snapshot)])
     return this.run(doc, async () => {
-      const tmp = `${doc.path}.tmp`
-      let file: FileHandle | undefined
+      let file: FileHandle
       try {
-        file = await open(tmp, 'w+')
-        await writeFully(this.writeOp, file, data, 0)
-        await this.sync(file)
-        await rename(tmp, doc.path)
+        file = await replaceFile(this.writeOp, doc.path, data, (f) => this.sync(f))
       } catch (err) {
-        await file?.close().catch(() => {})
-        await unlink(tmp).catch(() => {})
         throw toStorageError(err, `compact ${doc.path}`)
       }
       // The renamed temp file is now the document's log; keep its handle.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore } from '@mailweave/core'
@@ -8,7 +8,7 @@ import { FileBlobStore } from './FileBlobStore.ts'
 import { concat, encodeFrame, FRAME_HEADER, frameAt, isMissing, parseFrames, readIfExists } from './frames.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
-import { defaultWriteOp, syncDir, writeFully } from './writeFully.ts'
+import { defaultWriteOp, replaceFile, syncDir, writeFully } from './writeFully.ts'
 import type { WriteOp } from './writeFully.ts'
 
 /** Options of {@link PackBlobStore.open}. */
@@ -621,19 +621,7 @@ export class PackBlobStore implements BlobStore {
     }
     if (batch.length > 0) frames.push(indexFrame(SETTLED, batch))
     const data = concat(frames)
-    const tmp = `${this.indexPath}.tmp`
-    let file: FileHandle | undefined
-    try {
-      file = await open(tmp, 'w+')
-      await writeFully(this.writeOp, file, data, 0)
-      await this.sync(file)
-      await rename(tmp, this.indexPath)
-    } catch (err) {
-      await file?.close().catch(() => {})
-      await unlink(tmp).catch(() => {})
-      throw err
-    }
-    return { file, size: data.length }
+    return { file: await replaceFile(this.writeOp, this.indexPath, data, (file) => this.sync(file)), size: data.length }
   }
 
   /** Loads the index and reconciles it with the packs on disk. */

@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, rename, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 
 /**
@@ -37,5 +37,26 @@ export async function syncDir(dir: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
+  }
+}
+
+/**
+ * Writes `data` to `<path>.tmp`, makes it durable with `sync` and renames it over `path`; returns
+ * the open handle of what is now `path` (the caller fsyncs the directory). On failure the temp
+ * file is removed and `path` is untouched.
+ */
+export async function replaceFile(write: WriteOp, path: string, data: Uint8Array, sync: (file: FileHandle) => Promise<void>): Promise<FileHandle> {
+  const tmp = `${path}.tmp`
+  let file: FileHandle | undefined
+  try {
+    file = await open(tmp, 'w+')
+    await writeFully(write, file, data, 0)
+    await sync(file)
+    await rename(tmp, path)
+    return file
+  } catch (err) {
+    await file?.close().catch(() => {})
+    await unlink(tmp).catch(() => {})
+    throw err
   }
 }
