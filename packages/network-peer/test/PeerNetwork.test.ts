@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from '../../testkit/src/waitFor.ts'
 import { MemoryPeerHost, PeerNetwork } from '../src/index.ts'
 import { Cluster, FAST, SECRET, append, isOpen, items, sameDocs, statusOf, url, waitMeshOpen } from './peerCluster.ts'
+import type { PeerNetworkOptions } from '../src/index.ts'
 import type { TestNode } from './peerCluster.ts'
 
 const cluster = new Cluster()
@@ -15,6 +16,21 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 /** Both sides' saved resume points equal the other's counter: nothing left to catch up. */
 const resumeCurrent = (a: TestNode, b: TestNode): boolean =>
   a.host.resumeOf(b.id)?.seq === b.host.changeCursor().seq && b.host.resumeOf(a.id)?.seq === a.host.changeCursor().seq
+
+/**
+ * Nodes a and b linked through a proxy in front of b (so the test can cut or stall the
+ * link); `before` runs once both exist and neither has started, e.g. to edit documents
+ * that only the catch-up listing can carry.
+ */
+async function pairBehindProxy(options: Partial<PeerNetworkOptions> = {}, before?: (a: TestNode, b: TestNode) => void) {
+  const a = await cluster.server('a', 1)
+  const b = await cluster.server('b', 2)
+  const proxy = await cluster.proxy(b)
+  before?.(a, b)
+  cluster.start(a, [{ id: 'b', url: url(proxy.port) }], options)
+  cluster.start(b, [{ id: 'a', url: url(a.port) }], options)
+  return { a, b, proxy }
+}
 
 describe('PeerNetwork', () => {
   for (const relay of [true, false]) {
@@ -40,13 +56,10 @@ describe('PeerNetwork', () => {
   }
 
   it('catch-up after a partition lists only the documents changed (2 of 50)', async () => {
-    const a = await cluster.server('a', 1)
-    const b = await cluster.server('b', 2)
-    const proxy = await cluster.proxy(b)
     const names = docNames(50)
-    for (const name of names) append(a, name, `a:${name}`)
-    cluster.start(a, [{ id: 'b', url: url(proxy.port) }])
-    cluster.start(b, [{ id: 'a', url: url(a.port) }])
+    const { a, b, proxy } = await pairBehindProxy({}, (early) => {
+      for (const name of names) append(early, name, `a:${name}`)
+    })
     await waitFor(() => sameDocs([a, b], names), 5000, 'initial sync')
     expect(statusOf(a, 'b').docsListedOut).toBe(50)
     await waitFor(() => resumeCurrent(a, b), 5000, 'resume points current')
@@ -68,13 +81,10 @@ describe('PeerNetwork', () => {
   })
 
   it('falls back to listing every document when the counter epoch changed', async () => {
-    const a = await cluster.server('a', 1)
-    const b = await cluster.server('b', 2)
-    const proxy = await cluster.proxy(b)
     const names = docNames(20)
-    for (const name of names) append(b, name, `b:${name}`)
-    cluster.start(a, [{ id: 'b', url: url(proxy.port) }])
-    cluster.start(b, [{ id: 'a', url: url(a.port) }])
+    const { a, b, proxy } = await pairBehindProxy({}, (_, early) => {
+      for (const name of names) append(early, name, `b:${name}`)
+    })
     await waitFor(() => sameDocs([a, b], names) && resumeCurrent(a, b), 5000, 'initial sync')
     proxy.cut('refuse')
     await waitFor(() => !isOpen(a, 'b') && !isOpen(b, 'a'), 5000, 'link down')
@@ -108,12 +118,7 @@ describe('PeerNetwork', () => {
   })
 
   it('closes a silent link on ping timeout and re-establishes it', async () => {
-    const a = await cluster.server('a', 1)
-    const b = await cluster.server('b', 2)
-    const proxy = await cluster.proxy(b)
-    const fast = { pingIntervalMs: 50, pingTimeoutMs: 300 }
-    cluster.start(a, [{ id: 'b', url: url(proxy.port) }], fast)
-    cluster.start(b, [{ id: 'a', url: url(a.port) }], fast)
+    const { a, b, proxy } = await pairBehindProxy({ pingIntervalMs: 50, pingTimeoutMs: 300 })
     await waitFor(() => isOpen(a, 'b') && statusOf(a, 'b').lagMs !== undefined, 5000, 'open with a measured lag')
     proxy.setDelay(5000) // the socket stays up, nothing gets through
     await waitFor(() => !isOpen(a, 'b'), 3000, 'dead link detected')
