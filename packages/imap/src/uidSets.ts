@@ -1,3 +1,4 @@
+import type { MailboxView } from '@mailweave/core'
 import type { SelectedMailbox } from './ImapSession.ts'
 import { SequenceSet } from './wire/SequenceSet.ts'
 
@@ -10,6 +11,15 @@ export function orderedSet(nums: readonly number[]): SequenceSet {
     else ranges.push({ start: n, end: n })
   }
   return SequenceSet.fromRanges(ranges)
+}
+
+/**
+ * `uids` (of messages just appended) as an ordered set for APPENDUID / COPYUID when the durable
+ * exposure `view` shows every one of them; undefined otherwise (then no code is sent).
+ */
+export function exposedSet(view: Pick<MailboxView, 'uidValidity' | 'seqOfUid'>, uids: ReadonlyArray<number | undefined>): SequenceSet | undefined {
+  if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return undefined
+  return orderedSet(uids as number[])
 }
 
 /** Inclusive ranges as a sequence set (undefined when empty). */

@@ -1,7 +1,8 @@
 import { no } from '../ImapError.ts'
 import { mailboxName } from '../mailboxNames.ts'
-import { orderedSet } from '../uidSets.ts'
+import { exposedSet } from '../uidSets.ts'
 import type { AppendCommand } from '../wire/Command.ts'
+import { appendAll } from './appendAll.ts'
 import { AUTHENTICATED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 import { storableFlags } from './flags.ts'
@@ -19,16 +20,10 @@ export const append: CommandSpec<AppendCommand> = {
     const handle = await session.account!.open(name)
     if (handle === undefined) throw no(`No mailbox ${name}`, 'TRYCREATE')
     try {
-      const guids: string[] = []
-      try {
-        for (const m of messages) guids.push(await handle.append(m.raw, { flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) }))
-      } catch (e) {
-        if (guids.length > 0) {
-          handle.mailbox.expunge(guids)
-          await handle.flush().catch(() => undefined)
-        }
-        throw e
-      }
+      const guids = await appendAll(handle, messages.length, (i) => {
+        const m = messages[i]!
+        return handle.append(m.raw, { flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) })
+      })
       const view = await handle.expose()
       const infos = guids.map((g) => handle.mailbox.message(g))
       // a mail client lists what it just saved: parse the envelopes now, after the reply is out,
@@ -40,9 +35,9 @@ export const append: CommandSpec<AppendCommand> = {
         // nobody awaits this: a failure must be logged, not become an unhandled rejection
         cache.envelope(hash, m.raw).then((env) => cache.envelopeToken(hash, env)).catch((e: unknown) => session.context.logError('envelope warm-up', e))
       }))
-      const uids = infos.map((info) => info?.uid)
-      if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return { text: 'APPEND completed' }
-      return { text: 'APPEND completed', code: { code: 'APPENDUID', uidValidity: view.uidValidity, uids: orderedSet(uids as number[]) } }
+      const uids = exposedSet(view, infos.map((info) => info?.uid))
+      if (uids === undefined) return { text: 'APPEND completed' }
+      return { text: 'APPEND completed', code: { code: 'APPENDUID', uidValidity: view.uidValidity, uids } }
     } finally {
       handle.release()
     }

@@ -1,8 +1,9 @@
 import { bad, no } from '../ImapError.ts'
 import { mailboxName } from '../mailboxNames.ts'
-import { orderedSet } from '../uidSets.ts'
+import { exposedSet, orderedSet } from '../uidSets.ts'
 import type { CopyCommand } from '../wire/Command.ts'
 import type { ResponseCode } from '../wire/encode.ts'
+import { appendAll } from './appendAll.ts'
 import { SELECTED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 
@@ -26,26 +27,17 @@ export const copy: CommandSpec<CopyCommand> = {
     if (dest === undefined) throw no(`No mailbox ${target}`, 'TRYCREATE')
     try {
       if (sources.length === 0) return { text: `${cmd.name} completed, no messages` }
-      const copies: string[] = []
-      try {
-        for (const e of sources) {
-          const info = handle.mailbox.message(e.guid)
-          const raw = await handle.body(e.guid)
-          if (info === undefined || raw === undefined) throw no('A message body is not available on this server yet', 'UNAVAILABLE')
-          copies.push(await dest.append(raw, { flags: info.flags, internalDate: info.internalDate }))
-        }
-      } catch (err) {
-        if (copies.length > 0) {
-          dest.mailbox.expunge(copies)
-          await dest.flush().catch(() => undefined)
-        }
-        throw err
-      }
+      const copies = await appendAll(dest, sources.length, async (i) => {
+        const e = sources[i]!
+        const info = handle.mailbox.message(e.guid)
+        const raw = await handle.body(e.guid)
+        if (info === undefined || raw === undefined) throw no('A message body is not available on this server yet', 'UNAVAILABLE')
+        return dest.append(raw, { flags: info.flags, internalDate: info.internalDate })
+      })
       const view = await dest.expose()
-      const dstUids = copies.map((g) => dest.mailbox.message(g)?.uid)
-      const known = view.uidValidity !== 0 && dstUids.every((u) => u !== undefined && view.seqOfUid(u) !== undefined)
-      const code: ResponseCode | undefined = known
-        ? { code: 'COPYUID', uidValidity: view.uidValidity, source: orderedSet(sources.map((e) => e.uid)), destination: orderedSet(dstUids as number[]) }
+      const destination = exposedSet(view, copies.map((g) => dest.mailbox.message(g)?.uid))
+      const code: ResponseCode | undefined = destination !== undefined
+        ? { code: 'COPYUID', uidValidity: view.uidValidity, source: orderedSet(sources.map((e) => e.uid)), destination }
         : undefined
       if (cmd.name === 'COPY') return { text: 'COPY completed', ...(code !== undefined ? { code } : {}) }
       handle.mailbox.expunge(sources.map((e) => e.guid))
