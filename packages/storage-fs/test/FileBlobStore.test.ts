@@ -1,20 +1,12 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { defaultWriteOp, FileBlobStore, StorageError } from '../src/index.ts'
 import type { WriteOp } from '../src/index.ts'
+import { useTempDirs } from './fixtures/tempDirs.ts'
 
-const dirs: string[] = []
-const tempDir = async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mailweave-blob-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
-})
+const tempDir = useTempDirs('blob')
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const blob = new TextEncoder().encode('Subject: hello\r\n\r\nbody\r\n')

@@ -1,19 +1,11 @@
-import { mkdtemp, open, readdir, rm, stat, truncate, writeFile, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, readdir, stat, truncate, writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { defaultWriteOp, FileUpdateStore, StorageError } from '../src/index.ts'
 import type { WriteOp } from '../src/index.ts'
+import { useTempDirs } from './fixtures/tempDirs.ts'
 
-const dirs: string[] = []
-const tempDir = async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mailweave-log-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
-})
+const tempDir = useTempDirs('log')
 
 const rec = (i: number, len = 10 + i): Uint8Array => Uint8Array.from({ length: len }, (_, j) => (i * 31 + j) & 0xff)
 const plain = (records: Uint8Array[]) => records.map((r) => Buffer.from(r).toString('hex'))

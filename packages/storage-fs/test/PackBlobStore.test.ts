@@ -1,26 +1,21 @@
 import { createHash } from 'node:crypto'
-import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, open, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { defaultWriteOp, PackBlobStore, StorageError } from '../src/index.ts'
 import type { PackBlobStoreOptions, WriteOp } from '../src/index.ts'
+import { useTempDirs } from './fixtures/tempDirs.ts'
 
-const dirs: string[] = []
+const tempDir = useTempDirs('pack')
 const stores: PackBlobStore[] = []
-const tempDir = async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mailweave-pack-'))
-  dirs.push(dir)
-  return dir
-}
 const openStore = async (options: PackBlobStoreOptions) => {
   const store = await PackBlobStore.open(options)
   stores.push(store)
   return store
 }
+// registered after useTempDirs' hook, so it runs first: stores close before their dirs go
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close()
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
 })
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
