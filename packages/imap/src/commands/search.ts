@@ -11,32 +11,25 @@ import type { CommandSpec } from './CommandSpec.ts'
 
 const CONTENT_KEYS = new Set(['BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO', 'HEADER', 'SENTBEFORE', 'SENTON', 'SENTSINCE'])
 
-/** Whether evaluating `key` needs the message's bytes. */
-function needsContent(key: SearchKey): boolean {
+/** Whether `key` or any key nested in it (under NOT, OR, AND) satisfies `test`. */
+function anyKey(key: SearchKey, test: (k: SearchKey) => boolean): boolean {
   switch (key.type) {
     case 'NOT':
-      return needsContent(key.key)
+      return anyKey(key.key, test)
     case 'OR':
-      return needsContent(key.left) || needsContent(key.right)
+      return anyKey(key.left, test) || anyKey(key.right, test)
     case 'AND':
-      return key.keys.some(needsContent)
+      return key.keys.some((k) => anyKey(k, test))
     default:
-      return CONTENT_KEYS.has(key.type)
+      return test(key)
   }
 }
 
-function usesModseq(key: SearchKey): boolean {
-  switch (key.type) {
-    case 'NOT':
-      return usesModseq(key.key)
-    case 'OR':
-      return usesModseq(key.left) || usesModseq(key.right)
-    case 'AND':
-      return key.keys.some(usesModseq)
-    default:
-      return key.type === 'MODSEQ'
-  }
-}
+/** Whether evaluating `key` needs the message's bytes. */
+const needsContent = (key: SearchKey): boolean => anyKey(key, (k) => CONTENT_KEYS.has(k.type))
+
+/** Whether `key` tests a MODSEQ (which turns CONDSTORE on). */
+const usesModseq = (key: SearchKey): boolean => anyKey(key, (k) => k.type === 'MODSEQ')
 
 /** One message being tested. */
 interface Candidate {
