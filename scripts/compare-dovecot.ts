@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
+import { imapflowView, writeMbsyncrc } from './lib/imapClients.ts'
 import { LocalCluster } from './lib/LocalCluster.ts'
 
 const system = process.argv[2]
@@ -37,15 +38,6 @@ const MODES = (process.env.COMPARE_DOVEADM_MODES ?? 'fast,stateful').split(',').
 const progress = (m: string) => process.stderr.write(`[compare] ${m}\n`)
 const raw = (id: string) => `From: compare@example.org\r\nTo: ${USER}@example.org\r\nSubject: ${id}\r\nDate: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** One full client sync: SELECT INBOX, then every UID with its Message-ID (the identity). */
-async function view(c: ImapFlow): Promise<ExposureLike> {
-  const box = await c.mailboxOpen('INBOX')
-  const messages: { uid: number; guid: string }[] = []
-  if (box.exists > 0) for await (const m of c.fetch('1:*', { uid: true, envelope: true })) messages.push({ uid: m.uid, guid: (m.envelope?.messageId ?? '').replace(/[<>]/g, '') })
-  messages.sort((a, b) => a.uid - b.uid)
-  return { uidValidity: Number(box.uidValidity), uidNext: Number(box.uidNext), messages }
-}
 
 /**
  * What a client experienced, recorded rather than thrown (Dovecot is expected to break
@@ -130,13 +122,7 @@ class Observer {
 async function mbsync(dir: string, port: number, expected: string[]) {
   const maildir = join(dir, 'Maildir')
   mkdirSync(maildir, { recursive: true })
-  const rc = join(dir, 'mbsyncrc')
-  writeFileSync(rc, [
-    'IMAPAccount sideA', 'Host 127.0.0.1', `Port ${port}`, `User ${USER}`, `Pass "${PASS}"`, 'SSLType None', 'AuthMechs LOGIN', 'Timeout 20', '',
-    'IMAPStore remote', 'Account sideA', '',
-    'MaildirStore local', `Path ${maildir}/`, `Inbox ${maildir}/INBOX`, '',
-    'Channel sync', 'Far :remote:', 'Near :local:', 'Patterns INBOX', 'Create Near', 'Sync Pull', 'SyncState *', '',
-  ].join('\n'))
+  const rc = writeMbsyncrc(dir, maildir, { account: 'sideA', port, user: USER, pass: PASS })
   const r = await new Promise<{ code: number; stderr: string }>((res) => {
     execFile('mbsync', ['-c', rc, '-a'], { timeout: 60_000 }, (err, _stdout, stderr) => res({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr }))
   })
@@ -213,7 +199,7 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
     const rep = await sides.replicate()
     progress(`connected: ${BEFORE} appends at A, at B after ${Math.round(rep.ms)} ms${rep.detail !== undefined ? ` (${rep.detail})` : ''}`)
     await flows[1]!.connect()
-    for (let i = 0; i < 2; i++) obs[i]!.sync(await view(flows[i]!))
+    for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
     const mbsyncBefore = await mbsync(join(work, 'mbsync'), sides.ports[0], expected)
     progress(`mbsync before the partition: exit ${mbsyncBefore.exitCode}, ${mbsyncBefore.files} messages in the Maildir (expected ${mbsyncBefore.expected})`)
 
@@ -227,7 +213,7 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
           await flows[i]!.append('INBOX', raw(id))
           expected.push(id)
         }
-        obs[i]!.sync(await view(flows[i]!))
+        obs[i]!.sync(await imapflowView(flows[i]!))
       }
     }
     const mbsyncDuring = await mbsync(join(work, 'mbsync'), sides.ports[0], expected.filter((g) => !g.startsWith('split-B')))
@@ -241,7 +227,7 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
     let syncsUntil = 0
     const complete = (o: Observer) => o.cache.size === expected.length && expected.every((g) => [...o.cache.values()].includes(g))
     while (performance.now() - t0 < sides.settleMs) {
-      for (let i = 0; i < 2; i++) obs[i]!.sync(await view(flows[i]!))
+      for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
       syncsUntil++
       if (complete(obs[0]) && complete(obs[1]) && JSON.stringify([...obs[0].cache]) === JSON.stringify([...obs[1].cache])) {
         convergeMs = performance.now() - t0
@@ -251,12 +237,12 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
     }
     progress(convergeMs !== undefined ? `converged ${Math.round(convergeMs)} ms after the heal began (${syncsUntil} sync rounds per client)` : `NOT converged within ${sides.settleMs} ms of the heal`)
     // each client syncs once more, then a fresh session per side reads the server's final view
-    for (let i = 0; i < 2; i++) obs[i]!.sync(await view(flows[i]!))
+    for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
     const finals: ExposureLike[] = []
     for (const port of sides.ports) {
       const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
       await c.connect()
-      finals.push(await view(c))
+      finals.push(await imapflowView(c))
       await c.logout()
     }
     const mbsyncAfter = await mbsync(join(work, 'mbsync'), sides.ports[0], expected)

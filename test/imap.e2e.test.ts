@@ -1,27 +1,17 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
+import { imapflowView, writeMbsyncrc } from '../scripts/lib/imapClients.ts'
 import { Cluster } from './helpers/Cluster.ts'
 
 const run = promisify(execFile)
 const USER = 'erin'
 const PASS = 'imap-pass-1'
 const raw = (id: string) => `From: e2e@example.org\r\nTo: erin@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
-
-/** One full sync through imapflow: SELECT, then every UID with its Message-ID (the identity). */
-async function imapflowView(client: ImapFlow): Promise<ExposureLike> {
-  const box = await client.mailboxOpen('INBOX')
-  const messages: { uid: number; guid: string }[] = []
-  if (box.exists > 0) {
-    for await (const m of client.fetch('1:*', { uid: true, envelope: true })) messages.push({ uid: m.uid, guid: (m.envelope?.messageId ?? '').replace(/[<>]/g, '') })
-  }
-  messages.sort((a, b) => a.uid - b.uid)
-  return { uidValidity: Number(box.uidValidity), uidNext: Number(box.uidNext), messages }
-}
 
 async function imaplib(port: number, ...append: string[]): Promise<ExposureLike> {
   const { stdout } = await run('python3', [join(import.meta.dirname, 'fixtures/imaplib_sync.py'), String(port), USER, PASS, ...append])
@@ -31,13 +21,7 @@ async function imaplib(port: number, ...append: string[]): Promise<ExposureLike>
 async function mbsync(dir: string, port: number): Promise<string[]> {
   const maildir = join(dir, 'Maildir')
   mkdirSync(maildir, { recursive: true })
-  const rc = join(dir, 'mbsyncrc')
-  writeFileSync(rc, [
-    'IMAPAccount region0', 'Host 127.0.0.1', `Port ${port}`, `User ${USER}`, `Pass "${PASS}"`, 'SSLType None', 'AuthMechs LOGIN', 'Timeout 20', '',
-    'IMAPStore remote', 'Account region0', '',
-    'MaildirStore local', `Path ${maildir}/`, `Inbox ${maildir}/INBOX`, '',
-    'Channel sync', 'Far :remote:', 'Near :local:', 'Patterns INBOX', 'Create Near', 'Sync Pull', 'SyncState *', '',
-  ].join('\n'))
+  const rc = writeMbsyncrc(dir, maildir, { account: 'region0', port, user: USER, pass: PASS })
   const { stderr } = await run('mbsync', ['-c', rc, '-a'])
   expect(stderr).not.toMatch(/error/i)
   const ids: string[] = []
