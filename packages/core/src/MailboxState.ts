@@ -257,8 +257,7 @@ export class MailboxState {
       const oldFlags = r.flags
       if (r.flagCells !== undefined) this.refreshFlags(r)
       const uid = this.viewUidOf(r)
-      if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
-      else this.stranded.delete(r)
+      this.markStranded(r, uid)
       if (uid !== r.viewUid) {
         if (r.viewUid !== 0) removed.push(r.viewUid)
         if (uid !== 0) added.push(uid)
@@ -307,6 +306,12 @@ export class MailboxState {
     for (let i = lowerBound(u, from); i < u.length && u[i]! < to; i++) this.revalidate(this.bindings.get(u[i]!)!, dirty)
   }
 
+  /** Rule 4: a live, known message (view uid `uid`) with no valid binding is stranded. */
+  private markStranded(r: GuidRecord, uid: number): void {
+    if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
+    else this.stranded.delete(r)
+  }
+
   /** Lowest valid binding of a live record, or 0. */
   private viewUidOf(r: GuidRecord): number {
     if (r.expunged) return 0
@@ -320,8 +325,7 @@ export class MailboxState {
     const flagsChanged: number[] = []
     for (const r of dirty) {
       const uid = this.viewUidOf(r)
-      if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
-      else this.stranded.delete(r)
+      this.markStranded(r, uid)
       if (uid === r.viewUid) continue
       if (r.viewUid !== 0) {
         removed.push(r.viewUid)
