@@ -114,7 +114,10 @@ export class MailStore {
   /** Opens mailbox `name` of `user`; undefined when it does not exist. */
   async open(user: string, name: string): Promise<MailboxHandle | undefined> {
     const entry = await this.withAccount(user, (a) => a.find(name))
-    if (entry === undefined) return undefined
+    return entry === undefined ? undefined : this.openEntry(user, entry)
+  }
+
+  private async openEntry(user: string, entry: MailboxEntry): Promise<MailboxHandle> {
     const docName = mailboxDocName(user, entry.id)
     const h = await this.o.registry.open(docName)
     let mailbox = this.mailboxes.get(docName)
@@ -142,10 +145,9 @@ export class MailStore {
     if (m === null) return 0
     const [, user, id] = m as unknown as [string, string, string]
     if (this.o.users.get(user) === undefined) return 0
-    const name = await this.withAccount(user, (a) => a.list().find((e) => e.id === id)?.name)
-    if (name === undefined) return 0
-    const h = await this.open(user, name)
-    if (h === undefined) return 0
+    const entry = await this.withAccount(user, (a) => a.list().find((e) => e.id === id))
+    if (entry === undefined) return 0
+    const h = await this.openEntry(user, entry)
     try {
       if (h.mailbox.strandedCount === 0) return 0
       const n = h.mailbox.fixup()
