@@ -1,6 +1,8 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { openMailbox, type Mailbox } from '../src/index.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { MemoryBlobStore, openMailbox, type Mailbox } from '../src/index.ts'
+import { toHex } from '../src/hex.ts'
 import { ModelClient } from '../../testkit/src/ModelClient.ts'
 import { SimCluster, rawMessage } from './helpers/SimCluster.ts'
 
@@ -294,6 +296,36 @@ describe('bad input', () => {
     sync(A.doc, peer)
     expect(A.inspect().malformedFacts).toBe(5)
     expect(A.view().messages).toEqual([])
+  })
+})
+
+describe('append', () => {
+  it('stores the SHA-256 of the bytes, or the precomputed hash it is given, and refuses a malformed one before drawing a guid', async () => {
+    const blobs = new MemoryBlobStore()
+    let drawn = 0
+    const randomBytes = (n: number) => {
+      drawn += n
+      return new Uint8Array(n).fill(drawn & 255)
+    }
+    const A = openMailbox(new Y.Doc(), { replica: 'A', slot: 0, stride: 2, uidValidity: 99, blobs, randomBytes })
+    const raw = rawMessage('h')
+    const digest = toHex(sha256(raw))
+    const g1 = A.append(raw)
+    expect(A.message(g1)?.hash).toBe(digest)
+    const given = 'ab'.repeat(32)
+    const g2 = A.append(raw, { hash: given })
+    expect(A.message(g2)?.hash).toBe(given)
+    await A.whenBlobsStored()
+    expect(await blobs.has(digest)).toBe(true)
+    expect(await blobs.has(given)).toBe(true)
+    const before = Y.encodeStateAsUpdate(A.doc)
+    const drawnBefore = drawn
+    for (const hash of ['AB'.repeat(32), 'ab'.repeat(31), 'xy'.repeat(32)]) {
+      expect(() => A.append(raw, { hash })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+    expect(drawn).toBe(drawnBefore)
+    expect(Y.encodeStateAsUpdate(A.doc)).toEqual(before)
+    expect(A.stats.appends).toBe(2)
   })
 })
 
