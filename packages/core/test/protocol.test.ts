@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { MemoryBlobStore, openMailbox, type Mailbox } from '../src/index.ts'
 import { toHex } from '../src/hex.ts'
-import { ModelClient } from '../../testkit/src/ModelClient.ts'
+import { InvariantViolation, ModelClient } from '../../testkit/src/ModelClient.ts'
 import { SimCluster, rawMessage } from './helpers/SimCluster.ts'
 
 /** Two-way full sync between docs (what a healed link does). */
@@ -201,20 +201,20 @@ describe('roaming clients', () => {
     const roamer = new ModelClient('roamer')
     const live: string[] = []
     let missedBelowUidNext = 0
-    let seenOnce = 0
     for (let i = 0; i < 10; i++) {
       live.push(A.append(rawMessage(`a${i}`)))
       live.push(B.append(rawMessage(`b${i}`)))
       const v = (i % 2 === 0 ? A : B).expose()
       try {
         roamer.sync(v)
-      } catch {
-        // S3 is a per-node promise: a roaming client across a partition is told uids below its UIDNEXT.
+      } catch (e) {
+        // S3 and S4 are per-node promises: a roaming client across a partition is told uids below
+        // its UIDNEXT, and sees uids vanish (as if expunged) and come back. Anything else fails.
+        if (!(e instanceof InvariantViolation) || (e.invariant !== 'S3' && e.invariant !== 'S4')) throw e
         missedBelowUidNext++
         roamer.cache = new Map(v.messages.map((m) => [m.uid, m.guid]))
         roamer.uidNext = Math.max(roamer.uidNext, v.uidNext)
       }
-      seenOnce = Math.max(seenOnce, roamer.cache.size)
     }
     sync(A.doc, B.doc)
     A.fixup()
@@ -222,7 +222,7 @@ describe('roaming clients', () => {
     const final = A.expose()
     const held = new Set(final.messages.map((m) => m.guid))
     for (const g of live) expect(held.has(g)).toBe(true)
-    console.log(`roaming client: ${missedBelowUidNext} of 10 syncs across the partition broke S3 for it; after the heal it holds all ${live.length} messages`)
+    console.log(`roaming client: ${missedBelowUidNext} of 10 syncs across the partition broke S3/S4 for it; after the heal it holds all ${live.length} messages`)
     expect(missedBelowUidNext).toBeGreaterThan(0)
   })
 })
