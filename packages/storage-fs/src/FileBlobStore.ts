@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore } from '@mailweave/core'
 import { isMissing } from './frames.ts'
-import { StorageError, toStorageError } from './StorageError.ts'
+import { checkBlobKey, isBlobKey, sha256Hex } from './blobKey.ts'
+import { toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, syncDir, writeFully } from './writeFully.ts'
 import type { WriteOp } from './writeFully.ts'
@@ -19,8 +20,6 @@ export interface FileBlobStoreOptions {
   writeOp?: WriteOp
 }
 
-const KEY = /^[0-9a-f]{64}$/
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 /**
  * A durable, content-addressed {@link BlobStore} on disk. `put` rejects with `HASH_MISMATCH`
@@ -56,7 +55,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    if (!KEY.test(key) || sha256(bytes) !== key) throw new StorageError('HASH_MISMATCH', `blob bytes do not hash to ${key}`)
+    checkBlobKey(key, bytes)
     if ((await this.get(key)) !== undefined) return
     const fanout = join(this.dir, key.slice(0, 2))
     const tmp = join(fanout, `${key}.${randomBytes(6).toString('hex')}.tmp`)
@@ -82,7 +81,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    if (!KEY.test(key)) return undefined
+    if (!isBlobKey(key)) return undefined
     const path = this.pathOf(key)
     let buf: Buffer
     try {
@@ -91,7 +90,7 @@ export class FileBlobStore implements BlobStore {
       if (isMissing(err)) return undefined
       throw toStorageError(err, `get blob ${key}`)
     }
-    if (sha256(buf) !== key) {
+    if (sha256Hex(buf) !== key) {
       this.log?.('storage-fs: blob corrupt on disk, moved aside', { key, file: path, bytes: buf.length })
       await rename(path, `${path}.corrupt`).catch(() => {})
       return undefined
@@ -100,7 +99,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async has(key: string): Promise<boolean> {
-    if (!KEY.test(key)) return false
+    if (!isBlobKey(key)) return false
     try {
       await stat(this.pathOf(key))
       return true
@@ -111,7 +110,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    if (!KEY.test(key)) return
+    if (!isBlobKey(key)) return
     try {
       await unlink(this.pathOf(key))
     } catch (err) {
@@ -122,7 +121,7 @@ export class FileBlobStore implements BlobStore {
   async *keys(): AsyncIterable<string> {
     for (const fanout of await readdir(this.dir)) {
       if (!/^[0-9a-f]{2}$/.test(fanout)) continue
-      for (const name of await readdir(join(this.dir, fanout))) if (KEY.test(name)) yield name
+      for (const name of await readdir(join(this.dir, fanout))) if (isBlobKey(name)) yield name
     }
   }
 

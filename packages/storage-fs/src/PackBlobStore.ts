@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
@@ -6,6 +5,7 @@ import { join } from 'node:path'
 import type { BlobStore } from '@mailweave/core'
 import { FileBlobStore } from './FileBlobStore.ts'
 import { concat, encodeFrame, FRAME_HEADER, frameAt, isMissing, parseFrames, readIfExists } from './frames.ts'
+import { checkBlobKey, isBlobKey, sha256Hex } from './blobKey.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, replaceFile, syncDir, writeFully } from './writeFully.ts'
@@ -64,7 +64,6 @@ interface Batch {
   done: Promise<void>
 }
 
-const KEY = /^[0-9a-f]{64}$/
 const KEY_BYTES = 32
 const PACK_NAME = /^(\d{6,})\.pack$/
 const DEFAULT_LARGE = 1 << 20
@@ -90,7 +89,6 @@ const READ_SPAN = 1 << 20
 // Compaction reads neighbouring records in one go and writes in chunks of about this size.
 const COPY_CHUNK = 8 << 20
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 /** Bytes of a pack record holding a blob of `length` bytes: frame header, raw key, blob. */
 const recordBytes = (length: number): number => FRAME_HEADER + KEY_BYTES + length
 const closedError = (): StorageError => new StorageError('IO', 'PackBlobStore is closed')
@@ -233,7 +231,7 @@ export class PackBlobStore implements BlobStore {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    if (!KEY.test(key) || sha256(bytes) !== key) throw new StorageError('HASH_MISMATCH', `blob bytes do not hash to ${key}`)
+    checkBlobKey(key, bytes)
     if (this.closed) throw closedError()
     if (this.large.has(key)) return
     const pending = this.pending.get(key)
@@ -247,7 +245,7 @@ export class PackBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    if (!KEY.test(key)) return undefined
+    if (!isBlobKey(key)) return undefined
     if (this.closed) throw closedError()
     // a put still on its way to the disk is readable already (its bytes are in memory)
     const pending = this.pending.get(key)?.op
@@ -275,7 +273,7 @@ export class PackBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    if (!KEY.test(key)) return
+    if (!isBlobKey(key)) return
     if (this.closed) throw closedError()
     if (this.large.has(key)) {
       await this.files.delete(key)
@@ -480,7 +478,7 @@ export class PackBlobStore implements BlobStore {
           const recEnd = at + recordBytes(r.loc.length)
           // each blob gets its own copy: a view would keep the whole run alive
           const blob = buf.slice(at + FRAME_HEADER + KEY_BYTES, recEnd)
-          r.resolve(recEnd <= bytesRead && sha256(blob) === r.key ? blob : undefined)
+          r.resolve(recEnd <= bytesRead && sha256Hex(blob) === r.key ? blob : undefined)
         }
       } catch (err) {
         for (const r of run) r.resolve(err instanceof Error ? err : new Error(String(err)))
@@ -541,7 +539,7 @@ export class PackBlobStore implements BlobStore {
         const buf = await this.readRange(start.pack, start.offset, last.offset + recordBytes(last.length) - start.offset)
         for (const [key, loc] of live.slice(i, j)) {
           const record = buf.subarray(loc.offset - start.offset, loc.offset - start.offset + recordBytes(loc.length))
-          if (record.length !== recordBytes(loc.length) || sha256(record.subarray(FRAME_HEADER + KEY_BYTES)) !== key) {
+          if (record.length !== recordBytes(loc.length) || sha256Hex(record.subarray(FRAME_HEADER + KEY_BYTES)) !== key) {
             this.log?.('storage-fs: packed blob corrupt, left out of compaction', { key, file: this.packPath(loc.pack), offset: loc.offset, bytes: loc.length })
             continue
           }
