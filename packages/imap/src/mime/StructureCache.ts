@@ -15,6 +15,13 @@ function headerEnd(raw: Uint8Array): number {
   return raw.length
 }
 
+/** Drops the oldest entry (first in insertion order: a hit that re-inserts makes this LRU) once `map` holds more than `capacity`. */
+function evictBeyond(map: Map<string, unknown>, capacity: number): void {
+  if (map.size <= capacity) return
+  const oldest = map.keys().next()
+  if (!oldest.done) map.delete(oldest.value)
+}
+
 /**
  * Parsed message structures by content hash (SHA-256 of the raw bytes, so an entry can never
  * go stale), least recently used evicted beyond `capacity`. Shared by every session of a
@@ -48,7 +55,6 @@ export class StructureCache {
     return this.#encoded.get(hash)
   }
 
-
   /** The structure of `raw`, whose content hash is `hash`. */
   get(hash: string, raw: Uint8Array): Promise<ParsedMessage> {
     const hit = this.#entries.get(hash)
@@ -59,10 +65,7 @@ export class StructureCache {
     }
     const parsed = parseMessage(raw)
     this.#entries.set(hash, parsed)
-    if (this.#entries.size > this.capacity) {
-      const oldest = this.#entries.keys().next()
-      if (!oldest.done) this.#entries.delete(oldest.value)
-    }
+    evictBeyond(this.#entries, this.capacity)
     return parsed
   }
 
@@ -81,10 +84,7 @@ export class StructureCache {
     const full = this.#entries.get(hash)
     const env = full !== undefined ? (await full).envelope : envelopeOf(headerFields(raw.subarray(0, headerEnd(raw))))
     this.#envelopes.set(hash, env)
-    if (this.#envelopes.size > this.capacity) {
-      const oldest = this.#envelopes.keys().next()
-      if (!oldest.done) this.#envelopes.delete(oldest.value)
-    }
+    evictBeyond(this.#envelopes, this.capacity)
     return env
   }
 
@@ -98,10 +98,7 @@ export class StructureCache {
     const token = preEncode(encodeEnvelope(envelope))
     this.#encoded.set(hash, token)
     if (this.#store !== undefined && token.kind === 'raw') this.#store.add([[hash, Buffer.from(token.text, 'latin1')]])
-    if (this.#encoded.size > this.capacity) {
-      const oldest = this.#encoded.keys().next()
-      if (!oldest.done) this.#encoded.delete(oldest.value)
-    }
+    evictBeyond(this.#encoded, this.capacity)
     return token
   }
 
