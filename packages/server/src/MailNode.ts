@@ -17,6 +17,7 @@ import { USERS_DOC } from './docNames.ts'
 
 /** File in the data directory while a node runs (see MailStoreOptions.uncleanStop). */
 const RUNNING_MARKER = 'running'
+const SHA256_HEX = /^[0-9a-f]{64}$/
 
 /**
  * A mailweave node: what an operator runs in each region. Composes the durable
@@ -138,11 +139,13 @@ export class MailNode {
     for (const s of decoded.structs) {
       if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue
       for (const f of s.content.getContent()) {
-        if (!Array.isArray(f) || f[0] !== 'm' || typeof f[3] !== 'string') continue
+        // any writer of the document (an edge replica, through a peer) may put anything here
+        if (!Array.isArray(f) || f[0] !== 'm' || typeof f[3] !== 'string' || !SHA256_HEX.test(f[3])) continue
         const hash = f[3]
         if (this.wanted.has(hash)) continue
         this.wanted.add(hash)
-        void this.blobs.has(hash).then((have) => (have ? true : this.peers!.want(hash, 60_000))).finally(() => this.wanted.delete(hash))
+        // `want` resolves at once when the blob is stored already
+        this.peers.want(hash, 60_000).catch((err: unknown) => this.log.warn({ hash, err: String(err) }, 'could not fetch a message body from peers')).finally(() => this.wanted.delete(hash))
       }
     }
   }

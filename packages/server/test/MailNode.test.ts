@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitFor } from '@mailweave/testkit'
+import { MailNode, silentLogger } from '../src/index.ts'
+
+const secret = new Uint8Array(32).fill(7)
+const nodes: MailNode[] = []
+const dirs: string[] = []
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.stop()
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+async function start(nodeId: string, slot: number, peers: { id: string; url: string }[]): Promise<MailNode> {
+  const dataDir = mkdtempSync(join(tmpdir(), `mw-${nodeId}-`))
+  dirs.push(dataDir)
+  const node = await MailNode.start({ nodeId, slot, stride: 2, dataDir, host: '127.0.0.1', port: 0, peers, secret }, silentLogger())
+  nodes.push(node)
+  return node
+}
+
+describe('MailNode', () => {
+  it('fetches the body of a message learnt from a peer, and ignores a message fact whose hash is not SHA-256 hex', async () => {
+    // b has the greater id, so it never dials: the URL it has for a is not used
+    const b = await start('b', 1, [{ id: 'a', url: 'http://127.0.0.1:9' }])
+    const a = await start('a', 0, [{ id: 'b', url: b.url }])
+    await waitFor(() => b.peers!.status()[0]!.state === 'open', 5000, 'a and b linked')
+    const body = new TextEncoder().encode('Subject: hi\r\n\r\nbody\r\n')
+    const hash = createHash('sha256').update(body).digest('hex')
+    await a.blobs.put(hash, body)
+    const h = await a.registry.open('mbox/ann/x')
+    // what any writer of the document (an edge replica, through a) may put there: a bad hash first
+    h.doc.getArray('log').push([['m', 'g1', 'edge', 'not a hash'], ['m', 'g2', 'edge', hash]])
+    await a.registry.flush(h.name)
+    h.release()
+    await waitFor(async () => (await b.blobs.get(hash)) !== undefined, 5000, 'b fetched the body from a')
+    expect(await b.blobs.get(hash)).toEqual(body)
+    expect(await b.blobs.has('not a hash')).toBe(false)
+  })
+})
