@@ -96,8 +96,10 @@ class Observer {
       else this.globalUids.set(key, guid)
       const had = this.everShown.get(uid)
       if (had !== undefined && had !== guid) this.violate(`S4 ${uid} ${guid}`, `S4 ${where}: uid ${uid} named ${had}, now ${guid}`)
-      if (had === undefined && this.gone.has(uid)) this.violate(`S4 back ${uid}`, `S4 ${where}: expunged uid ${uid} came back`)
+      // (a gone uid was always shown: `had` is set for it, so this must not require had === undefined)
+      else if (this.gone.has(uid)) this.violate(`S4 back ${uid}`, `S4 ${where}: expunged uid ${uid} came back`)
       if (had === undefined && !fresh && uid < this.uidNext) this.violate(`S3 ${uid}`, `S3 ${where}: new uid ${uid} below the UIDNEXT ${this.uidNext} it was told`)
+      if (uid >= v.uidNext) this.violate(`S3 next ${uid}`, `S3 ${where}: uid ${uid} at or above the UIDNEXT ${v.uidNext} of the same response`)
       const at = this.heldAt.get(guid) ?? new Set<string>()
       if (at.size > 0 && !at.has(key)) this.reDownloads++
       at.add(key)
