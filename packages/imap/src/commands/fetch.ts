@@ -50,12 +50,16 @@ export const fetch: CommandSpec<FetchCommand> = {
     let expunged = 0
     let seenSet = false
     const cache = session.context.cache
+    // CHANGEDSINCE: messages not modified since (or gone) are left out
+    const unchanged = (e: { uid: number }): boolean =>
+      cmd.changedSince !== undefined && (tracker.isGone(e.uid) || handle.modseq.of(e.uid) <= cmd.changedSince)
     // bodies this command will read (structures not cached yet) are loaded a few messages ahead
     const ahead = new ReadAhead(seqs.length, (i) => {
       if (!needsBody) return undefined
       const e = tracker.at(seqs[i]!)
-      const info = e === undefined ? undefined : handle.mailbox.message(e.guid)
-      if (e === undefined || info === undefined || info.hash === '') return undefined
+      if (e === undefined || unchanged(e)) return undefined
+      const info = handle.mailbox.message(e.guid)
+      if (info === undefined || info.hash === '') return undefined
       if ((envelopeOnly && (cache.peekEnvelopeToken(info.hash) !== undefined || cache.peekEnvelope(info.hash) !== undefined)) || (!needsRaw && cache.has(info.hash))) return undefined
       return { guid: e.guid, size: info.size }
     }, (guid) => handle.body(guid))
@@ -66,7 +70,7 @@ export const fetch: CommandSpec<FetchCommand> = {
     for (const [index, seq] of seqs.entries()) {
       const entry = tracker.at(seq)!
       const gone = tracker.isGone(entry.uid)
-      if (cmd.changedSince !== undefined && (gone || handle.modseq.of(entry.uid) <= cmd.changedSince)) continue
+      if (unchanged(entry)) continue
       const info = handle.mailbox.message(entry.guid)
       if (info === undefined) {
         expunged++
@@ -95,7 +99,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           else unavailable++
           continue
         }
-        envelope = await session.context.cache.envelope(info.hash, bytes)
+        envelope = await cache.envelope(info.hash, bytes)
       } else if (needsBody && !envelopeOnly) {
         const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
@@ -104,7 +108,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           continue
         }
         raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-        parsed = await session.context.cache.get(info.hash, raw)
+        parsed = await cache.get(info.hash, raw)
       }
       const out: Array<[string | Token, Token]> = []
       if (cmd.uid && !cmd.items.some((i) => i.type === 'UID')) out.push(['UID', num(entry.uid)])
