@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
+import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { NodeClient, readSecret } from './client.ts'
 import { countMessages, readMessages } from './importMail.ts'
@@ -159,17 +160,11 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-interface Inspection {
+/** The JSON of `GET /api/inspect/:user/:name`: core's inspection plus the node, the mailbox entry and its stats. */
+type Inspection = MailboxInspection & {
   node: { nodeId: string }
   mailbox: { name: string; uidValidity: number }
   stats: Record<string, number>
-  ceiling: number
-  claims: Record<string, string[]>
-  watermarks: Record<string, number>
-  reservations: Record<string, number>
-  seen: Record<string, number[]>
-  bindings: { uid: number; guid: string; allocator: string; valid: boolean; conflicted: boolean }[]
-  stranded: string[]
 }
 
 function printInspection(d: Inspection): void {
