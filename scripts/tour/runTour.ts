@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve, parse } from 'node:path'
+import type { MailboxInspection } from '@mailweave/core'
 import { InvariantViolation, waitFor } from '@mailweave/testkit'
 import { LocalCluster } from '../lib/LocalCluster.ts'
 import { renderReport } from './renderReport.ts'
@@ -43,13 +44,8 @@ const DELIVERED: Record<string, [string, string]> = { eu: ['eu-5', 'Newsletter']
 const raw = (label: string, subject: string, region: string) =>
   `From: ${region}@tour.mailweave\r\nTo: ${USER}@tour.mailweave\r\nSubject: ${label} ${subject}\r\nMessage-ID: <${label}@tour.mailweave>\r\nDate: ${new Date().toUTCString()}\r\n\r\n${subject} (appended at ${region})\r\n`
 
-interface Inspection {
-  watermarks: Record<string, number>
-  seen: Record<string, number[]>
-  reservations: Record<string, number>
-  bindings: { uid: number; guid: string; allocator: string; valid: boolean }[]
-  stranded: string[]
-}
+/** The part of `GET /api/inspect/:user/:name` the tour reads. */
+type Inspection = Pick<MailboxInspection, 'watermarks' | 'seen' | 'reservations' | 'bindings' | 'stranded'>
 
 interface MessageInfoJson {
   guid: string
