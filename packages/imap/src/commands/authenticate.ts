@@ -1,6 +1,7 @@
 import { bad, no } from '../ImapError.ts'
 import type { AuthenticateCommand } from '../wire/Command.ts'
 import type { CommandSpec } from './CommandSpec.ts'
+import { logIn } from './login.ts'
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -36,12 +37,6 @@ export const authenticate: CommandSpec<AuthenticateCommand> = {
     if (fields.length !== 3) throw bad('Malformed SASL PLAIN response')
     const [authzid, user, password] = fields as [string, string, string]
     if (authzid.length > 0 && authzid !== user) throw no('Acting as another user is not allowed', 'AUTHORIZATIONFAILED')
-    const account = await session.settings.backend.authenticate(user, password)
-    if (account === undefined) {
-      await session.authFailed()
-      throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
-    }
-    session.loggedIn(account)
-    return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
+    return logIn(session, user, password)
   },
 }

@@ -1,6 +1,22 @@
 import { no } from '../ImapError.ts'
+import type { ImapSession } from '../ImapSession.ts'
 import type { LoginCommand } from '../wire/Command.ts'
-import type { CommandSpec } from './CommandSpec.ts'
+import type { CommandResult, CommandSpec } from './CommandSpec.ts'
+
+/**
+ * Checks `user` and `password` with the backend and logs the session in (LOGIN and
+ * AUTHENTICATE PLAIN); wrong credentials are answered `NO [AUTHENTICATIONFAILED]` after the
+ * session's failure delay (see `ImapSession.authFailed`).
+ */
+export async function logIn(session: ImapSession, user: string, password: string): Promise<CommandResult> {
+  const account = await session.settings.backend.authenticate(user, password)
+  if (account === undefined) {
+    await session.authFailed()
+    throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
+  }
+  session.loggedIn(account)
+  return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
+}
 
 /**
  * LOGIN (RFC 3501 6.2.3). Refused (`NO [PRIVACYREQUIRED]`, LOGINDISABLED advertised) on a
@@ -10,12 +26,6 @@ export const login: CommandSpec<LoginCommand> = {
   states: ['notAuthenticated'],
   async run(session, cmd) {
     if (!session.plaintextAuthAllowed) throw no('Plaintext authentication is disabled; use STARTTLS first', 'PRIVACYREQUIRED')
-    const account = await session.settings.backend.authenticate(cmd.username, cmd.password)
-    if (account === undefined) {
-      await session.authFailed()
-      throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
-    }
-    session.loggedIn(account)
-    return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
+    return logIn(session, cmd.username, cmd.password)
   },
 }
