@@ -250,7 +250,8 @@ export class PackBlobStore implements BlobStore {
     // a put still on its way to the disk is readable already (its bytes are in memory)
     const pending = this.pending.get(key)?.op
     if (pending?.kind === 'put') return pending.frame.slice(FRAME_HEADER + KEY_BYTES)
-    if (pending?.kind === 'del') return undefined
+    // (a pending delete may be of the packed copy of a key now stored as a file: largeBlobBytes changed)
+    if (pending?.kind === 'del' && !this.large.has(key)) return undefined
     // A compaction may move the blob between the lookup and the read: look again then.
     for (let attempt = 0; attempt < 4; attempt++) {
       const loc = this.index.get(key)

@@ -90,6 +90,35 @@ describe('PackBlobStore', () => {
     expect(await store.get(sha(b))).toBeUndefined()
   })
 
+  it('answers get for a blob put as a file while a delete of its packed copy is being committed', async () => {
+    const dir = await tempDir()
+    const a = blobOf(1, 2000)
+    const first = await openStore({ dir })
+    await first.put(sha(a), a) // packed under the default threshold
+    await first.close()
+    let hold = false
+    let release: (() => void) | undefined
+    const writeOp: WriteOp = async (file, data, position) => {
+      if (hold && release === undefined) await new Promise<void>((r) => (release = r))
+      return defaultWriteOp(file, data, position)
+    }
+    const store = await openStore({ dir, writeOp, largeBlobBytes: 1000 })
+    const deleting = store.delete(sha(a))
+    const deadline = Date.now() + 5000
+    hold = true
+    while (release === undefined && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    expect(release).toBeDefined() // the delete's commit is held at its first write
+    hold = false
+    try {
+      await store.put(sha(a), a) // over the new threshold: one file, outside the packs
+      expect(same(await store.get(sha(a)), a)).toBe(true)
+    } finally {
+      release!()
+    }
+    await deleting
+    expect(same(await store.get(sha(a)), a)).toBe(true)
+  })
+
   it('rejects a put whose key is not the SHA-256 of the bytes', async () => {
     const store = await openStore({ dir: await tempDir() })
     const blob = blobOf(1)
