@@ -70,7 +70,7 @@ it(`survives random and mutated input without changing the mailbox (seed ${SEED}
   await setup.login()
   for (const s of ['one', 'two', 'three']) {
     const m = message(s, 'plain body\r\n', 'Content-Type: text/plain; charset=utf-8\r\n')
-    await setup.command(`APPEND INBOX (\\Flagged $Tag) {${m.length}+}\r\n${m.toString('latin1')}`)
+    await setup.append(m, { flags: '(\\Flagged $Tag)' })
   }
   await setup.command('CREATE Trash')
   setup.close()

@@ -131,6 +131,18 @@ export class RawClient {
     return this.until((l) => l.startsWith(`${tag} `), ms)
   }
 
+  /**
+   * APPENDs `raw` as a LITERAL+ literal (sent byte-exact) to `mailbox`, with `flags` (e.g.
+   * `(\\Seen)`) when given; returns the lines up to the tagged response, throws unless it is OK.
+   */
+  async append(raw: Buffer, opts: { mailbox?: string; flags?: string } = {}): Promise<string[]> {
+    const tag = `T${++this.#seq}`
+    this.write(Buffer.concat([Buffer.from(`${tag} APPEND ${opts.mailbox ?? 'INBOX'} ${opts.flags !== undefined ? `${opts.flags} ` : ''}{${raw.length}+}\r\n`), raw, Buffer.from('\r\n')]))
+    const r = await this.until((l) => l.startsWith(`${tag} `))
+    if (!r[r.length - 1]!.includes(' OK ')) throw new Error(`APPEND failed: ${r.join('\n')}`)
+    return r
+  }
+
   async login(user = USER, pass = PASS): Promise<void> {
     const r = await this.command(`LOGIN ${user} "${pass}"`)
     if (!r[r.length - 1]!.includes(' OK ')) throw new Error(`login failed: ${r.join('\n')}`)

@@ -291,7 +291,7 @@ describe('FETCH, SEARCH, STORE', () => {
     await c.login()
     for (const s of ['a', 'b', 'c']) {
       const m = message(s)
-      await c.command(`APPEND INBOX {${m.length}+}\r\n${m.toString('latin1')}`)
+      await c.append(m)
     }
     await c.command('ENABLE CONDSTORE')
     const sel = await c.command('SELECT INBOX')
@@ -324,7 +324,7 @@ describe('notifications', () => {
     await b.login()
     for (const s of ['one', 'two', 'three']) {
       const m = message(s)
-      await a.command(`APPEND INBOX {${m.length}+}\r\n${m.toString('latin1')}`)
+      await a.append(m)
     }
     await a.command('SELECT INBOX')
     await b.command('SELECT INBOX')
@@ -357,7 +357,7 @@ describe('notifications', () => {
     a.write('I IDLE\r\n')
     await a.until((l) => l.startsWith('+'))
     const m = message('live')
-    await b.command(`APPEND INBOX {${m.length}+}\r\n${m.toString('latin1')}`)
+    await b.append(m)
     await a.until((l) => l === '* 1 EXISTS')
     await b.command('SELECT INBOX')
     await b.command('STORE 1 +FLAGS (\\Deleted)')
@@ -374,7 +374,7 @@ describe('notifications', () => {
     await c.login()
     for (const s of ['1', '2', '3', '4']) {
       const m = message(s)
-      await c.command(`APPEND INBOX {${m.length}+}\r\n${m.toString('latin1')}`)
+      await c.append(m)
     }
     await c.command('ENABLE QRESYNC')
     const sel = await c.command('SELECT INBOX')
@@ -412,7 +412,7 @@ describe('notifications', () => {
     Y.applyUpdate(inboxA.doc, Y.encodeStateAsUpdate(docB))
     // Partition: A's client sees A's message at UID 2; B appends two and exposes W[B] = 4.
     const m = message('from A')
-    await a.command(`APPEND INBOX {${m.length}+}\r\n${m.toString('latin1')}`)
+    await a.append(m)
     const sel = await a.command('SELECT INBOX')
     expect(sel).toContain('* 1 EXISTS')
     expect(sel).toContain('* OK [UIDNEXT 3] Predicted next UID')
