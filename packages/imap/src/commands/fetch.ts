@@ -11,6 +11,7 @@ import { wireFlagList } from '../wireFlags.ts'
 import type { Token } from '../wire/encode.ts'
 import { SELECTED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
+import { asBuffer } from '../bytes.ts'
 
 const NEEDS_BODY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BODY[]', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'])
 /** Items answered from the cached structure alone, without the raw bytes. */
@@ -107,7 +108,7 @@ export const fetch: CommandSpec<FetchCommand> = {
           else unavailable++
           continue
         }
-        raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        raw = asBuffer(bytes)
         parsed = await cache.get(info.hash, raw)
       }
       const out: Array<[string | Token, Token]> = []

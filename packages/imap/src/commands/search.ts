@@ -8,6 +8,7 @@ import type { Token } from '../wire/encode.ts'
 import { SequenceSet } from '../wire/SequenceSet.ts'
 import { SELECTED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
+import { asBuffer } from '../bytes.ts'
 
 const CONTENT_KEYS = new Set(['BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO', 'HEADER', 'SENTBEFORE', 'SENTON', 'SENTSINCE'])
 
@@ -171,7 +172,7 @@ export const search: CommandSpec<SearchCommand> = {
       if (content) {
         const bytes = await handle.body(e.guid)
         if (bytes !== undefined) {
-          raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+          raw = asBuffer(bytes)
           parsed = await session.context.cache.get(info.hash, raw)
         }
       }

@@ -4,6 +4,7 @@ import type { MimeNode as SplitNode, SplitterChunk } from '@zone-eu/mailsplit'
 import libmime from 'libmime'
 import { addressParser } from 'postal-mime'
 import type { Address, BodyStructure, Disposition, Envelope } from '../wire/BodyStructure.ts'
+import { asBuffer } from '../bytes.ts'
 
 /**
  * One MIME entity of a message with byte offsets into the message's raw bytes:
@@ -289,7 +290,7 @@ function fallback(raw: Buffer): ParsedMessage {
  * refuses (over its header or part limits) is described as one opaque part.
  */
 export async function parseMessage(bytes: Uint8Array): Promise<ParsedMessage> {
-  const raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const raw = asBuffer(bytes)
   try {
     const { part, structure, envelope } = await build(raw, raw, 0, 0, { parts: 0 })
     return { root: part, structure, envelope }

@@ -1,3 +1,5 @@
+import { asBuffer } from '../bytes.ts'
+
 /**
  * One complete client command as framed off the wire: `lines[i]` is the text (without CRLF)
  * that precedes `literals[i]`, so `lines.length === literals.length + 1`. Lines of a frame
@@ -166,7 +168,7 @@ export class CommandReader {
 
   /** Consumes one chunk and returns every event it completes, in order. */
   push(chunk: Uint8Array): ReaderEvent[] {
-    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const data = asBuffer(chunk)
     const events: ReaderEvent[] = []
     let i = 0
     while (i < data.length) {
