@@ -224,12 +224,13 @@ export class ImapSession {
   }
 
   /**
-   * The next event from the client, in order, or `undefined` once the connection is closed.
+   * The next event from the client, in order, or `undefined` once the connection is closed or closing.
    * Only one caller at a time (the command loop, or a command reading continuation lines).
    */
   async nextEvent(): Promise<ReaderEvent | undefined> {
     for (;;) {
-      if (this.#closed) return undefined
+      // once the session is ending (LOGOUT, BYE) nothing pipelined after it may still run
+      if (this.#closed || this.#ending) return undefined
       const ev = this.#queue.shift()
       if (ev !== undefined) {
         if (this.#paused && this.#queue.length < QUEUE_LOW) {

@@ -35,4 +35,20 @@ describe('failed authentication', () => {
     await again.login('alice', PASS)
     expect(srv.errors).toEqual([])
   })
+
+  it('checks no password pipelined after the failure that closes the connection', async () => {
+    srv = await startServer({ authFailureDelayMs: 0, maxAuthFailures: 3 })
+    const checked: string[] = []
+    const authenticate = srv.backend.authenticate.bind(srv.backend)
+    srv.backend.authenticate = (user, password) => {
+      checked.push(password)
+      return authenticate(user, password)
+    }
+    const guesser = await RawClient.connect(srv.port)
+    guesser.write(['1', '2', '3', '4', '5'].map((n) => `G${n} LOGIN alice guess-${n}\r\n`).join(''))
+    await guesser.until((l) => l.startsWith('* BYE') && l.includes('Too many authentication failures'))
+    await guesser.closedByServer()
+    expect(checked).toEqual(['guess-1', 'guess-2', 'guess-3'])
+    expect(guesser.lines.filter((l) => /^G\d /.test(l)).map((l) => l.split(' ')[0])).toEqual(['G1', 'G2', 'G3'])
+  })
 })
