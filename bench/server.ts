@@ -11,14 +11,15 @@ import * as Y from 'yjs'
 import { FileUpdateStore } from '@mailweave/storage-fs'
 import { MailNode, silentLogger, type NodeConfig } from '@mailweave/server'
 import { FaultProxy, freePort, waitFor } from '@mailweave/testkit'
+import { Dovecot, doveadmSync, requireDovecot } from './lib/dovecot.ts'
 
 const REPL = Number(process.env.BENCH_REPL_MESSAGES ?? 10_000)
 const CATCHUP = Number(process.env.BENCH_CATCHUP_MESSAGES ?? 5_000)
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 3_000)
 const CONCURRENCY = 32
-const DOVEADM_SYNC_MSGS_PER_S = 550 // measured on this machine class (issue 3)
 const progress = (m: string) => process.stderr.write(`[bench server] ${m}\n`)
 const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
+const dovecotBins = requireDovecot('bench/server.ts')
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-'))
 
 const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`)
@@ -104,6 +105,24 @@ const replBytes = wire.bytesIn + wire.bytesOut
 await B.stop()
 await A2.stop()
 
+// 2b. the reference, in the same run: Dovecot replicating the same REPL messages to an
+// empty peer with `doveadm sync` (dsync, what its replicator runs), A filled as an MDA would
+progress(`replication reference: ${REPL} messages, Dovecot ${dovecotBins.version} A -> empty B by doveadm sync`)
+const dvA = await Dovecot.start({ dir: join(root, 'dovecot-a'), name: `mailweave-bench-a-${process.pid}`, user: 'bench', password: 'benchpass' })
+const dvB = await Dovecot.start({ dir: join(root, 'dovecot-b'), name: `mailweave-bench-b-${process.pid}`, user: 'bench', password: 'benchpass' })
+let dsyncMs: number
+try {
+  await dvA.fillInbox(Array.from({ length: REPL }, (_, i) => raw(i)))
+  const sync = await doveadmSync(dvA, dvB, 'bench', { mode: 'full' })
+  dsyncMs = sync.ms
+  const atB = await dvB.inboxCount()
+  if (atB !== REPL) throw new Error(`doveadm sync left ${atB} of ${REPL} messages at B`)
+  progress(`  doveadm sync: ${REPL} messages in ${(dsyncMs / 1000).toFixed(2)} s (${sync.runs} run(s))`)
+} finally {
+  await dvA.stop()
+  await dvB.stop()
+}
+
 // 3. catch-up after a partition: each of two nodes takes CATCHUP appends
 progress(`catch-up: two nodes, ${CATCHUP} appends each while partitioned`)
 const [pc, pd] = [await freePort(), await freePort()]
@@ -145,9 +164,14 @@ await proxy.close()
 rmSync(root, { recursive: true, force: true })
 
 const replRate = REPL / (replMs / 1000)
+const dsyncRate = REPL / (dsyncMs / 1000)
 const result = {
   appendsDurable: { messages: APPENDS, concurrency: CONCURRENCY, oursPerSec: Math.round(APPENDS / (oursMs / 1000)), rawYjsFsyncPerSec: Math.round(APPENDS / (rawMs / 1000)), ratio: +(rawMs / oursMs).toFixed(2) },
-  replication: { messages: REPL, seconds: +(replMs / 1000).toFixed(2), messagesPerSec: Math.round(replRate), metadataSeconds: +(metaMs / 1000).toFixed(2), wireBytesPerMessage: Math.round(replBytes / REPL), vsDoveadmSync: +(replRate / DOVEADM_SYNC_MSGS_PER_S).toFixed(1), goal: '>= 10x doveadm sync (~550 msg/s)' },
+  replication: {
+    messages: REPL, seconds: +(replMs / 1000).toFixed(2), messagesPerSec: Math.round(replRate), metadataSeconds: +(metaMs / 1000).toFixed(2), wireBytesPerMessage: Math.round(replBytes / REPL),
+    doveadmSync: { version: dovecotBins.version, seconds: +(dsyncMs / 1000).toFixed(2), messagesPerSec: Math.round(dsyncRate) },
+    vsDoveadmSync: +(replRate / dsyncRate).toFixed(1), goal: '>= 10x doveadm sync, measured in the same run',
+  },
   catchUp: { appendsPerSide: CATCHUP, seconds: +(catchupMs / 1000).toFixed(2), fixups },
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })

@@ -197,6 +197,37 @@ export class Dovecot {
     return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') + '\n'
   }
 
+  /**
+   * Delivers `messages` into the user's INBOX the way a Maildir MDA does (a file per
+   * message written into `new/`, owned by the mail user), then has Dovecot index them
+   * (`doveadm force-resync`), so the mailbox is as an IMAP APPEND would have left it.
+   */
+  async fillInbox(messages: Iterable<Uint8Array>): Promise<number> {
+    const owner = mailOwner()
+    const root = (process.getuid?.() ?? 0) === 0
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(this.maildir, sub), { recursive: true })
+    let n = 0
+    const stamp = Math.floor(Date.now() / 1000)
+    for (const m of messages) {
+      const file = join(this.maildir, 'new', `${stamp}.M${n}P${process.pid}.mailweave-bench`)
+      writeFileSync(file, m)
+      if (root) chownSync(file, owner.uid, owner.gid)
+      n++
+    }
+    if (root) for (const d of [this.home, this.maildir, ...['cur', 'new', 'tmp'].map((s) => join(this.maildir, s))]) chownSync(d, owner.uid, owner.gid)
+    const r = await this.doveadm(['force-resync', '-u', this.o.user, 'INBOX'])
+    if (r.code !== 0) throw new DovecotError(`doveadm force-resync on ${this.o.name} failed (exit ${r.code}):\n${r.stderr}${this.logTail(5)}`)
+    return n
+  }
+
+  /** Messages in the user's INBOX as Dovecot counts them (`doveadm mailbox status messages`). */
+  async inboxCount(): Promise<number> {
+    const r = await this.doveadm(['mailbox', 'status', '-u', this.o.user, 'messages', 'INBOX'])
+    const m = /messages=(\d+)/.exec(r.stdout)
+    if (r.code !== 0 || m === null) throw new DovecotError(`doveadm mailbox status on ${this.o.name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`)
+    return Number(m[1])
+  }
+
   /** Runs `doveadm -c <this config> ...args`. */
   doveadm(args: string[]): Promise<DoveadmResult> {
     return doveadm(['-c', this.configFile, ...args])
