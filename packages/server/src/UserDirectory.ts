@@ -107,16 +107,23 @@ export class UserDirectory {
     return `${body}.${createHmac('sha256', this.secret).update(body).digest('base64url')}`
   }
 
-  /** The user a token names, or undefined when it is forged, expired or the user is gone. */
+  /**
+   * The user a token names, or undefined when it is forged, expired or the user is gone.
+   * The token is `v1.<user>.<expiry>.<mac>`; a user name may itself hold dots, so the
+   * fields are read from both ends (version first, expiry and MAC last).
+   */
   checkToken(token: string): string | undefined {
-    const parts = token.split('.')
-    if (parts.length !== 4 || parts[0] !== 'v1') return undefined
-    const body = parts.slice(0, 3).join('.')
+    const first = token.indexOf('.')
+    const macDot = token.lastIndexOf('.')
+    const expDot = token.lastIndexOf('.', macDot - 1)
+    if (first < 0 || expDot <= first || token.slice(0, first) !== 'v1') return undefined
+    const body = token.slice(0, macDot)
     const want = createHmac('sha256', this.secret).update(body).digest()
-    const got = Buffer.from(parts[3]!, 'base64url')
+    const got = Buffer.from(token.slice(macDot + 1), 'base64url')
     if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined
-    if (Number(parts[2]) * 1000 < this.now()) return undefined
-    return this.get(parts[1]!) !== undefined ? parts[1] : undefined
+    if (Number(token.slice(expDot + 1, macDot)) * 1000 < this.now()) return undefined
+    const user = token.slice(first + 1, expDot)
+    return this.get(user) !== undefined ? user : undefined
   }
 
   get document(): Y.Doc {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
 import { waitFor } from '@mailweave/testkit'
 import { MailNode, silentLogger } from '../src/index.ts'
 
@@ -39,5 +40,29 @@ describe('MailNode', () => {
     await waitFor(async () => (await b.blobs.get(hash)) !== undefined, 5000, 'b fetched the body from a')
     expect(await b.blobs.get(hash)).toEqual(body)
     expect(await b.blobs.has('not a hash')).toBe(false)
+  })
+
+  it('token for a user name with a dot works at the API and /edge', async () => {
+    const a = await start('a', 0, [])
+    await a.users.setPassword('john.doe', 'secret-pw')
+    const basic = `Basic ${Buffer.from('john.doe:secret-pw').toString('base64')}`
+    const issued = await fetch(`${a.url}/api/token`, { method: 'POST', headers: { authorization: basic } })
+    expect(issued.status).toBe(200)
+    const { token } = (await issued.json()) as { token: string }
+    const list = await fetch(`${a.url}/api/mailboxes`, { headers: { authorization: `Bearer ${token}` } })
+    expect(list.status).toBe(200)
+    // a forged token for another dotted name is still refused
+    const forged = token.replace('john.doe', 'john.dot')
+    expect((await fetch(`${a.url}/api/mailboxes`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401)
+    const edgeUrl = (t: string) => `${a.url.replace('http', 'ws')}/edge/${encodeURIComponent('acct/john.doe')}?token=${encodeURIComponent(t)}`
+    const outcome = (t: string) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(edgeUrl(t))
+        ws.once('open', () => (ws.close(), resolve('open')))
+        ws.once('unexpected-response', (_req, res) => (ws.terminate(), resolve(String(res.statusCode))))
+        ws.once('error', (e) => resolve(`error ${String(e)}`))
+      })
+    expect(await outcome(token)).toBe('open')
+    expect(await outcome(forged)).toBe('401')
   })
 })
