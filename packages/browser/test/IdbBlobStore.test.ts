@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createStore, set } from 'idb-keyval'
-import { blobStoreConformance } from '@mailweave/testkit'
+import { blobStoreConformance } from '@mailweave/core/conformance'
 import { EdgeError, IdbBlobStore, sha256Hex } from '../src/index.ts'
 
 let n = 0

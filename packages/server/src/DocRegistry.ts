@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
-import type { UpdateStore } from '@mailweave/storage-fs'
+import type { UpdateStore } from '@mailweave/core'
 import type { Logger } from './Logger.ts'
 import { NodeError } from './NodeError.ts'
 

@@ -1,5 +1,6 @@
 import type { EnvelopeStore } from '@mailweave/imap'
-import { FileUpdateStore, type UpdateStore } from '@mailweave/storage-fs'
+import type { UpdateStore } from '@mailweave/core'
+import { FileUpdateStore } from '@mailweave/storage-fs'
 import type { Logger } from './Logger.ts'
 
 const DOC = 'envelopes'

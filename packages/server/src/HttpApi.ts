@@ -1,7 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { MailweaveError, type BlobStore, type MailboxView } from '@mailweave/core'
-import { StorageError } from '@mailweave/storage-fs'
+import { MailweaveError, StorageError, type BlobStore, type MailboxView } from '@mailweave/core'
 import type { MailStore } from './MailStore.ts'
 import { NodeError } from './NodeError.ts'
 import type { UserDirectory } from './UserDirectory.ts'

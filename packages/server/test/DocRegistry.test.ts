@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { MemoryUpdateStore } from '@mailweave/storage-fs'
+import { MemoryUpdateStore } from '@mailweave/core'
 import { DocRegistry, silentLogger } from '../src/index.ts'
 import type { Logger } from '../src/index.ts'
 

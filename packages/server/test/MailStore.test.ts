@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { MemoryBlobStore, type BlobStore } from '@mailweave/core'
-import { MemoryUpdateStore } from '@mailweave/storage-fs'
+import { MemoryBlobStore, MemoryUpdateStore, type BlobStore } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
 import { DocRegistry, MailStore, UserDirectory, silentLogger } from '../src/index.ts'
 

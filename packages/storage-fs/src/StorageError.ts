@@ -1,20 +1,7 @@
-/** Why a storage operation failed. */
-export type StorageErrorCode = 'DISK_FULL' | 'IO' | 'CORRUPT' | 'HASH_MISMATCH'
+import { StorageError } from '@mailweave/core'
 
-/**
- * The one error type storage rejects with. A rejected write never leaves a partial record
- * behind: earlier durable data stays readable.
- */
-export class StorageError extends Error {
-  override readonly name = 'StorageError'
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-}
+export { StorageError }
+export type { StorageErrorCode } from '@mailweave/core'
 
 /** Maps a Node fs error (or anything thrown) to a {@link StorageError}; passes StorageErrors through. */
 export function toStorageError(err: unknown, what: string): StorageError {

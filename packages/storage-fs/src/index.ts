@@ -1,5 +1,3 @@
-export type { UpdateStore } from './UpdateStore.ts'
-export { MemoryUpdateStore } from './MemoryUpdateStore.ts'
 export { FileUpdateStore } from './FileUpdateStore.ts'
 export type { FileUpdateStoreOptions, FileUpdateStoreStats } from './FileUpdateStore.ts'
 export { FileBlobStore } from './FileBlobStore.ts'

@@ -1,6 +1,3 @@
-export { updateStoreConformance, testBytes, toHex } from './conformance/updateStoreConformance.ts'
-export type { UpdateStoreUnderTest, StoreFixture } from './conformance/updateStoreConformance.ts'
-export { blobStoreConformance, sha256Hex } from './conformance/blobStoreConformance.ts'
 export { FaultProxy } from './FaultProxy.ts'
 export type { CutMode, FaultProxyOptions, FaultProxyStats } from './FaultProxy.ts'
 export { ModelClient, InvariantViolation } from './ModelClient.ts'

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest'
-
-/** The UpdateStore shape the suite exercises (structural, so testkit needs no storage package). */
-export interface UpdateStoreUnderTest {
-  append(docName: string, update: Uint8Array): Promise<void>
-  load(docName: string): Promise<Uint8Array[]>
-  compact(docName: string, snapshot: Uint8Array): Promise<void>
-  list(): Promise<string[]>
-  close(): Promise<void>
-}
+import { toHex } from '../hex.ts'
+import type { UpdateStore } from '../UpdateStore.ts'
 
 /** A fresh store for one test; `reopen` closes nothing itself and opens the same data again. */
 export interface StoreFixture<S> {
@@ -30,9 +23,6 @@ export function testBytes(length: number, seed: number): Uint8Array {
 }
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-/** Hex form of bytes: cheap to compare and readable in failure diffs. */
-export const toHex = (r: Uint8Array): string => Array.from(r, (b) => HEX[b]).join('')
 const plain = (records: Uint8Array[]): string[] => records.map(toHex)
 const h = (...rows: number[][]): string[] => rows.map((r) => toHex(Uint8Array.from(r)))
 
@@ -41,7 +31,7 @@ const h = (...rows: number[][]): string[] => rows.map((r) => toHex(Uint8Array.fr
  * documents, compaction, empty/absent documents, concurrency, binary payloads and (when
  * `reopen` is given) persistence across close/reopen.
  */
-export function updateStoreConformance<S extends UpdateStoreUnderTest>(name: string, make: () => Promise<StoreFixture<S>>): void {
+export function updateStoreConformance<S extends UpdateStore>(name: string, make: () => Promise<StoreFixture<S>>): void {
   const withStore = (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
     const fx = await make()
     try {

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import type { BlobStore } from '@mailweave/core'
-import { toHex, testBytes } from './updateStoreConformance.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
+import type { BlobStore } from '../BlobStore.ts'
+import { toHex } from '../hex.ts'
+import { testBytes } from './updateStoreConformance.ts'
 import type { StoreFixture } from './updateStoreConformance.ts'
 
-/** Lowercase toHex SHA-256 of `bytes` (WebCrypto, so it runs in Node and browsers). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes.slice())
-  return toHex(new Uint8Array(digest))
+/** Lowercase hex SHA-256 of `bytes`: the key a {@link BlobStore} holds them under. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return toHex(sha256(bytes))
 }
 
 const collect = async (it: AsyncIterable<string>): Promise<string[]> => {

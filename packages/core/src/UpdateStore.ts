@@ -1,5 +1,22 @@
-import type { UpdateStore } from './UpdateStore.ts'
 import { StorageError } from './StorageError.ts'
+
+/**
+ * Durable per-document update log: bytes in, bytes out. Implementations (memory, files,
+ * PostgreSQL) keep records of a document in append order, never return a record that was
+ * not appended, and reject with {@link StorageError}. Every implementation runs the
+ * `updateStoreConformance` suite (`@mailweave/core/conformance`).
+ */
+export interface UpdateStore {
+  /** Appends an update record for docName; resolves when durable (fsynced or committed). */
+  append(docName: string, update: Uint8Array): Promise<void>
+  /** All records of docName in append order (after the last compaction snapshot). */
+  load(docName: string): Promise<Uint8Array[]>
+  /** Replaces all records of docName by one snapshot record, atomically (crash-safe). */
+  compact(docName: string, snapshot: Uint8Array): Promise<void>
+  /** Document names present. */
+  list(): Promise<string[]>
+  close(): Promise<void>
+}
 
 /** An in-memory {@link UpdateStore} (not durable); copies bytes in and out so callers cannot alias them. */
 export class MemoryUpdateStore implements UpdateStore {
