@@ -36,6 +36,13 @@ export interface PeerNetworkOptions {
   relay?: boolean
   /** Time from socket creation to an authenticated link. Default 5 000. */
   handshakeTimeoutMs?: number
+  /**
+   * Bytes an inbound socket may send before it has authenticated (CHALLENGE, HELLO and
+   * pings need well under 1 KiB); past it the socket is dropped. Default 64 KiB.
+   */
+  preAuthMaxBytes?: number
+  /** Inbound sockets that may be authenticating at once; further upgrades get 503. Default 64. */
+  maxPendingHandshakes?: number
   /** Ping period and the silence after which a link is declared dead. Default 2 000 / 10 000. */
   pingIntervalMs?: number
   pingTimeoutMs?: number
@@ -123,6 +130,10 @@ export class PeerNetwork {
   private readonly host: PeerHost
   private readonly entries = new Map<string, PeerEntry>()
   private readonly handshaking = new Set<PeerLink>()
+  /** Per inbound link still authenticating: stops counting its pre-auth bytes. */
+  private readonly preAuthGuards = new Map<PeerLink, () => void>()
+  private readonly preAuthMaxBytes: number
+  private readonly maxPendingHandshakes: number
   private readonly wss: WebSocketServer
   private readonly docs: DocCache
   private readonly blobs: BlobFetcher
@@ -152,6 +163,8 @@ export class PeerNetwork {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.verifyTimeoutMs = options.verifyTimeoutMs ?? 150
     this.relay = options.relay ?? true
+    this.preAuthMaxBytes = options.preAuthMaxBytes ?? 64 * 1024
+    this.maxPendingHandshakes = options.maxPendingHandshakes ?? 64
     this.docs = new DocCache(host, options.docIdleMs ?? 60_000)
     const log = (level: PeerLogLevel, msg: string, fields?: Record<string, unknown>): void => {
       try {
@@ -209,10 +222,21 @@ export class PeerNetwork {
     return origin instanceof PeerLink && this.links.has(origin)
   }
 
-  /** Takes over an HTTP upgrade request as an inbound peer socket (route the peer path here). */
+  /**
+   * Takes over an HTTP upgrade request as an inbound peer socket (route the peer path
+   * here). Until the socket authenticates it may send at most `preAuthMaxBytes` (ws's
+   * per-message limit is the large post-auth frame limit, so without this a stranger
+   * could make the node buffer a whole oversize frame), and at most
+   * `maxPendingHandshakes` such sockets are accepted at once.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closed) {
       socket.destroy()
+      return
+    }
+    if (this.handshaking.size >= this.maxPendingHandshakes) {
+      this.env.log('warn', 'peer socket refused: too many unauthenticated sockets', { pending: this.handshaking.size })
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -223,6 +247,17 @@ export class PeerNetwork {
       const link = new PeerLink(ws, 'accept', undefined, this.env)
       this.links.add(link)
       this.handshaking.add(link)
+      // ws has attached its own reader (and re-queued `head`), so this sees every byte it does.
+      let bytes = 0
+      const count = (chunk: Buffer): void => {
+        bytes += chunk.length
+        if (bytes <= this.preAuthMaxBytes) return
+        socket.off('data', count)
+        this.env.log('warn', 'peer socket sent too much before authenticating', { bytes, limit: this.preAuthMaxBytes })
+        link.terminate('too much data before authentication')
+      }
+      socket.on('data', count)
+      this.preAuthGuards.set(link, () => socket.off('data', count))
     })
   }
 
@@ -407,7 +442,7 @@ export class PeerNetwork {
   private opened(link: PeerLink): void {
     const id = link.peerId
     if (id === undefined) return
-    this.handshaking.delete(link)
+    this.endHandshake(link)
     const entry = this.entry(id)
     entry.links.add(link)
     entry.open = link
@@ -420,8 +455,14 @@ export class PeerNetwork {
     this.blobs.linkOpened(link)
   }
 
-  private linkClosed(link: PeerLink): void {
+  private endHandshake(link: PeerLink): void {
     this.handshaking.delete(link)
+    this.preAuthGuards.get(link)?.()
+    this.preAuthGuards.delete(link)
+  }
+
+  private linkClosed(link: PeerLink): void {
+    this.endHandshake(link)
     const entry = link.peerId === undefined ? undefined : this.entries.get(link.peerId)
     if (entry === undefined || !entry.links.has(link)) {
       if (!link.failureLogged && !isGraceful(link.closeCode) && link.lastError !== undefined) {

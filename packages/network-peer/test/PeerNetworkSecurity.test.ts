@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { waitFor } from '../../testkit/src/waitFor.ts'
@@ -120,5 +121,40 @@ describe('PeerNetwork at its boundary', () => {
     expect((await raw.closed).code).toBe(CloseCode.DUPLICATE_CONNECTION)
     await waitFor(() => isOpen(a, 'b') && isOpen(b, 'a'), 5000, 'a back')
     await stillServing(a, b, 'after duplicate')
+  })
+
+  it('/peer pre-auth limits: an unauthenticated socket may send only preAuthMaxBytes and only maxPendingHandshakes may wait; an authenticated link still carries large frames', async () => {
+    const a = await cluster.server('a', 1)
+    const b2 = await cluster.server('b2', 2)
+    cluster.start(b2, [], { handshakeTimeoutMs: 60_000, pingTimeoutMs: 60_000, maxPendingHandshakes: 2 })
+    // A stranger announces one 8 MiB frame and streams its payload: before the limit the
+    // node read the whole frame into memory (up to the 64 MiB frame limit) until the handshake timeout.
+    const sock = net.connect(b2.port, '127.0.0.1')
+    cluster.sockets.push(sock)
+    let closed = false
+    sock.on('close', () => (closed = true)).on('error', () => {})
+    let response = ''
+    sock.on('data', (d: Buffer) => (response += d.toString('latin1')))
+    sock.write(`GET /peer HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+    await waitFor(() => response.startsWith('HTTP/1.1 101'), 5000, 'upgraded')
+    const header = Buffer.alloc(14)
+    header[0] = 0x82 // FIN, binary
+    header[1] = 0x80 | 127 // masked, 64-bit length
+    header.writeBigUInt64BE(8n * 1024n * 1024n, 2)
+    sock.write(header)
+    const chunk = Buffer.alloc(16 * 1024)
+    for (let sent = 0; sent < 1024 * 1024 && !closed; sent += chunk.length) await new Promise<void>((resolve) => sock.write(chunk, () => resolve()))
+    await waitFor(() => closed, 10_000, 'the stranger dropped')
+    const dropped = b2.host.logs.find((line) => line.msg === 'peer socket sent too much before authenticating')
+    expect(dropped?.fields?.['limit']).toBe(64 * 1024)
+    // Two strangers wait for their handshake; a third is turned away until one goes.
+    const waiting = [await RawPeer.connect(cluster, b2.port), await RawPeer.connect(cluster, b2.port)]
+    await expect(RawPeer.connect(cluster, b2.port)).rejects.toThrow(/503/)
+    for (const raw of waiting) raw.ws.terminate()
+    // The real peer authenticates and then sends a 1 MiB update (above the pre-auth limit).
+    cluster.start(a, [{ id: 'b2', url: url(b2.port) }])
+    const big = 'x'.repeat(1024 * 1024)
+    append(a, 'inbox', big)
+    await waitFor(() => items(b2, 'inbox').includes(big), 10_000, 'b2 received the 1 MiB update')
   })
 })

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import http from 'node:http'
+import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { FaultProxy } from '../../testkit/src/FaultProxy.ts'
@@ -36,6 +37,7 @@ export class Cluster {
   readonly nodes = new Map<string, TestNode>()
   readonly proxies: FaultProxy[] = []
   readonly raws: WebSocket[] = []
+  readonly sockets: Socket[] = []
 
   /** Starts the HTTP server of node `id` (port 0 unless given) without a network yet. */
   async server(id: string, slot: number, options: { port?: number; host?: MemoryPeerHost } = {}): Promise<TestNode> {
@@ -91,6 +93,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     for (const ws of this.raws) ws.terminate()
+    for (const socket of this.sockets.splice(0)) socket.destroy()
     for (const node of this.nodes.values()) if (node.server.listening) await this.stopNode(node)
     for (const proxy of this.proxies) await proxy.close()
     this.nodes.clear()
