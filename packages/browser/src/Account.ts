@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
+import { accountDocName, isEdgeRejection, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
 import { EdgeError } from './EdgeError.ts'
 import { IdbBlobStore, sha256Hex } from './IdbBlobStore.ts'
 import { IdbDocStore, type DocPersistence, type DocPersistenceOptions } from './IdbDocStore.ts'
@@ -167,7 +167,6 @@ class Listeners<T> {
   }
 }
 
-const REJECT_CODES = new Set([4000, 4003, 4004])
 const edgeUrl = (nodeUrl: string) => nodeUrl.replace(/\/+$/, '').replace(/^http/, 'ws') + '/edge'
 
 /** One document: its IndexedDB persistence and its socket to the node. */
@@ -210,7 +209,7 @@ class Replica {
       params: { token },
       // tabs sync through the node, never behind its back (that would hide partitions)
       disableBc: true,
-      shouldReconnect: (ev) => !REJECT_CODES.has(ev.code),
+      shouldReconnect: (ev) => !isEdgeRejection(ev.code),
     }
     if (WS !== undefined) opts.WebSocketPolyfill = WS as NonNullable<typeof opts.WebSocketPolyfill>
     const p = new WebsocketProvider(edgeUrl(nodeUrl), this.docName, this.doc, opts)
@@ -443,10 +442,10 @@ class AccountImpl implements Account {
 
   /** Loads the account document and every mailbox stored in this namespace, then connects. */
   async start(): Promise<void> {
-    this.account = await this.openReplica(`acct/${this.o.user}`)
+    this.account = await this.openReplica(accountDocName(this.o.user))
     this.account.onUpdate(() => this.listChanged())
     this.listChanged()
-    const prefix = `mbox/${this.o.user}/`
+    const prefix = mailboxDocPrefix(this.o.user)
     const stored = (await this.docs.docNames()).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length))
     // mailboxes this browser holds stay replicated, so offline changes reach the node
     await Promise.all(stored.map((id) => this.mailbox(id)))
@@ -569,7 +568,7 @@ class AccountImpl implements Account {
     let p = this.open.get(id)
     if (p === undefined) {
       p = (async () => {
-        const r = await this.openReplica(`mbox/${this.o.user}/${id}`)
+        const r = await this.openReplica(mailboxDocName(this.o.user, id))
         this.mailboxReplicas.push(r)
         const blobs: BlobStore = {
           // bodies appended here are queued for upload in the same IndexedDB transaction

@@ -1,5 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js'
-import type { BlobStore } from '@mailweave/core'
+import { isBlobKey, type BlobStore } from '@mailweave/core'
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import { EdgeError } from './EdgeError.ts'
 
@@ -10,7 +10,6 @@ export function sha256Hex(bytes: Uint8Array): string {
   return out
 }
 
-const HASH_RE = /^[0-9a-f]{64}$/
 /** Upload-queue entries live beside the blobs, under array keys (arrays sort after strings). */
 const uploadKey = (hash: string): [string, string] => ['upload', hash]
 // every string key and no array key
@@ -47,7 +46,7 @@ export class IdbBlobStore implements BlobStore {
 
   /** Stores `bytes` under `key` (its SHA-256); with `upload`, also queues it for upload, atomically. */
   async put(key: string, bytes: Uint8Array, opts: { upload?: boolean } = {}): Promise<void> {
-    if (!HASH_RE.test(key)) throw new EdgeError('INVALID_OPTIONS', `blob keys are lowercase hex SHA-256 digests, got ${JSON.stringify(key)}`)
+    if (!isBlobKey(key)) throw new EdgeError('INVALID_OPTIONS', `blob keys are lowercase hex SHA-256 digests, got ${JSON.stringify(key)}`)
     if (sha256Hex(bytes) !== key) throw new EdgeError('CORRUPT_BODY', `bytes do not hash to ${key}`)
     const copy = bytes.slice()
     try {

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { isBlobKey } from './blobKey.ts'
 import type { BlobStore } from './BlobStore.ts'
 import { Hlc } from './Hlc.ts'
 import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.ts'
@@ -257,7 +258,7 @@ class MailboxImpl implements Mailbox {
     checkFlags(opts.flags)
     const internalDate = opts.internalDate ?? new Date(this.now())
     if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
-    if (opts.hash !== undefined && !/^[0-9a-f]{64}$/.test(opts.hash)) throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
+    if (opts.hash !== undefined && !isBlobKey(opts.hash)) throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
     const guid = toHex(this.randomBytes(16))
     const hash = opts.hash ?? toHex(sha256(raw))
     const [ms, c] = this.hlc.tick()

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { BlobStore } from '@mailweave/core'
+import { isBlobKey, type BlobStore } from '@mailweave/core'
 import type { PeerLogLevel } from './PeerHost.ts'
 import type { PeerLink } from './PeerLink.ts'
 import type { BlobDataFrame, BlobMissingFrame } from './PeerProtocol.ts'
-
-const hexHash = /^[0-9a-f]{64}$/
 
 interface Waiter {
   resolve: (stored: boolean) => void
@@ -57,7 +55,7 @@ export class BlobFetcher {
    * no longer fetched.
    */
   async want(hash: string, timeoutMs?: number): Promise<boolean> {
-    if (!hexHash.test(hash)) throw new RangeError(`blob hash must be 64 lowercase hex digits, got ${JSON.stringify(hash)}`)
+    if (!isBlobKey(hash)) throw new RangeError(`blob hash must be 64 lowercase hex digits, got ${JSON.stringify(hash)}`)
     if (this.closed) return false
     if (!this.wanted.has(hash) && (await this.env.blobs.has(hash))) return true
     if (this.closed) return false

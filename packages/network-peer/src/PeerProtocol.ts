@@ -8,6 +8,7 @@
  * Byte strings are varUint8Array, strings varString (UTF-8), integers varUint, optional
  * fields a varUint flag (0 absent, 1 present) followed by the value.
  */
+import { isBlobKey } from '@mailweave/core'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
@@ -214,7 +215,6 @@ export type Frame =
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const HASH_BYTES = 32
-const hexHash = /^[0-9a-f]{64}$/
 
 const checkUint = (what: string, n: number): void => {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${n}`)
@@ -239,7 +239,7 @@ const writeOptionalBytes = (encoder: encoding.Encoder, what: string, bytes: Uint
 }
 
 const writeHash = (encoder: encoding.Encoder, hash: string): void => {
-  if (!hexHash.test(hash)) throw new RangeError(`blob hash must be 64 lowercase hex digits, got ${JSON.stringify(hash)}`)
+  if (!isBlobKey(hash)) throw new RangeError(`blob hash must be 64 lowercase hex digits, got ${JSON.stringify(hash)}`)
   for (let i = 0; i < HASH_BYTES; i++) encoding.writeUint8(encoder, parseInt(hash.slice(2 * i, 2 * i + 2), 16))
 }
 

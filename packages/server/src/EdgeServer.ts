@@ -6,21 +6,12 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { checkEdgeUpdate } from '@mailweave/core'
+import { checkEdgeUpdate, docOwner, EdgeCloseCode } from '@mailweave/core'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
-import { docOwner } from './docNames.ts'
 import type { Logger } from './Logger.ts'
 
 const MESSAGE_SYNC = 0
 const MESSAGE_AWARENESS = 1
-
-/** WebSocket close codes the edge endpoint uses (4000-4999 are application codes). */
-export const EdgeCloseCode = {
-  PROTOCOL_ERROR: 4000,
-  UPDATE_REJECTED: 4003,
-  TOO_LARGE: 4004,
-  SHUTTING_DOWN: 1001,
-} as const
 
 interface Room {
   name: string

@@ -1,10 +1,10 @@
+import { isBlobKey } from '@mailweave/core'
 import type { EnvelopeStore } from '@mailweave/imap'
 import type { UpdateStore } from '@mailweave/core'
 import { FileUpdateStore } from '@mailweave/storage-fs'
 import type { Logger } from './Logger.ts'
 
 const DOC = 'envelopes'
-const HASH = /^[0-9a-f]{64}$/
 /** Entries written together at most this often (ms), or as soon as this many wait. */
 const BATCH_MS = 1000
 const BATCH_ENTRIES = 512
@@ -86,7 +86,7 @@ export class FileEnvelopeStore implements EnvelopeStore {
   }
 
   add(entries: Array<[string, Uint8Array]>): void {
-    for (const e of entries) if (HASH.test(e[0])) this.#pending.push(e)
+    for (const e of entries) if (isBlobKey(e[0])) this.#pending.push(e)
     if (this.#pending.length >= BATCH_ENTRIES) this.#write()
     else if (this.#timer === undefined && this.#pending.length > 0) {
       this.#timer = setTimeout(() => this.#write(), BATCH_MS)

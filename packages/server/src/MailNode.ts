@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import * as Y from 'yjs'
+import { isMailboxDocName, messageFactsInUpdate, USERS_DOC } from '@mailweave/core'
 import { FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
 import { PeerNetwork, type ChangeCursor, type PeerHost } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
@@ -13,11 +13,9 @@ import { MailStore, type PeerBarrier } from './MailStore.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
-import { USERS_DOC } from './docNames.ts'
 
 /** File in the data directory while a node runs (see MailStoreOptions.uncleanStop). */
 const RUNNING_MARKER = 'running'
-const SHA256_HEX = /^[0-9a-f]{64}$/
 
 /**
  * A mailweave node: what an operator runs in each region. Composes the durable
@@ -85,7 +83,7 @@ export class MailNode {
     const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
     this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
     this.registry.onUpdate((name, _update, origin) => {
-      if (name.startsWith('mbox/') && this.edge.isEdgeOrigin(origin)) this.bindSoon(name)
+      if (isMailboxDocName(name) && this.edge.isEdgeOrigin(origin)) this.bindSoon(name)
     })
     this.server = createServer((req, res) => api.handle(req, res))
     this.server.on('upgrade', (req, socket, head) => {
@@ -128,25 +126,14 @@ export class MailNode {
 
   /** Blobs follow the metadata: a message learnt from a peer gets its body fetched. */
   private followBlobs(name: string, update: Uint8Array, origin: unknown): void {
-    if (this.peers === undefined || !name.startsWith('mbox/') || origin === undefined || origin === null) return
+    if (this.peers === undefined || !isMailboxDocName(name) || origin === undefined || origin === null) return
     if (!this.peers.isPeerOrigin(origin)) return
-    let decoded
-    try {
-      decoded = Y.decodeUpdate(update)
-    } catch {
-      return
-    }
-    for (const s of decoded.structs) {
-      if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue
-      for (const f of s.content.getContent()) {
-        // any writer of the document (an edge replica, through a peer) may put anything here
-        if (!Array.isArray(f) || f[0] !== 'm' || typeof f[3] !== 'string' || !SHA256_HEX.test(f[3])) continue
-        const hash = f[3]
-        if (this.wanted.has(hash)) continue
-        this.wanted.add(hash)
-        // `want` resolves at once when the blob is stored already
-        this.peers.want(hash, 60_000).catch((err: unknown) => this.log.warn({ hash, err: String(err) }, 'could not fetch a message body from peers')).finally(() => this.wanted.delete(hash))
-      }
+    // any writer of the document (an edge replica, through a peer) may put anything here: core reads only well-formed facts
+    for (const { hash } of messageFactsInUpdate(update)) {
+      if (this.wanted.has(hash)) continue
+      this.wanted.add(hash)
+      // `want` resolves at once when the blob is stored already
+      this.peers.want(hash, 60_000).catch((err: unknown) => this.log.warn({ hash, err: String(err) }, 'could not fetch a message body from peers')).finally(() => this.wanted.delete(hash))
     }
   }
 

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import { openMailbox, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
+import { accountDocName, mailboxDocName, openMailbox, parseDocName, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
 import { AccountDoc, INBOX_ID, type MailboxEntry } from './AccountDoc.ts'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
-import { accountDocName, mailboxDocName } from './docNames.ts'
 import type { Logger } from './Logger.ts'
 import { NodeError } from './NodeError.ts'
 import type { UserDirectory } from './UserDirectory.ts'
@@ -141,9 +140,9 @@ export class MailStore {
    * were bound.
    */
   async bindEdgeAppends(docName: string): Promise<number> {
-    const m = /^mbox\/([^/]+)\/(.+)$/.exec(docName)
-    if (m === null) return 0
-    const [, user, id] = m as unknown as [string, string, string]
+    const parsed = parseDocName(docName)
+    if (parsed?.kind !== 'mailbox') return 0
+    const { user, mailboxId: id } = parsed
     if (this.o.users.get(user) === undefined) return 0
     const entry = await this.withAccount(user, (a) => a.list().find((e) => e.id === id))
     if (entry === undefined) return 0

@@ -1,6 +1,6 @@
 import { ModSeqIndex, no, type ImapAccount, type ImapBackend, type ImapMailbox } from '@mailweave/imap'
 import type { AccountDoc } from './AccountDoc.ts'
-import { mailboxDocName } from './docNames.ts'
+import { mailboxDocName } from '@mailweave/core'
 import type { DocRegistry } from './DocRegistry.ts'
 import type { MailStore } from './MailStore.ts'
 import { NodeError } from './NodeError.ts'

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import type * as Y from 'yjs'
-import { isValidUser } from './docNames.ts'
+import { isValidUser } from '@mailweave/core'
 import { NodeError } from './NodeError.ts'
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>

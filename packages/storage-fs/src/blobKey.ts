@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto'
+import { isBlobKey } from '@mailweave/core'
 import { StorageError } from './StorageError.ts'
 
-const KEY = /^[0-9a-f]{64}$/
-
-/** True when `key` has the shape of a blob key: 64 lowercase hex digits. */
-export const isBlobKey = (key: string): boolean => KEY.test(key)
+/** The blob-key shape rule is core's (shared with browsers and the wire codec). */
+export { isBlobKey }
 
 /** Lowercase hex SHA-256 of `bytes`. */
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
