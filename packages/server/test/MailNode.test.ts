@@ -34,7 +34,8 @@ describe('MailNode', () => {
     await a.blobs.put(hash, body)
     const h = await a.registry.open('mbox/ann/x')
     // what any writer of the document (an edge replica, through a) may put there: a bad hash first
-    h.doc.getArray('log').push([['m', 'g1', 'edge', 'not a hash'], ['m', 'g2', 'edge', hash]])
+    const fact = (guid: string, key: string) => ['m', guid, 'edge', key, body.length, 0, 1, 0, [], {}]
+    h.doc.getArray('mailweave.log').push([fact('g1', 'not a hash'), fact('g2', hash)])
     await a.registry.flush(h.name)
     h.release()
     await waitFor(async () => (await b.blobs.get(hash)) !== undefined, 5000, 'b fetched the body from a')
