@@ -8,6 +8,10 @@ import { StructureCache } from './mime/StructureCache.ts'
 import type { EnvelopeStore } from './EnvelopeStore.ts'
 import { encodeUntaggedStatus } from './wire/encode.ts'
 
+const PRE_AUTH_LINE_LENGTH = 8 * 1024
+const PRE_AUTH_LITERAL_SIZE = 8 * 1024
+const PRE_AUTH_COMMAND_SIZE = 16 * 1024
+
 /** Options of {@link ImapServer}. */
 export interface ImapServerOptions {
   readonly backend: ImapBackend
@@ -25,8 +29,15 @@ export interface ImapServerOptions {
   readonly idleTimeoutMs?: number
   /** Largest literal, i.e. largest message APPEND accepts (default 50 MiB); advertised as APPENDLIMIT. */
   readonly maxLiteralSize?: number
-  /** Longest command line (default 64 KiB). */
+  /** Longest command line (default 64 KiB; before login at most 8 KiB). */
   readonly maxLineLength?: number
+  /**
+   * Bytes all not-yet-authenticated connections together may have buffered (unfinished and
+   * queued commands; default 4 MiB). Each such connection may hold at most 16 KiB (lines and
+   * literals of 8 KiB, as Dovecot's imap-login allows 8 KiB lines); a connection whose data
+   * would take the total past this limit gets `* BYE` and is closed.
+   */
+  readonly maxPreAuthBufferedBytes?: number
   /** Parsed message structures kept in memory (default 20,000: a large mailbox's ENVELOPE list stays cached). */
   readonly structureCacheSize?: number
   /** A failed LOGIN/AUTHENTICATE is answered after this long (default 1000 ms; Dovecot waits 2 s). */
@@ -57,6 +68,8 @@ export class ImapServer {
   #attached = false
   #secureContext: tls.SecureContext | undefined
   readonly #logError: (context: string, error: unknown) => void
+  #preAuthBytes = 0
+  #preAuthPeak = 0
 
   constructor(options: ImapServerOptions) {
     this.#options = options
@@ -68,7 +81,9 @@ export class ImapServer {
       idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60 * 1000,
       maxLiteralSize,
       maxLineLength: options.maxLineLength ?? 64 * 1024,
-      preAuthLiteralSize: 64 * 1024,
+      preAuthLiteralSize: PRE_AUTH_LITERAL_SIZE,
+      preAuthLineLength: PRE_AUTH_LINE_LENGTH,
+      preAuthCommandSize: PRE_AUTH_COMMAND_SIZE,
       serverName: options.serverName ?? 'mailweave',
       authFailureDelayMs: options.authFailureDelayMs ?? 1000,
       maxAuthFailures: Math.max(1, options.maxAuthFailures ?? 3),
@@ -112,6 +127,14 @@ export class ImapServer {
     return this.#sessions.size
   }
 
+  /**
+   * Bytes that not-yet-authenticated connections hold now, and the most they held at once
+   * since the server started (never above `maxPreAuthBufferedBytes` plus one socket read).
+   */
+  get preAuthBuffered(): { bytes: number; peak: number } {
+    return { bytes: this.#preAuthBytes, peak: this.#preAuthPeak }
+  }
+
   /** Stops accepting, says BYE to every session and resolves once the listener is closed. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
@@ -143,6 +166,11 @@ export class ImapServer {
         else this.#perUser.set(user, n)
       },
       sessionClosed: (s) => this.#sessions.delete(s),
+      preAuthBuffered: (delta) => {
+        this.#preAuthBytes += delta
+        this.#preAuthPeak = Math.max(this.#preAuthPeak, this.#preAuthBytes)
+        return this.#preAuthBytes <= (this.#options.maxPreAuthBufferedBytes ?? 4 * 1024 * 1024)
+      },
       logError: this.#logError,
     }
     const session = new ImapSession(socket, context, { secure: false })

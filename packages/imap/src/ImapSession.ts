@@ -24,8 +24,10 @@ export interface SessionSettings {
   readonly idleTimeoutMs: number
   readonly maxLiteralSize: number
   readonly maxLineLength: number
-  /** Largest literal accepted before authentication. */
+  /** Largest literal, line and whole command accepted before authentication. */
   readonly preAuthLiteralSize: number
+  readonly preAuthLineLength: number
+  readonly preAuthCommandSize: number
   readonly serverName: string
   /** A failed LOGIN/AUTHENTICATE is answered only after this long (slows password guessing). */
   readonly authFailureDelayMs: number
@@ -43,6 +45,11 @@ export interface SessionContext {
   acquireUser(user: string): boolean
   releaseUser(user: string): void
   sessionClosed(session: ImapSession): void
+  /**
+   * Adds `delta` to the bytes buffered by unauthenticated sessions; false when the server-wide
+   * total is now over its limit (the session then drops what it holds and closes).
+   */
+  preAuthBuffered(delta: number): boolean
   /** Unexpected failures (bugs, backend outages); never client mistakes. */
   logError(context: string, error: unknown): void
 }
@@ -57,6 +64,8 @@ export interface SelectedMailbox {
 
 const QUEUE_HIGH = 64
 const QUEUE_LOW = 8
+
+const frameBytes = (ev: ReaderEvent): number => (ev.kind === 'command' ? ev.frame.lines.reduce((n, l) => n + l.length, 0) + ev.frame.literals.reduce((n, l) => n + l.length, 0) : 0)
 
 /**
  * One IMAP connection: reads commands with the wire layer's {@link CommandReader}, runs them
@@ -87,6 +96,10 @@ export class ImapSession {
   #afterTagged: (() => void) | undefined
   #drainWaiters: Array<() => void> = []
   #user: string | undefined
+  /** Bytes of this session counted in the server's pre-auth total (0 once authenticated). */
+  #preAuthCounted = 0
+  /** The part of it in complete commands waiting to run (reading pauses past one command's worth). */
+  #preAuthQueued = 0
   readonly #listeners: { data: (c: Buffer) => void; close: () => void; error: (e: Error) => void; drain: () => void; end: () => void }
 
   constructor(
@@ -156,9 +169,33 @@ export class ImapSession {
     this.#end()
   }
 
-  #limits(): { maxLineLength: number; maxLiteralSize: number } {
+  #limits(): { maxLineLength: number; maxLiteralSize: number; maxCommandSize?: number } {
     const s = this.settings
-    return { maxLineLength: s.maxLineLength, maxLiteralSize: this.state === 'notAuthenticated' ? Math.min(s.preAuthLiteralSize, s.maxLiteralSize) : s.maxLiteralSize }
+    if (this.state !== 'notAuthenticated') return { maxLineLength: s.maxLineLength, maxLiteralSize: s.maxLiteralSize }
+    return { maxLineLength: Math.min(s.preAuthLineLength, s.maxLineLength), maxLiteralSize: Math.min(s.preAuthLiteralSize, s.maxLiteralSize), maxCommandSize: s.preAuthCommandSize }
+  }
+
+  /**
+   * Before login, what this session buffers (the reader's unfinished command and the queued
+   * ones) counts against the server's pre-auth total and pauses reading past one command's
+   * worth; false when the total is over its limit. After login it counts nothing.
+   */
+  #countPreAuth(): boolean {
+    let queued = 0
+    let held = 0
+    if (this.state === 'notAuthenticated' && !this.#closed) {
+      for (const ev of this.#queue) queued += frameBytes(ev)
+      held = queued + this.#reader.bufferedBytes
+    }
+    this.#preAuthQueued = queued
+    const delta = held - this.#preAuthCounted
+    this.#preAuthCounted = held
+    if (queued > this.settings.preAuthCommandSize && !this.#paused) {
+      this.#paused = true
+      this.#socket.pause()
+    }
+    if (delta === 0) return true
+    return this.context.preAuthBuffered(delta) || delta < 0
   }
 
   #attach(socket: net.Socket): void {
@@ -180,12 +217,22 @@ export class ImapSession {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closed) return
+    if (this.#closed || this.#ending) return
     this.#touch()
     for (const ev of this.#reader.push(chunk)) this.#queue.push(ev)
     if (this.#queue.length > QUEUE_HIGH && !this.#paused) {
       this.#paused = true
       this.#socket.pause()
+    }
+    if (this.#preAuthCounted > 0 || this.state === 'notAuthenticated') {
+      if (!this.#countPreAuth()) {
+        // the server-wide budget is spent: drop what this connection holds, then say why
+        this.#queue.length = 0
+        this.#reader = new CommandReader(this.#limits())
+        this.#countPreAuth()
+        this.shutdown('Too much data from connections that have not logged in')
+        return
+      }
     }
     this.#wake?.()
   }
@@ -193,6 +240,7 @@ export class ImapSession {
   #onClose(): void {
     if (this.#closed) return
     this.#closed = true
+    this.#countPreAuth()
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#flushDrain()
     this.#wake?.()
@@ -233,7 +281,8 @@ export class ImapSession {
       if (this.#closed || this.#ending) return undefined
       const ev = this.#queue.shift()
       if (ev !== undefined) {
-        if (this.#paused && this.#queue.length < QUEUE_LOW) {
+        if (this.#preAuthCounted > 0) this.#countPreAuth()
+        if (this.#paused && this.#queue.length < QUEUE_LOW && this.#preAuthQueued <= this.settings.preAuthCommandSize) {
           this.#paused = false
           this.#socket.resume()
         }
@@ -325,6 +374,7 @@ export class ImapSession {
     this.account = account
     this.state = 'authenticated'
     this.#reader.setLimits(this.#limits())
+    this.#countPreAuth()
   }
 
   /** Makes `selected` the selected mailbox (closing any earlier one first). */
@@ -353,6 +403,7 @@ export class ImapSession {
     // Bytes sent in the clear after STARTTLS must never be taken as commands (CVE-2011-0411).
     this.#queue.length = 0
     this.#reader = new CommandReader(this.#limits())
+    this.#countPreAuth()
     if (this.#paused) {
       this.#paused = false
       raw.resume()
