@@ -32,8 +32,9 @@ const temp = (p: string) => {
 
 // ---------------------------------------------------------------- a node with a 10k mailbox
 const node = await MailNode.start({ nodeId: 'eu', slot: 0, stride: 1, dataDir: temp('mw-bench-browser-'), host: '127.0.0.1', port: 0, peers: [], secret: new Uint8Array(32).fill(3) }, silentLogger())
-await node.users.setPassword('alice', 'wonderland')
-const entry = (await node.store.withAccount('alice', (a) => a.find('INBOX')))!
+await node.addUser('alice', 'wonderland')
+const inbox = (await node.openMailbox('alice', 'INBOX'))!
+const entry = inbox.entry
 {
   // the node's own facts, built in a side document (bodies are not needed for a list)
   const side = new Y.Doc()
@@ -44,10 +45,9 @@ const entry = (await node.store.withAccount('alice', (a) => a.find('INBOX')))!
     mb.append(enc.encode(`From: Sender ${i % 97} <sender${i % 97}@example.org>\r\nTo: alice@example.org\r\nSubject: Message number ${i} about topic ${i % 13}\r\nDate: ${new Date(t0 + i * 60_000).toUTCString()}\r\nMessage-ID: <m${i}@example.org>\r\n\r\nBody ${i}\r\n`), { internalDate: new Date(t0 + i * 60_000), flags: i % 3 === 0 ? ['\\Seen'] : [] })
   }
   mb.destroy()
-  const h = await node.registry.open('mbox/alice/INBOX')
-  Y.applyUpdate(h.doc, Y.encodeStateAsUpdate(side))
-  await node.registry.flush('mbox/alice/INBOX')
-  h.release()
+  Y.applyUpdate(inbox.mailbox.doc, Y.encodeStateAsUpdate(side))
+  await inbox.flush()
+  inbox.release()
 }
 
 // ---------------------------------------------------------------- the example, built and served

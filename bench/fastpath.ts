@@ -29,11 +29,11 @@ async function scenario(delayMs: number) {
     const peers = [0, 1, 2].filter((j) => j !== i).map((j) => ({ id: `N${j}`, url: `http://127.0.0.1:${i < j ? proxies.get(`${i}${j}`)!.port : ports[j]}` }))
     nodes.push(await MailNode.start({ nodeId: `N${i}`, slot: i, stride: 3, dataDir: join(root, `N${i}`), host: '127.0.0.1', port: ports[i]!, peers, secret, verifyTimeoutMs: 2000 }, silentLogger()))
   }
-  await nodes[0]!.users.setPassword('bench', 'benchpass')
-  await until(() => nodes.every((n) => n.users.get('bench') !== undefined && n.peers!.status().every((p) => p.state === 'open')), 'cluster up')
+  await nodes[0]!.addUser('bench', 'benchpass')
+  await until(() => nodes.every((n) => n.hasUser('bench') && n.peerStatus().every((p) => p.state === 'open')), 'cluster up')
   for (const p of proxies.values()) p.setDelay(delayMs)
   const boxes: MailboxHandle[] = []
-  for (const n of nodes) boxes.push((await n.store.open('bench', 'INBOX'))!)
+  for (const n of nodes) boxes.push((await n.openMailbox('bench', 'INBOX'))!)
   const fixups = () => boxes.reduce((s, b) => s + b.mailbox.stats.fixupsSilent + b.mailbox.stats.fixupsDuplicate, 0)
   const t = performance.now()
   await Promise.all(boxes.map(async (b, i) => {
@@ -47,7 +47,7 @@ async function scenario(delayMs: number) {
   // cut node 0 off (both of its links), append and expose on every side, heal
   proxies.get('01')!.cut()
   proxies.get('02')!.cut()
-  await until(() => nodes[0]!.peers!.status().every((p) => p.state !== 'open'), 'N0 cut off')
+  await until(() => nodes[0]!.peerStatus().every((p) => p.state !== 'open'), 'N0 cut off')
   await Promise.all(boxes.map(async (b, i) => {
     for (let k = 0; k < 20; k++) {
       await b.append(raw(`cut-${i}-${k}`))

@@ -47,14 +47,14 @@ function config(id: string, slot: number, port: number, peers: { id: string; url
 }
 
 async function user(node: MailNode) {
-  await node.users.setPassword('bench', 'benchpass')
+  await node.addUser('bench', 'benchpass')
   return node
 }
 
 // 1. durable appends on one node vs raw Yjs + FileUpdateStore (same group-commit fsync)
 progress(`durable appends: ${APPENDS} on one node, ${CONCURRENCY} in flight`)
 const solo = await user(await MailNode.start(config('solo', 0, 0, []), silentLogger()))
-const inbox = (await solo.store.open('bench', 'INBOX'))!
+const inbox = (await solo.openMailbox('bench', 'INBOX'))!
 const oursMs = await pool(APPENDS, async (i) => void (await inbox.append(raw(i))))
 inbox.release()
 await solo.stop()
@@ -74,7 +74,7 @@ await rawStore.close()
 progress(`replication: ${REPL} messages from A to an empty peer B`)
 const [pa, pb] = [await freePort(), await freePort()]
 const A = await user(await MailNode.start(config('A', 0, pa, []), silentLogger()))
-const ainbox = (await A.store.open('bench', 'INBOX'))!
+const ainbox = (await A.openMailbox('bench', 'INBOX'))!
 await pool(REPL, async (i) => void (await ainbox.append(raw(i))), 2500, 'filled A')
 ainbox.release()
 await A.stop()
@@ -85,7 +85,7 @@ const A2 = await MailNode.start(config('A', 0, pa, [{ id: 'B', url: `http://127.
 let metaMs = 0
 const bodiesAtB = async () => {
   if (metaMs === 0) {
-    const h = await B.store.open('bench', 'INBOX').catch(() => undefined)
+    const h = await B.openMailbox('bench', 'INBOX').catch(() => undefined)
     if (h === undefined) return false
     try {
       if (h.mailbox.view().size + h.mailbox.strandedCount < REPL) return false
@@ -95,12 +95,12 @@ const bodiesAtB = async () => {
     metaMs = performance.now() - tRepl
   }
   let n = 0
-  for await (const _ of B.blobs.keys()) n++
+  for await (const _ of B.storedBodies()) n++
   return n >= REPL
 }
 await until(bodiesAtB, 'B has every message and body')
 const replMs = performance.now() - tRepl
-const wire = B.peers!.status().find((p) => p.id === 'A')!
+const wire = B.peerStatus().find((p) => p.id === 'A')!
 const replBytes = wire.bytesIn + wire.bytesOut
 await B.stop()
 await A2.stop()
@@ -129,10 +129,10 @@ const [pc, pd] = [await freePort(), await freePort()]
 const proxy = await FaultProxy.start({ targetPort: pd })
 const C = await user(await MailNode.start(config('C', 0, pc, [{ id: 'D', url: `http://127.0.0.1:${proxy.port}` }]), silentLogger()))
 const D = await MailNode.start(config('D', 1, pd, [{ id: 'C', url: `http://127.0.0.1:${pc}` }]), silentLogger())
-await until(() => D.users.get('bench') !== undefined, 'user replicated')
+await until(() => D.hasUser('bench'), 'user replicated')
 proxy.cut()
-await until(() => C.peers!.status()[0]!.state !== 'open', 'partition')
-const [ci, di] = [(await C.store.open('bench', 'INBOX'))!, (await D.store.open('bench', 'INBOX'))!]
+await until(() => C.peerStatus()[0]!.state !== 'open', 'partition')
+const [ci, di] = [(await C.openMailbox('bench', 'INBOX'))!, (await D.openMailbox('bench', 'INBOX'))!]
 await ci.expose()
 await di.expose()
 await Promise.all([

@@ -82,8 +82,8 @@ beforeAll(async () => {
   // eu has the smaller id, so it dials us: through the proxy, the partition's switch
   proxy = await FaultProxy.start({ targetPort: us.address.port })
   eu = await MailNode.start({ nodeId: 'eu', slot: 0, stride: 2, dataDir: tempDir('mw-eu-'), host: '127.0.0.1', port: euPort, peers: [{ id: 'us', url: `http://127.0.0.1:${proxy.port}` }], secret }, silentLogger())
-  await eu.users.setPassword('alice', 'wonderland')
-  await waitFor(() => us.users.verify('alice', 'wonderland'), 15_000, 'the user replicated to us', 50)
+  await eu.addUser('alice', 'wonderland')
+  await waitFor(() => us.verifyUser('alice', 'wonderland'), 15_000, 'the user replicated to us', 50)
   const res = await fetch(`${eu.url}/api/token`, { method: 'POST', headers: { authorization: `Basic ${btoa('alice:wonderland')}` } })
   token = ((await res.json()) as { token: string }).token
   const outDir = tempDir('mw-example-')
@@ -154,11 +154,11 @@ describe('browser-mailbox example in Chromium', () => {
     const tabUs = await browser.context.newPage()
     await signIn(tabEu, 'eu')
     await signIn(tabUs, 'us')
-    await waitFor(() => eu.peers?.status().every((p) => p.state === 'open') === true, 15_000, 'eu-us link up', 50)
+    await waitFor(() => eu.peerStatus().every((p) => p.state === 'open'), 15_000, 'eu-us link up', 50)
     await waitFor(async () => (await rows(tabUs)).length === (await rows(tabEu)).length, 10_000, 'both tabs start equal', 50)
 
     proxy.cut()
-    await waitFor(() => eu.peers?.status().every((p) => p.state !== 'open') === true, 15_000, 'eu-us link down', 20)
+    await waitFor(() => eu.peerStatus().every((p) => p.state !== 'open'), 15_000, 'eu-us link down', 20)
     for (let i = 1; i <= 2; i++) {
       await compose(tabEu, `eu during partition ${i}`)
       await compose(tabUs, `us during partition ${i}`)

@@ -19,7 +19,7 @@ async function startNode(nodeId: string, slot: number): Promise<MailNode> {
   const dir = mkdtempSync(join(tmpdir(), 'mailweave-browser-'))
   dirs.push(dir)
   const n = await MailNode.start({ nodeId, slot, stride: 3, dataDir: dir, host: '127.0.0.1', port: 0, peers: [], secret: new Uint8Array(32).fill(9) }, silentLogger())
-  await n.users.setPassword('alice', 'wonderland')
+  await n.addUser('alice', 'wonderland')
   return n
 }
 

@@ -5,7 +5,6 @@ import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { NodeClient, readSecret } from './client.ts'
 import { countMessages, readMessages } from './importMail.ts'
-import { startImap } from './startImap.ts'
 
 const int = (name: string) => (v: string) => {
   const n = Number(v)
@@ -67,6 +66,8 @@ export async function main(argv: string[]): Promise<void> {
       const listen = pick('listen', opts.listen) ?? { host: '127.0.0.1', port: 7100 }
       const secretFile = pick<string>('secretFile', opts.secretFile)
       if (secretFile === undefined) throw new InvalidArgumentError('--secret-file is required (the cluster secret shared by every node)')
+      const imapAddr = pick<string | { host: string; port: number }>('imap', opts.imap)
+      const tlsCert = pick<string>('tlsCert', opts.tlsCert)
       const config: NodeConfig = {
         nodeId: pick<string>('nodeId', opts.nodeId) ?? 'N0',
         slot: pick<number>('slot', opts.slot) ?? 0,
@@ -77,20 +78,20 @@ export async function main(argv: string[]): Promise<void> {
         peers: pick<PeerConfig[]>('peers', opts.peer) ?? [],
         secret: readSecret(secretFile),
         verifyTimeoutMs: pick<number>('verifyTimeout', opts.verifyTimeout),
+        imap: imapAddr === undefined ? undefined : {
+          ...(typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr),
+          allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
+          tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
+        },
       }
+      // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
-      const imapAddr = pick('imap', opts.imap)
-      const imap = imapAddr === undefined ? undefined : await startImap(node, typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr, {
-        allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
-        tls: pick<string>('tlsCert', opts.tlsCert) !== undefined ? { certFile: pick<string>('tlsCert', opts.tlsCert)!, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
-      })
-      if (imap !== undefined) console.log(`mailweave node ${config.nodeId} imap ${imap.url}`)
+      if (node.imapUrl !== undefined) console.log(`mailweave node ${config.nodeId} imap ${node.imapUrl}`)
       let stopping = false
       const stop = async () => {
         if (stopping) return
         stopping = true
-        await imap?.close()
         await node.stop()
         process.exit(0)
       }

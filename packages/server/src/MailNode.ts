@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { isMailboxDocName, messageFactsInUpdate, USERS_DOC } from '@mailweave/core'
 import { FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
-import { PeerNetwork, type ChangeCursor, type PeerHost } from '@mailweave/network-peer'
+import { PeerNetwork, type ChangeCursor, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
 import { EdgeServer } from './EdgeServer.ts'
 import { HttpApi } from './HttpApi.ts'
-import { MailStore, type PeerBarrier } from './MailStore.ts'
+import { MailStore, type MailboxHandle, type PeerBarrier } from './MailStore.ts'
+import { startImap, type ImapFrontEnd } from './startImap.ts'
+import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
@@ -27,15 +29,17 @@ export class MailNode {
   readonly log: Logger
   private server: Server | undefined
   private updates: FileUpdateStore | undefined
-  registry!: DocRegistry
-  blobs!: PackBlobStore
-  users!: UserDirectory
-  store!: MailStore
-  edge!: EdgeServer
-  peers: PeerNetwork | undefined
+  private registry!: DocRegistry
+  private blobs!: PackBlobStore
+  private users!: UserDirectory
+  private store!: MailStore
+  private edge!: EdgeServer
+  private peers: PeerNetwork | undefined
+  private imap: ImapFrontEnd | undefined
   private usersHandle: DocHandle | undefined
   private readonly wanted = new Set<string>()
   private stopped = false
+  private markerWritten = false
 
   private constructor(
     readonly config: NodeConfig,
@@ -44,10 +48,20 @@ export class MailNode {
     this.log = log ?? createLogger({ name: config.nodeId })
   }
 
-  /** Starts a node; resolves once it listens. */
+  /**
+   * Starts a node and the front ends its config asks for (IMAP); resolves once every
+   * listener is bound. A listener that cannot bind (bad or busy address) fails the start:
+   * what was started is stopped again and a NodeError names the listener and the cause.
+   */
   static async start(config: NodeConfig, log?: Logger): Promise<MailNode> {
     const node = new MailNode(validateConfig(config), log)
-    await node.init()
+    try {
+      await node.init()
+      if (config.imap !== undefined) node.imap = await startImap({ config, imap: config.imap, store: node.store, users: node.users, registry: node.registry, log: node.log })
+    } catch (e) {
+      await node.stop().catch(() => undefined)
+      throw e
+    }
     return node
   }
 
@@ -57,8 +71,49 @@ export class MailNode {
     return { host: this.config.host, port: a?.port ?? 0 }
   }
 
+  /** Base URL of the HTTP/WebSocket listener. */
   get url(): string {
     return `http://${this.address.host}:${this.address.port}`
+  }
+
+  /** `imap://host:port` of the IMAP front end, undefined when the config has none. */
+  get imapUrl(): string | undefined {
+    return this.imap?.url
+  }
+
+  /** Creates a user or sets its password (replicates to every node). */
+  async addUser(name: string, password: string): Promise<void> {
+    await this.users.setPassword(name, password)
+  }
+
+  /** Whether `name` is a user known at this node (users replicate asynchronously). */
+  hasUser(name: string): boolean {
+    return this.users.get(name) !== undefined
+  }
+
+  /** Whether `password` is the password of `name`. */
+  verifyUser(name: string, password: string): Promise<boolean> {
+    return this.users.verify(name, password)
+  }
+
+  /** Opens mailbox `name` of `user` (undefined when it does not exist); release the handle when done. */
+  openMailbox(user: string, name: string): Promise<MailboxHandle | undefined> {
+    return this.store.open(user, name)
+  }
+
+  /** The links to the peers (empty without peers). */
+  peerStatus(): PeerStatus[] {
+    return this.peers?.status() ?? []
+  }
+
+  /** A body held by this node's blob store (no fetch from peers). */
+  storedBody(hash: string): Promise<Uint8Array | undefined> {
+    return this.blobs.get(hash)
+  }
+
+  /** Hashes of every body this node holds. */
+  storedBodies(): AsyncIterable<string> {
+    return this.blobs.keys()
   }
 
   private async init(): Promise<void> {
@@ -68,6 +123,7 @@ export class MailNode {
     const marker = join(c.dataDir, RUNNING_MARKER)
     const uncleanStop = existsSync(marker)
     await writeFile(marker, `${process.pid}\n`)
+    this.markerWritten = true
     const dir = await open(c.dataDir, 'r')
     await dir.sync().finally(() => dir.close())
     const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
@@ -94,7 +150,7 @@ export class MailNode {
     })
     this.server.on('clientError', (_e, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject)
+      this.server!.once('error', (e) => reject(listenError('HTTP', c, e)))
       this.server!.listen(c.port, c.host, () => resolve())
     })
     this.peers?.start()
@@ -168,7 +224,7 @@ export class MailNode {
       node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride, url: this.url },
       documentsLoaded: this.registry.loadedNames().length,
       documentsKnown: this.registry.allDocs().length,
-      peers: this.peers?.status() ?? [],
+      peers: this.peerStatus(),
       storage: this.updates?.stats(),
       exposures: this.store.stats,
       edgeConnections: this.edge.connections,
@@ -218,17 +274,18 @@ export class MailNode {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.imap?.close()
     await this.peers?.close()
-    await this.edge.close()
+    await this.edge?.close()
     await new Promise<void>((resolve) => {
       this.server?.close(() => resolve())
       this.server?.closeAllConnections()
     })
     this.usersHandle?.release()
-    await this.registry.close()
+    await this.registry?.close()
     await this.updates?.close()
-    await this.blobs.close()
-    await rm(join(this.config.dataDir, RUNNING_MARKER), { force: true })
+    await this.blobs?.close()
+    if (this.markerWritten) await rm(join(this.config.dataDir, RUNNING_MARKER), { force: true })
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }
 }

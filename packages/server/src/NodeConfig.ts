@@ -7,6 +7,17 @@ export interface PeerConfig {
   url: string
 }
 
+/** The IMAP front end of a node. */
+export interface ImapConfig {
+  host: string
+  /** 0 = pick a free one. */
+  port: number
+  /** Allow LOGIN without TLS from non-loopback clients. */
+  allowPlaintextAuth?: boolean
+  /** PEM files for STARTTLS. */
+  tls?: { certFile: string; keyFile: string }
+}
+
 /** Everything a node needs to run. */
 export interface NodeConfig {
   nodeId: string
@@ -26,6 +37,8 @@ export interface NodeConfig {
   idleMs?: number
   /** Relay peer updates to other peers (a mesh that survives one cut link). */
   relay?: boolean
+  /** Serve IMAP too. */
+  imap?: ImapConfig
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -39,6 +52,9 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!Number.isInteger(c.stride) || c.stride < 1 || c.stride > 4096) bad(`stride must be an integer in [1, 4096], got ${c.stride}`)
   if (!Number.isInteger(c.slot) || c.slot < 0 || c.slot >= c.stride) bad(`slot must be an integer in [0, ${c.stride}), got ${c.slot}`)
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be in [0, 65535], got ${c.port}`)
+  for (const [name, l] of [['imap', c.imap]] as const) {
+    if (l !== undefined && (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)) bad(`${name} port must be in [0, 65535], got ${l.port}`)
+  }
   if (c.secret.length < 16) bad('the secret must be at least 16 bytes')
   const ids = new Set<string>()
   for (const p of c.peers) {

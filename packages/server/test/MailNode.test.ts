@@ -28,19 +28,19 @@ describe('MailNode', () => {
     // b has the greater id, so it never dials: the URL it has for a is not used
     const b = await start('b', 1, [{ id: 'a', url: 'http://127.0.0.1:9' }])
     const a = await start('a', 0, [{ id: 'b', url: b.url }])
-    await waitFor(() => b.peers!.status()[0]!.state === 'open', 5000, 'a and b linked')
+    await waitFor(() => b.peerStatus()[0]!.state === 'open', 5000, 'a and b linked')
+    await a.addUser('ann', 'secret-pw')
     const body = new TextEncoder().encode('Subject: hi\r\n\r\nbody\r\n')
     const hash = createHash('sha256').update(body).digest('hex')
-    await a.blobs.put(hash, body)
-    const h = await a.registry.open('mbox/ann/x')
+    const h = (await a.openMailbox('ann', 'INBOX'))!
     // what any writer of the document (an edge replica, through a) may put there: a bad hash first
     const fact = (guid: string, key: string) => ['m', guid, 'edge', key, body.length, 0, 1, 0, [], {}]
-    h.doc.getArray('mailweave.log').push([fact('g1', 'not a hash'), fact('g2', hash)])
-    await a.registry.flush(h.name)
+    h.mailbox.doc.getArray('mailweave.log').push([fact('g1', 'not a hash')])
+    await h.append(body)
     h.release()
-    await waitFor(async () => (await b.blobs.get(hash)) !== undefined, 5000, 'b fetched the body from a')
-    expect(await b.blobs.get(hash)).toEqual(body)
-    expect(await b.blobs.has('not a hash')).toBe(false)
+    await waitFor(async () => (await b.storedBody(hash)) !== undefined, 5000, 'b fetched the body from a')
+    expect(await b.storedBody(hash)).toEqual(body)
+    expect(await b.storedBody('not a hash')).toBeUndefined()
   })
 
   it('token for a user name with a dot works at the API and /edge', async () => {
