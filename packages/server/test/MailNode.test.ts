@@ -45,7 +45,7 @@ describe('MailNode', () => {
 
   it('token for a user name with a dot works at the API and /edge', async () => {
     const a = await start('a', 0, [])
-    await a.users.setPassword('john.doe', 'secret-pw')
+    await a.addUser('john.doe', 'secret-pw')
     const basic = `Basic ${Buffer.from('john.doe:secret-pw').toString('base64')}`
     const issued = await fetch(`${a.url}/api/token`, { method: 'POST', headers: { authorization: basic } })
     expect(issued.status).toBe(200)
