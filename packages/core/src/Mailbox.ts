@@ -7,7 +7,7 @@ import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.t
 import { SnapshotView, type MailboxView } from './MailboxView.ts'
 import { MailweaveError } from './MailweaveError.ts'
 import { toRanges } from './RangeSet.ts'
-import { FACTS_VERSION, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
+import { FACTS_VERSION, isDeliveryKey, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
 import { listHeaders } from './listHeaders.ts'
 import { toHex } from './hex.ts'
 
@@ -64,7 +64,12 @@ export interface MessageInfo {
   appendedAt: number
   headers: ListHeaders
   flags: readonly string[]
+  /** Out of the view for good: expunged, or superseded by another copy of its delivery. */
   expunged: boolean
+  /** The delivery key it was appended with (mail from an MTA), or undefined. */
+  delivery: string | undefined
+  /** When another copy of the same delivery superseded it: that copy's guid (the one the view keeps). */
+  duplicateOf: string | undefined
   /** Current view uid, or undefined when not in the view. */
   uid: number | undefined
   /** Every binding of the message, ascending: the UID history. */
@@ -82,6 +87,8 @@ export interface MailboxInspection {
   seen: Record<string, number[]>
   bindings: { uid: number; guid: string; allocator: string; valid: boolean; conflicted: boolean }[]
   stranded: string[]
+  /** Copies removed by the delivery rule, with the copy of the same delivery the view keeps. */
+  superseded: { guid: string; by: string }[]
   malformedFacts: number
 }
 
@@ -95,6 +102,14 @@ export interface AppendOptions {
    * checked for form only; a wrong value breaks content addressing, so pass only your own.
    */
   hash?: string
+  /**
+   * The delivery key (from `deliveryKey`) of a message a node received from an MTA. Copies
+   * with one key appended within DELIVERY_WINDOW_MS of each other, on any nodes, become one
+   * message in every replica: the first appended stays, the others leave the view as if
+   * expunged, and their flags carry over. Never for a user's own APPEND or an import. Nodes
+   * only: edge replicas may not write delivery keys.
+   */
+  delivery?: string
 }
 
 /**
@@ -259,11 +274,18 @@ class MailboxImpl implements Mailbox {
     const internalDate = opts.internalDate ?? new Date(this.now())
     if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
     if (opts.hash !== undefined && !isBlobKey(opts.hash)) throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
+    if (opts.delivery !== undefined) {
+      if (!isDeliveryKey(opts.delivery)) throw new MailweaveError('INVALID_ARGUMENT', 'delivery must be a delivery key: 64 lowercase hex digits (see deliveryKey)')
+      if (this.slot === undefined) throw new MailweaveError('INVALID_ARGUMENT', `replica ${this.replica} is an edge replica: only nodes receive deliveries`)
+    }
     const guid = toHex(this.randomBytes(16))
     const hash = opts.hash ?? toHex(sha256(raw))
     const [ms, c] = this.hlc.tick()
     const flags = opts.flags === undefined || opts.flags.length === 0 ? [] : [...new Set(opts.flags)].sort()
-    const m: MessageFact = ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)]
+    const m: MessageFact =
+      opts.delivery === undefined
+        ? ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)]
+        : ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw), opts.delivery]
     this.write(this.allocationBlocker() === undefined ? [m, ['b', this.allocate(this.state.ceiling), guid, this.replica]] : [m])
     this.stats.appends++
     if (this.blobs !== undefined) {
@@ -331,7 +353,7 @@ class MailboxImpl implements Mailbox {
     checkFlags(change.add)
     checkFlags(change.remove)
     const r = this.state.records.get(guid)!
-    if (r.expunged) return // expunge wins: flag changes on an expunged message are moot
+    if (this.state.gone(r)) return // expunge wins: flag changes on an expunged (or superseded) message are moot
     const facts: Fact[] = []
     const want = new Map<string, boolean>()
     for (const f of change.remove ?? []) want.set(f, false)
@@ -339,7 +361,7 @@ class MailboxImpl implements Mailbox {
     for (const [flag, on] of want) {
       // Skip only a change this replica already holds; an explicit change of an unknown
       // register is written, so it can win over a concurrent older one (rule 6).
-      if (r.flagCells?.get(flag)?.on === on) continue
+      if (this.state.flagCell(r, flag)?.on === on) continue
       const [ms, c] = this.hlc.tick()
       facts.push(['f', guid, flag, on ? 1 : 0, ms, c, this.replica])
     }
@@ -349,7 +371,7 @@ class MailboxImpl implements Mailbox {
   expunge(guids: string[]): void {
     for (const g of guids) if (!this.state.knows(g)) throw new MailweaveError('UNKNOWN_GUID', `no message ${g} in this mailbox`, { guid: g })
     const facts: Fact[] = []
-    for (const g of new Set(guids)) if (!this.state.records.get(g)!.expunged) facts.push(['x', g, this.replica])
+    for (const g of new Set(guids)) if (!this.state.gone(this.state.records.get(g)!)) facts.push(['x', g, this.replica])
     this.write(facts)
   }
 
@@ -367,7 +389,9 @@ class MailboxImpl implements Mailbox {
       appendedAt: m?.[6] ?? 0,
       headers: m?.[9] ?? {},
       flags: r.flags,
-      expunged: r.expunged,
+      expunged: state.gone(r),
+      delivery: m?.[10],
+      duplicateOf: state.superseded.has(r) ? state.deliveryGroup(r)![0]!.guid : undefined,
       uid: r.viewUid === 0 ? undefined : r.viewUid,
       // computed on access: listing flags and sizes (IMAP FETCH) never pays for it
       get bindings() {
@@ -406,6 +430,7 @@ class MailboxImpl implements Mailbox {
       seen: Object.fromEntries([...s.seen].map(([n, rs]) => [n, rs.toRanges()])),
       bindings: [...s.bindings.values()].sort((a, b) => a.uid - b.uid).map((b) => ({ uid: b.uid, guid: b.guid, allocator: b.allocator, valid: b.valid, conflicted: b.conflicted })),
       stranded: [...s.stranded].map((r) => r.guid).sort(),
+      superseded: [...s.superseded].map((r) => ({ guid: r.guid, by: s.deliveryGroup(r)![0]!.guid })).sort((a, b) => (a.guid < b.guid ? -1 : 1)),
       malformedFacts: s.malformedFacts,
     }
   }

@@ -1,7 +1,7 @@
 import { compareStamp } from './Hlc.ts'
 import { RangeSet } from './RangeSet.ts'
 import { ViewSeq, type ViewEntry } from './ViewSeq.ts'
-import { parseFact, type ConfigFact, type ExposureFact, type MessageFact } from './facts.ts'
+import { DELIVERY_WINDOW_MS, parseFact, type ConfigFact, type ExposureFact, type MessageFact } from './facts.ts'
 
 /** One per-flag register: the latest stamp wins. */
 interface FlagCell {
@@ -70,6 +70,15 @@ export class MailboxState {
   readonly claims = new Map<number, Set<string>>()
   readonly configs: ConfigFact[] = []
   readonly stranded = new Set<GuidRecord>()
+  /** Messages with a delivery key, per key, ascending by {@link deliveryOrder}. */
+  private readonly deliveries = new Map<string, GuidRecord[]>()
+  /**
+   * The delivery rule: messages gone from the view because another message with the same
+   * delivery key was appended before them (by {@link deliveryOrder}) at most
+   * DELIVERY_WINDOW_MS earlier. Expunged or not, that earlier copy counts, so the set only
+   * grows as facts arrive: a superseded message never comes back (S4).
+   */
+  readonly superseded = new Set<GuidRecord>()
   readonly view = new ViewSeq()
   maxUid = 0
   maxW = 0
@@ -122,6 +131,43 @@ export class MailboxState {
     return r !== undefined && (r.meta !== undefined || r.uids.length > 0)
   }
 
+  /** Whether the message is out of the view for good: expunged, or superseded by the delivery rule. */
+  gone(r: GuidRecord): boolean {
+    return r.expunged || (this.superseded.size > 0 && this.superseded.has(r))
+  }
+
+  /**
+   * The copies of r's delivery that are one message with it (its delivery key, and a chain
+   * of append clocks at most DELIVERY_WINDOW_MS apart), ascending: the first one is the copy
+   * the view keeps. Undefined for a message without a delivery key.
+   */
+  deliveryGroup(r: GuidRecord): GuidRecord[] | undefined {
+    const key = deliveryKeyOf(r)
+    const list = key === undefined ? undefined : this.deliveries.get(key)
+    if (list === undefined) return undefined
+    let lo = list.indexOf(r)
+    let hi = lo
+    while (lo > 0 && withinWindow(list[lo - 1]!, list[lo]!)) lo--
+    while (hi < list.length - 1 && withinWindow(list[hi]!, list[hi + 1]!)) hi++
+    return list.slice(lo, hi + 1)
+  }
+
+  /**
+   * The flag register rule 6 shows for `flag` of r: its own, or, for a message with a
+   * delivery key, the latest among every copy of its delivery group (flags set on a copy
+   * later superseded carry over to the copy that stays).
+   */
+  flagCell(r: GuidRecord, flag: string): Readonly<FlagCell> | undefined {
+    const group = this.deliveryGroup(r)
+    if (group === undefined) return r.flagCells?.get(flag)
+    let best: FlagCell | undefined
+    for (const m of group) {
+      const cell = m.flagCells?.get(flag)
+      if (cell !== undefined && (best === undefined || compareStamp(cell.ms, cell.c, cell.replica, best.ms, best.c, best.replica) > 0)) best = cell
+    }
+    return best
+  }
+
   /** Ingests raw facts (untrusted); returns what changed in the view. */
   ingest(raw: readonly unknown[]): ViewChange {
     // A big batch (a load, a catch-up) skips per-fact change tracking: every binding is
@@ -132,6 +178,8 @@ export class MailboxState {
     const recheck: number[] = []
     const raised: [from: number, to: number][] = []
     const newUids: number[] = []
+    // delivery keys whose group gained a copy or a flag change (only mail delivered by an MTA)
+    let deliveryKeys: Set<string> | undefined
 
     for (const v of raw) {
       const f = parseFact(v)
@@ -147,6 +195,11 @@ export class MailboxState {
           this.stamp(f[6], f[7])
           for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2]) && !bulk) flagDirty.add(r)
           if (!bulk) dirty.add(r)
+          if (f.length > 10) {
+            const key = f[10]!
+            addDelivery(this.deliveries, key, r)
+            ;(deliveryKeys ??= new Set()).add(key)
+          }
           break
         }
         case 'b': {
@@ -214,6 +267,8 @@ export class MailboxState {
           const r = this.record(f[1])
           this.stamp(f[4], f[5])
           if (this.setFlag(r, f[2], f[3] === 1, f[4], f[5], f[6]) && !bulk) flagDirty.add(r)
+          const key = deliveryKeyOf(r)
+          if (key !== undefined) (deliveryKeys ??= new Set()).add(key)
           break
         }
         case 'x': {
@@ -236,6 +291,7 @@ export class MailboxState {
       }
     }
 
+    if (deliveryKeys !== undefined) this.settleDeliveries(deliveryKeys, bulk ? undefined : dirty, bulk ? undefined : flagDirty)
     if (bulk) return this.recomputeAll(newUids)
     for (const u of newUids) insertSorted(this.sortedUids, u)
     for (const uid of recheck) this.revalidate(this.bindings.get(uid)!, dirty)
@@ -255,7 +311,7 @@ export class MailboxState {
     const entries: ViewEntry[] = []
     for (const r of this.records.values()) {
       const oldFlags = r.flags
-      if (r.flagCells !== undefined) this.refreshFlags(r)
+      if (r.flagCells !== undefined || deliveryKeyOf(r) !== undefined) this.refreshFlags(r)
       const uid = this.viewUidOf(r)
       this.markStranded(r, uid)
       if (uid !== r.viewUid) {
@@ -287,9 +343,41 @@ export class MailboxState {
 
   private refreshFlags(r: GuidRecord): void {
     const on: string[] = []
-    for (const [flag, cell] of r.flagCells ?? []) if (cell.on) on.push(flag)
+    const group = this.deliveryGroup(r)
+    if (group === undefined) {
+      for (const [flag, cell] of r.flagCells ?? []) if (cell.on) on.push(flag)
+    } else {
+      const names = new Set<string>()
+      for (const m of group) for (const flag of m.flagCells?.keys() ?? []) names.add(flag)
+      for (const flag of names) if (this.flagCell(r, flag)!.on) on.push(flag)
+    }
     on.sort()
     r.flags = on.length === 0 ? NO_FLAGS : on
+  }
+
+  /**
+   * The delivery rule for the groups of `keys`: every copy with an earlier copy (in
+   * {@link deliveryOrder}) at most DELIVERY_WINDOW_MS before it is superseded, and every
+   * copy shows its group's flags. Outside a bulk ingest, records whose view changes go into
+   * `dirty` and `flagDirty`.
+   */
+  private settleDeliveries(keys: Set<string>, dirty: Set<GuidRecord> | undefined, flagDirty: Set<GuidRecord> | undefined): void {
+    for (const key of keys) {
+      const list = this.deliveries.get(key)!
+      for (let i = 1; i < list.length; i++) {
+        const r = list[i]!
+        if (!this.superseded.has(r) && withinWindow(list[i - 1]!, r)) {
+          this.superseded.add(r)
+          dirty?.add(r)
+        }
+      }
+      if (flagDirty === undefined) continue
+      for (const r of list) {
+        const before = r.flags
+        this.refreshFlags(r)
+        if (!sameFlags(before, r.flags)) flagDirty.add(r)
+      }
+    }
   }
 
   private revalidate(b: BindingRecord, dirty: Set<GuidRecord>): void {
@@ -308,13 +396,13 @@ export class MailboxState {
 
   /** Rule 4: a live, known message (view uid `uid`) with no valid binding is stranded. */
   private markStranded(r: GuidRecord, uid: number): void {
-    if (!r.expunged && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
+    if (!this.gone(r) && uid === 0 && (r.meta !== undefined || r.uids.length > 0)) this.stranded.add(r)
     else this.stranded.delete(r)
   }
 
   /** Lowest valid binding of a live record, or 0. */
   private viewUidOf(r: GuidRecord): number {
-    if (r.expunged) return 0
+    if (this.gone(r)) return 0
     for (const uid of r.uids) if (this.bindings.get(uid)!.valid) return uid
     return 0
   }
@@ -344,6 +432,36 @@ export class MailboxState {
     }
     return { added, removed, flagsChanged }
   }
+}
+
+/** The delivery key of a message, or undefined (not delivered by an MTA, or metadata not known yet). */
+function deliveryKeyOf(r: GuidRecord): string | undefined {
+  const m = r.meta
+  return m !== undefined && m.length > 10 ? m[10] : undefined
+}
+
+/** The delivery rule's order of copies: append clock (ms, counter), then guid. */
+function deliveryOrder(a: GuidRecord, b: GuidRecord): number {
+  const ma = a.meta!
+  const mb = b.meta!
+  return ma[6] - mb[6] || ma[7] - mb[7] || (a.guid < b.guid ? -1 : a.guid > b.guid ? 1 : 0)
+}
+
+/** Whether copy b (later in delivery order than a) was appended at most DELIVERY_WINDOW_MS after a. */
+function withinWindow(a: GuidRecord, b: GuidRecord): boolean {
+  return b.meta![6] - a.meta![6] <= DELIVERY_WINDOW_MS
+}
+
+/** Inserts r into its key's list, keeping delivery order (lists hold a handful of copies). */
+function addDelivery(deliveries: Map<string, GuidRecord[]>, key: string, r: GuidRecord): void {
+  const list = deliveries.get(key)
+  if (list === undefined) {
+    deliveries.set(key, [r])
+    return
+  }
+  let i = list.length
+  while (i > 0 && deliveryOrder(list[i - 1]!, r) > 0) i--
+  list.splice(i, 0, r)
 }
 
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {

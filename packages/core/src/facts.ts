@@ -16,7 +16,12 @@ export interface ListHeaders {
   messageId?: string
 }
 
-/** A message: immutable metadata. `hlc` orders appends; `flags` are set at that clock. */
+/**
+ * A message: immutable metadata. `hlc` orders appends; `flags` are set at that clock.
+ * `delivery`, present only on messages a node received from an MTA, is the message's
+ * delivery key (see `deliveryKey`): copies with one key delivered within
+ * {@link DELIVERY_WINDOW_MS} of each other are one message (`MailboxState.superseded`).
+ */
 export type MessageFact = readonly [
   t: 'm',
   guid: string,
@@ -28,6 +33,7 @@ export type MessageFact = readonly [
   hlcC: number,
   flags: readonly string[],
   headers: ListHeaders,
+  delivery?: string,
 ]
 /** A binding: node `allocator` gave `uid` to `guid`. */
 export type BindingFact = readonly [t: 'b', uid: number, guid: string, allocator: string]
@@ -51,6 +57,16 @@ export type ConfigFact = readonly [t: 'v', version: number, uidValidity: number,
 /** Any fact of the log. */
 export type Fact = MessageFact | BindingFact | ExposureFact | ReservationFact | FlagFact | ExpungeFact | ClaimFact | ConfigFact
 
+/**
+ * Two copies of one delivery (same delivery key) whose append clocks are at most this far
+ * apart are one message. Five days: Postfix's default `maximal_queue_lifetime`, the longest
+ * an MTA keeps retrying a delivery. Part of the protocol: every replica must use the same.
+ */
+export const DELIVERY_WINDOW_MS = 5 * 24 * 60 * 60 * 1000
+
+/** Whether `v` has the form of a delivery key: 64 lowercase hex digits (a SHA-256). */
+export const isDeliveryKey = (v: unknown): v is string => typeof v === 'string' && v.length === 64 && /^[0-9a-f]{64}$/.test(v)
+
 const isStr = (v: unknown): v is string => typeof v === 'string'
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
@@ -63,7 +79,7 @@ export function parseFact(v: unknown): Fact | undefined {
   if (!Array.isArray(v)) return undefined
   switch (v[0]) {
     case 'm':
-      return v.length === 10 && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isNum(v[6]) && isUint(v[7]) &&
+      return (v.length === 10 || (v.length === 11 && isDeliveryKey(v[10]))) && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isNum(v[6]) && isUint(v[7]) &&
         Array.isArray(v[8]) && v[8].every(isStr) && typeof v[9] === 'object' && v[9] !== null
         ? (v as unknown as MessageFact)
         : undefined

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import * as prng from 'lib0/prng'
-import { openMailbox, type Mailbox } from '../../src/index.ts'
+import { DELIVERY_WINDOW_MS, MAILBOX_LOG, openMailbox, type Mailbox } from '../../src/index.ts'
 import { InvariantViolation, ModelClient } from '../../../testkit/src/ModelClient.ts'
 
 /** One replica of the simulation: a node (with slot) or an edge replica. */
@@ -46,6 +46,8 @@ export class SimCluster {
   readonly clients: { client: ModelClient; node: string; roaming: boolean }[] = []
   readonly appended = new Set<string>()
   readonly expunged = new Set<string>()
+  /** guid -> delivery key of every copy appended with one. */
+  readonly delivered = new Map<string, string>()
   readonly stride: number
   private clock = 1_700_000_000_000
   log: string[] = []
@@ -71,6 +73,11 @@ export class SimCluster {
   }
 
   private now = () => (this.clock += prng.uint32(this.gen, 0, 3))
+
+  /** Moves the shared wall clock forward (deliveries further apart than the window). */
+  advanceClock(ms: number): void {
+    this.clock += ms
+  }
   private randomBytes = (n: number) => {
     const out = new Uint8Array(n)
     for (let i = 0; i < n; i++) out[i] = prng.uint32(this.gen, 0, 255)
@@ -213,9 +220,54 @@ export class SimCluster {
     throw new Error('fixups did not settle after 20 rounds')
   }
 
+  /**
+   * The delivery rule restated as a reference: a copy is superseded when another copy with
+   * its key is earlier by (append ms, counter, guid) and at most DELIVERY_WINDOW_MS before it.
+   * Read from N0's facts (after the final heal every replica holds them all).
+   */
+  supersededByOracle(): Set<string> {
+    const stamp = new Map<string, [number, number]>()
+    for (const f of this.replicas.get('N0')!.doc.getArray<unknown[]>(MAILBOX_LOG).toArray()) {
+      if (Array.isArray(f) && f[0] === 'm' && this.delivered.has(f[1] as string)) stamp.set(f[1] as string, [f[6] as number, f[7] as number])
+    }
+    const out = new Set<string>()
+    for (const [g, key] of this.delivered) {
+      const [ms, c] = stamp.get(g)!
+      for (const [h, k2] of this.delivered) {
+        if (h === g || k2 !== key) continue
+        const [ms2, c2] = stamp.get(h)!
+        const earlier = ms2 < ms || (ms2 === ms && (c2 < c || (c2 === c && h < g)))
+        if (earlier && ms - ms2 <= DELIVERY_WINDOW_MS) out.add(g)
+      }
+    }
+    return out
+  }
+
+  /**
+   * After the final heal, each delivery key shows exactly one live copy per window of
+   * deliveries (none when the user expunged the copy that stays), at every node.
+   */
+  checkDeliveries(superseded: Set<string>): void {
+    const winners = new Map<string, string[]>()
+    for (const [g, key] of this.delivered) if (!superseded.has(g)) winners.set(key, [...(winners.get(key) ?? []), g])
+    for (const id of this.nodeIds()) {
+      const shown = new Map<string, number>()
+      for (const m of this.replicas.get(id)!.mailbox.view().messages) {
+        const key = this.delivered.get(m.guid)
+        if (key !== undefined) shown.set(key, (shown.get(key) ?? 0) + 1)
+      }
+      for (const [key, ws] of winners) {
+        const want = ws.filter((g) => !this.expunged.has(g)).length
+        if ((shown.get(key) ?? 0) !== want) throw new InvariantViolation('C2', `node ${id}: delivery key ${key.slice(0, 12)} shows ${shown.get(key) ?? 0} live copies, want ${want}`)
+      }
+    }
+  }
+
   /** C1 + C2 after the final heal; every client syncs again and must hold every live message. */
   checkConvergence(): void {
-    const live = new Set([...this.appended].filter((g) => !this.expunged.has(g)))
+    const superseded = this.supersededByOracle()
+    this.checkDeliveries(superseded)
+    const live = new Set([...this.appended].filter((g) => !this.expunged.has(g) && !superseded.has(g)))
     let reference: string | undefined
     for (const id of this.nodeIds()) {
       const v = this.replicas.get(id)!.mailbox.view()
