@@ -1,5 +1,5 @@
 /** Why a storage operation failed. */
-export type StorageErrorCode = 'DISK_FULL' | 'IO' | 'CORRUPT' | 'HASH_MISMATCH'
+export type StorageErrorCode = 'DISK_FULL' | 'IO' | 'CORRUPT' | 'HASH_MISMATCH' | 'LOCKED'
 
 /**
  * The one error type every storage adapter ({@link UpdateStore}, {@link BlobStore}, whatever

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { isMailboxDocName, messageFactsInUpdate, USERS_DOC } from '@mailweave/core'
-import { FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
+import { FileUpdateStore, PackBlobStore, lockDirectory, type DirLock } from '@mailweave/storage-fs'
 import { PeerNetwork, type ChangeCursor, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
 import { EdgeServer } from './EdgeServer.ts'
@@ -29,6 +29,7 @@ export class MailNode {
   readonly log: Logger
   private server: Server | undefined
   private updates: FileUpdateStore | undefined
+  private lock: DirLock | undefined
   private registry!: DocRegistry
   private blobs!: PackBlobStore
   private users!: UserDirectory
@@ -119,6 +120,9 @@ export class MailNode {
   private async init(): Promise<void> {
     const c = this.config
     await mkdir(c.dataDir, { recursive: true })
+    const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
+    // one process per data directory: two would allocate the same UIDs
+    this.lock = await lockDirectory(c.dataDir, storageLog)
     // present while the node runs: finding it at start means the last stop was not clean
     const marker = join(c.dataDir, RUNNING_MARKER)
     const uncleanStop = existsSync(marker)
@@ -126,7 +130,6 @@ export class MailNode {
     this.markerWritten = true
     const dir = await open(c.dataDir, 'r')
     await dir.sync().finally(() => dir.close())
-    const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
     this.updates = await FileUpdateStore.open({ dir: join(c.dataDir, 'docs'), log: storageLog })
     this.blobs = await PackBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
     this.registry = await DocRegistry.create(this.updates, { log: this.log, idleMs: c.idleMs })
@@ -277,15 +280,21 @@ export class MailNode {
     await this.imap?.close()
     await this.peers?.close()
     await this.edge?.close()
-    await new Promise<void>((resolve) => {
-      this.server?.close(() => resolve())
-      this.server?.closeAllConnections()
-    })
+    const server = this.server
+    // (a start that failed early has no listener to close)
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
     this.usersHandle?.release()
     await this.registry?.close()
     await this.updates?.close()
     await this.blobs?.close()
     if (this.markerWritten) await rm(join(this.config.dataDir, RUNNING_MARKER), { force: true })
+    await this.lock?.release()
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }
+
 }
