@@ -29,6 +29,13 @@ export interface ExposureStats {
   verifyTimeouts: number
 }
 
+/**
+ * What a caller may say about a message it stores: flags, INTERNALDATE, and, for mail
+ * received from an MTA only, its delivery key (core's `deliveryKey`), which merges copies
+ * of one delivery that reached several regions (docs/protocol.md).
+ */
+export type AppendMessageOptions = Pick<AppendOptions, 'flags' | 'internalDate' | 'delivery'>
+
 /** One open mailbox of one account: every method is durable before it resolves. */
 export interface MailboxHandle {
   readonly user: string
@@ -38,14 +45,14 @@ export interface MailboxHandle {
   /** Rule 5 through the fast path: fixups, reservation, peer barrier, exposure, fsync. */
   expose(): Promise<MailboxView>
   /** Appends and binds a message; resolves once body and metadata are durable. */
-  append(raw: Uint8Array, opts?: { flags?: string[]; internalDate?: Date }): Promise<string>
+  append(raw: Uint8Array, opts?: AppendMessageOptions): Promise<string>
   /**
    * Appends and binds a message like `append`, but resolves at once: the message and its body
    * become durable with the next `expose()` or `flush()` of this handle, which the caller must
    * await before acknowledging, and which rejects (the message expunged) if the body could
    * not be stored. IMAP APPEND exposes anyway: one round of fsyncs, not three.
    */
-  stage(raw: Uint8Array, opts?: { flags?: string[]; internalDate?: Date }): Promise<string>
+  stage(raw: Uint8Array, opts?: AppendMessageOptions): Promise<string>
   /** Resolves once earlier flag and expunge changes are durable. */
   flush(): Promise<void>
   /** The raw message, fetched from a peer when this node does not hold it yet. */
@@ -179,7 +186,7 @@ export class MailStore {
       await registry.flush(docName).catch(() => undefined)
       throw (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason
     }
-    const stage = (raw: Uint8Array, opts?: { flags?: string[]; internalDate?: Date }): string => {
+    const stage = (raw: Uint8Array, opts?: AppendMessageOptions): string => {
       if (raw.length > this.maxMessageBytes) throw new NodeError('TOO_LARGE', `message of ${raw.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
       const hash = createHash('sha256').update(raw).digest('hex')
       // body and metadata are written and fsynced in parallel (one round of fsyncs per APPEND);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { MemoryBlobStore, MemoryUpdateStore, type BlobStore } from '@mailweave/core'
+import { MemoryBlobStore, MemoryUpdateStore, deliveryKey, type BlobStore } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
 import { DocRegistry, MailStore, UserDirectory, silentLogger } from '../src/index.ts'
 
@@ -152,5 +152,27 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     expect(() => h.mailbox.append(raw(6), { hash: 'not-a-hash' })).toThrow(/64 lowercase hex/)
     expect(Y.encodeStateVector(h.mailbox.doc).length).toBeGreaterThan(0)
     h.release()
+  })
+
+  it('passes a delivery key through append: an MTA retry stays one message, also after a reload', async () => {
+    const blobs = new MemoryBlobStore()
+    const { store, registry, updates } = await setup(blobs)
+    const h = (await store.open('ann', 'INBOX'))!
+    const delivered = raw(40)
+    const key = deliveryKey(delivered, 'ann@example.org')!
+    const trace = (n: number) => new Uint8Array([...new TextEncoder().encode(`Delivered-To: ann@example.org\r\nReceived: attempt ${n}\r\n`), ...delivered])
+    const first = await h.append(trace(1), { delivery: key })
+    const retry = await h.append(trace(2), { delivery: key })
+    const mine = await h.append(delivered) // the user's own APPEND of the same bytes: kept
+    const view = await h.expose()
+    expect(view.messages.map((m) => m.guid)).toEqual([first, mine])
+    expect(h.mailbox.message(retry)).toMatchObject({ delivery: key, duplicateOf: first })
+    h.release()
+    await registry.close()
+    const again = await setup(blobs, updates)
+    const h2 = (await again.store.open('ann', 'INBOX'))!
+    expect((await h2.expose()).messages.map((m) => m.guid)).toEqual([first, mine])
+    expect(h2.mailbox.message(first)?.delivery).toBe(key)
+    h2.release()
   })
 })
