@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // tests read JSON bodies of many shapes
-    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'bench/**/*.ts', 'packages/testkit/src/cluster/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {

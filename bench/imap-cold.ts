@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { LocalCluster } from '../scripts/lib/LocalCluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { benchMessage } from './lib/messages.ts'
 
 const N = Number(process.env.BENCH_IMAP_MESSAGES ?? 10_000)
@@ -41,11 +41,11 @@ async function listing(port: number): Promise<[number, number]> {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-cold-'))
-let cluster: LocalCluster | undefined
+let cluster: ProcessCluster | undefined
 try {
-  cluster = await LocalCluster.start({ regions: ['bench'], dataDir: root, imap: true })
+  cluster = await ProcessCluster.start({ nodes: ['bench'], logLevel: 'error', dataDir: root, imap: true })
   await cluster.addUser(USER, PASS)
-  let port = cluster.regions[0]!.imapPort
+  let port = cluster.nodes[0]!.imapPort
   progress(`appending ${N.toLocaleString('en')} messages over 8 connections`)
   const clients = await Promise.all(Array.from({ length: 8 }, () => client(port)))
   let next = 0
@@ -61,8 +61,8 @@ try {
   const unloaded = await listing(port)
   progress(`after the idle unload: SELECT ${Math.round(unloaded[0])} ms, SELECT + FETCH ${Math.round(unloaded[1])} ms; restarting the node`)
   await cluster.stop()
-  cluster = await LocalCluster.start({ regions: ['bench'], dataDir: root, imap: true })
-  port = cluster.regions[0]!.imapPort
+  cluster = await ProcessCluster.start({ nodes: ['bench'], logLevel: 'error', dataDir: root, imap: true })
+  port = cluster.nodes[0]!.imapPort
   const restarted = await listing(port)
   progress(`after a restart: SELECT ${Math.round(restarted[0])} ms, SELECT + FETCH ${Math.round(restarted[1])} ms`)
   const row = (name: string, [sel, total]: [number, number]) => ({ name, selectMs: Math.round(sel), selectFetchMs: Math.round(total) })

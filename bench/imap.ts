@@ -3,7 +3,7 @@
  * same messages and the same client library (imapflow) for both servers:
  * APPEND throughput over 1 connection and over 8 connections, then SELECT + FETCH 1:*
  * (UID FLAGS ENVELOPE) of the resulting mailbox (10,000 messages by default).
- * mailweave is one `mailweave serve` process (LocalCluster, one region, durable appends);
+ * mailweave is one `mailweave serve` process (ProcessCluster, one region, durable appends);
  * Dovecot 2.3 is a private instance (Maildir, default mail_fsync=optimized).
  * Writes bench/results/imap.json as { rows: [{ name, ours, dovecot, ratio }], notes };
  * ratio > 1 means mailweave is faster. BENCH_IMAP_MESSAGES shrinks the run.
@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { LocalCluster } from '../scripts/lib/LocalCluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { Dovecot, requireDovecot } from './lib/dovecot.ts'
 import { benchMessage } from './lib/messages.ts'
 import { rawListing } from './lib/rawListing.ts'
@@ -98,15 +98,15 @@ const r2 = (x: number) => Math.round(x * 100) / 100
 
 const loadBefore = loadavg()[0]!
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-imap-'))
-let cluster: LocalCluster | undefined
+let cluster: ProcessCluster | undefined
 let dovecot: Dovecot | undefined
 try {
   progress(`starting mailweave (one region) and Dovecot ${bins.version} on loopback; ${N.toLocaleString('en')} messages`)
   mkdirSync(join(root, 'mailweave'))
-  cluster = await LocalCluster.start({ regions: ['bench'], dataDir: join(root, 'mailweave'), imap: true })
+  cluster = await ProcessCluster.start({ nodes: ['bench'], logLevel: 'error', dataDir: join(root, 'mailweave'), imap: true })
   await cluster.addUser(USER, PASS)
   dovecot = await Dovecot.start({ dir: join(root, 'dovecot'), name: `mailweave-bench-${process.pid}`, user: USER, password: PASS })
-  const targets: Target[] = [{ name: 'mailweave', port: cluster.regions[0]!.imapPort }, { name: 'dovecot', port: dovecot.port }]
+  const targets: Target[] = [{ name: 'mailweave', port: cluster.nodes[0]!.imapPort }, { name: 'dovecot', port: dovecot.port }]
 
   const res: Record<string, Record<Target['name'], number>> = { one: { mailweave: 0, dovecot: 0 }, eight: { mailweave: 0, dovecot: 0 }, fetch: { mailweave: 0, dovecot: 0 }, fetchFirst: { mailweave: 0, dovecot: 0 }, raw: { mailweave: 0, dovecot: 0 } }
   // the client's own parser must be warm for both servers alike (its first FETCH pays for JIT

@@ -4,12 +4,12 @@
  * where everything listens, and stops every region cleanly on Ctrl-C.
  */
 import { resolve } from 'node:path'
-import { LocalCluster } from './lib/LocalCluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 
 const root = resolve(process.env.MAILWEAVE_DATA ?? '.data/cluster')
 const withImap = process.env.MAILWEAVE_IMAP !== '0'
 console.log('starting three regions (eu, us, ap)…')
-const cluster = await LocalCluster.start({ regions: ['eu', 'us', 'ap'], dataDir: root, imap: withImap, logLevel: process.env.MAILWEAVE_LOG_LEVEL, onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`) })
+const cluster = await ProcessCluster.start({ nodes: ['eu', 'us', 'ap'], dataDir: root, imap: withImap, logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error', onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`) })
 
 let stopping = false
 async function stop(code = 0): Promise<never> {
@@ -33,7 +33,7 @@ let browser: { url: string; close(): Promise<void> } | undefined
 if (process.env.MAILWEAVE_BROWSER !== '0') {
   try {
     const { serveExample } = await import('@mailweave/example-browser-mailbox/serve')
-    browser = await serveExample({ config: { regions: cluster.regions.map((r) => ({ id: r.name, url: r.http, label: r.name })), stride: cluster.regions.length, cluster: root, user, password } })
+    browser = await serveExample({ config: { regions: cluster.nodes.map((r) => ({ id: r.id, url: r.url, label: r.id })), stride: cluster.nodes.length, cluster: root, user, password } })
   } catch (e) {
     console.error(`(the browser example could not start: ${e instanceof Error ? e.message : String(e)})`)
   }
@@ -41,12 +41,12 @@ if (process.env.MAILWEAVE_BROWSER !== '0') {
 
 console.log(`\nmailweave: a local three-region cluster is running (data in ${root})\n`)
 console.log('region  slot  HTTP / WebSocket            IMAP')
-for (const r of cluster.regions) console.log(`${r.name.padEnd(7)} ${String(r.slot).padEnd(5)} ${r.http.padEnd(27)} ${withImap ? `imap://127.0.0.1:${r.imapPort}` : '-'}`)
+for (const r of cluster.nodes) console.log(`${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${withImap ? `imap://127.0.0.1:${r.imapPort}` : '-'}`)
 if (browser !== undefined) console.log(`\nbrowser mailbox: open ${browser.url}`)
 console.log(`\ndemo account: ${user} / ${password}`)
-const [a, b] = cluster.regions
-console.log(`try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.http}/api/mailboxes/INBOX/messages`)
-console.log(`     curl -u ${user}:${password} ${b!.http}/api/mailboxes/INBOX`)
+const [a, b] = cluster.nodes
+console.log(`try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.url}/api/mailboxes/INBOX/messages`)
+console.log(`     curl -u ${user}:${password} ${b!.url}/api/mailboxes/INBOX`)
 if (withImap) console.log(`     curl -u ${user}:${password} 'imap://127.0.0.1:${b!.imapPort}/INBOX' -X 'UID FETCH 1:* (FLAGS ENVELOPE)'`)
-console.log(`     node packages/cli/bin/mailweave.mjs inspect ${user}/INBOX --url ${b!.http} --secret-file ${cluster.secretFile}`)
+console.log(`     node packages/cli/bin/mailweave.mjs inspect ${user}/INBOX --url ${b!.url} --secret-file ${cluster.secretFile}`)
 console.log('\nCtrl-C stops every region.')

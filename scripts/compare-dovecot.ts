@@ -19,7 +19,7 @@ import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
 import { imapflowView, writeMbsyncrc } from './lib/imapClients.ts'
-import { LocalCluster } from './lib/LocalCluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 
 const system = process.argv[2]
 if (system !== 'dovecot') {
@@ -315,7 +315,7 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
 }
 
 async function mailweaveSides(work: string): Promise<Sides> {
-  const cluster = await LocalCluster.start({ regions: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, proxies: true })
+  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error' })
   try {
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')
@@ -323,7 +323,7 @@ async function mailweaveSides(work: string): Promise<Sides> {
     await cluster.stop()
     throw e
   }
-  const ports = cluster.regions.map((r) => r.imapPort) as [number, number]
+  const ports = cluster.nodes.map((r) => r.imapPort) as [number, number]
   return {
     label: 'mailweave x2 regions (fault proxy)',
     ports,
@@ -348,7 +348,7 @@ async function mailweaveSides(work: string): Promise<Sides> {
       await cluster.linksAre('down')
     },
     heal: async () => {
-      cluster.restoreAll()
+      cluster.healAll()
       return { detail: 'proxy restored; clients poll every 100 ms' }
     },
     settleMs: CONVERGE_TIMEOUT_MS,

@@ -3,14 +3,14 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer, type AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ApiClient, NodeProcess, freePort } from './helpers/NodeProcess.ts'
+import { freePort } from '@mailweave/testkit'
+import { ApiClient, MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
 
 const run = promisify(execFile)
-const BIN = resolve(import.meta.dirname, '../packages/cli/bin/mailweave.mjs')
-const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...process.env, MAILWEAVE_PASSWORD: 'pw-of-dora' } })
+const cli = (...args: string[]) => run(process.execPath, [MAILWEAVE_BIN, ...args], { env: { ...process.env, MAILWEAVE_PASSWORD: 'pw-of-dora' } })
 
 describe('the mailweave CLI against a running node', () => {
   let dir: string
@@ -20,7 +20,7 @@ describe('the mailweave CLI against a running node', () => {
     dir = mkdtempSync(join(tmpdir(), 'mailweave-cli-'))
     secretFile = join(dir, 'secret')
     writeFileSync(secretFile, randomBytes(32).toString('hex'))
-    node = await new NodeProcess({ nodeId: 'N0', slot: 0, stride: 2, dataDir: join(dir, 'N0'), port: await freePort(), secretFile, peers: [] }).start()
+    node = await new NodeProcess({ nodeId: 'N0', slot: 0, stride: 2, dataDir: join(dir, 'N0'), port: 0, secretFile }).start()
   }, 60_000)
   afterAll(async () => {
     await node?.stop()
@@ -65,7 +65,7 @@ describe('the mailweave CLI against a running node', () => {
       for (const [addr, cause] of [[`127.0.0.1:${busyPort}`, /IMAP cannot listen on 127\.0\.0\.1:\d+: the address is already in use \(EADDRINUSE\)/], ['192.0.2.1:1143', /IMAP cannot listen on 192\.0\.2\.1:1143: no such local address/], ['127.0.0.1:70000', /imap port must be in \[0, 65535\]/]] as const) {
         const port = await freePort()
         const started = Date.now()
-        const out = await run(process.execPath, [BIN, 'serve', '--node-id', 'B0', '--data', join(dir, `busy-${port}`), '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, '--imap', addr], { timeout: 30_000 }).then(
+        const out = await run(process.execPath, [MAILWEAVE_BIN, 'serve', '--node-id', 'B0', '--data', join(dir, `busy-${port}`), '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, '--imap', addr], { timeout: 30_000 }).then(
           () => ({ code: 0, stderr: '' }),
           (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }),
         )

@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ModelClient, waitFor } from '@mailweave/testkit'
-import { Cluster, metricValue } from './helpers/Cluster.ts'
-import type { ApiClient } from './helpers/NodeProcess.ts'
+import { NodeProcess, ProcessCluster, metricValue, type ApiClient } from '@mailweave/testkit/cluster'
 
 const msg = (tag: string) => `From: e2e@example.org\r\nTo: alice@example.org\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@e2e>\r\n\r\nbody of ${tag}\r\n`
 
 describe('three node processes, partition and heal, clients through the HTTP API', () => {
-  let cluster: Cluster
+  let cluster: ProcessCluster
   let api: ApiClient[]
   beforeAll(async () => {
-    cluster = await Cluster.start(3)
+    cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'] })
     api = await cluster.addUser('alice', 'wonderland')
-    await cluster.linksUp()
+    await cluster.linksAre('open')
   }, 60_000)
   afterAll(async () => {
     await cluster?.stop()
@@ -49,8 +48,8 @@ describe('three node processes, partition and heal, clients through the HTTP API
     for (let i = 0; i < 3; i++) expect(clients[i]!.cache.size).toBe(20)
 
     // heal: every node converges to one view with every message
-    cluster.restoreAll()
-    await cluster.linksUp(30_000)
+    cluster.healAll()
+    await cluster.linksAre('open')
     await waitFor(async () => {
       const views = await Promise.all(api.map((a) => a.read('INBOX')))
       views.forEach((v, i) => clients[i]!.sync(v))
@@ -74,12 +73,12 @@ describe('three node processes, partition and heal, clients through the HTTP API
 })
 
 describe('replication details between node processes', () => {
-  let cluster: Cluster
+  let cluster: ProcessCluster
   let api: ApiClient[]
   beforeAll(async () => {
-    cluster = await Cluster.start(3, { verifyTimeoutMs: 1000 })
+    cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'], verifyTimeoutMs: 1000 })
     api = await cluster.addUser('carol', 'password1')
-    await cluster.linksUp()
+    await cluster.linksAre('open')
   }, 60_000)
   afterAll(async () => {
     await cluster?.stop()
@@ -126,7 +125,7 @@ describe('replication details between node processes', () => {
       p.setDelay(0)
       p.restore()
     }
-    await cluster.linksUp(30_000)
+    await cluster.linksAre('open')
     await waitFor(async () => {
       const vs = await Promise.all(api.map((a) => a.read('INBOX')))
       vs.forEach((v, i) => clients[i]!.sync(v))
@@ -166,7 +165,7 @@ describe('replication details between node processes', () => {
 
 describe('peer authentication', () => {
   it('a node with the wrong secret is refused with AUTH_FAILED and the others keep serving', async () => {
-    const { NodeProcess, freePort } = await import('./helpers/NodeProcess.ts')
+    const { freePort } = await import('@mailweave/testkit')
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
     const { join } = await import('node:path')
     const { tmpdir } = await import('node:os')

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { imapflowView, writeMbsyncrc } from '../scripts/lib/imapClients.ts'
-import { Cluster } from './helpers/Cluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 
 const run = promisify(execFile)
 const USER = 'erin'
@@ -32,12 +32,12 @@ async function mbsync(dir: string, port: number): Promise<string[]> {
 }
 
 describe('real IMAP clients on a three-region cluster through partition and heal', () => {
-  let cluster: Cluster
+  let cluster: ProcessCluster
   let flows: ImapFlow[]
   beforeAll(async () => {
-    cluster = await Cluster.start(3, { imap: true })
+    cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'], imap: true })
     await cluster.addUser(USER, PASS)
-    await cluster.linksUp()
+    await cluster.linksAre('open')
     flows = cluster.nodes.map((n) => new ImapFlow({ host: '127.0.0.1', port: n.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false }))
     await Promise.all(flows.map((f) => f.connect()))
   }, 90_000)
@@ -67,8 +67,8 @@ describe('real IMAP clients on a three-region cluster through partition and heal
     // mbsync during the partition sees region 0's side
     expect((await mbsync(mbsyncDir, cluster.nodes[0]!.imapPort)).length).toBe(6)
 
-    cluster.restoreAll()
-    await cluster.linksUp(30_000)
+    cluster.healAll()
+    await cluster.linksAre('open')
     await waitFor(async () => {
       for (let i = 0; i < 3; i++) await sync(i)
       return clients.every((c) => c.cache.size === all.length && all.every((g) => c.guids().has(g)))

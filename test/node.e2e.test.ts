@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { ModelClient, waitFor } from '@mailweave/testkit'
 import { adminToken } from '@mailweave/server'
-import { ApiClient, NodeProcess, freePort } from './helpers/NodeProcess.ts'
+import { ApiClient, NodeProcess } from '@mailweave/testkit/cluster'
 
 const msg = (tag: string) => `From: e2e@example.org\r\nSubject: ${tag}\r\n\r\nbody ${tag}\r\n`
 
 async function singleNode(dir: string, secret = randomBytes(32).toString('hex')) {
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, secret)
-  const node = new NodeProcess({ nodeId: 'N0', slot: 0, stride: 3, dataDir: join(dir, 'N0'), port: await freePort(), secretFile, peers: [] })
+  const node = new NodeProcess({ nodeId: 'N0', slot: 0, stride: 3, dataDir: join(dir, 'N0'), port: 0, secretFile })
   await node.start()
   const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
   return { node, secret, secretFile, admin }

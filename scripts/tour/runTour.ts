@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve, parse } from 'node:path'
 import type { MailboxInspection } from '@mailweave/core'
 import { InvariantViolation, waitFor } from '@mailweave/testkit'
-import { LocalCluster } from '../lib/LocalCluster.ts'
+import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { renderReport } from './renderReport.ts'
 import { TourClient, type HeldMessage, type SyncResult } from './TourClient.ts'
 import { TourLog } from './TourLog.ts'
@@ -71,21 +71,21 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
   const log = new TourLog(o.quiet === true)
   const rec: TourRecord = { regions: REGIONS, steps: log.steps, snapshots: [], appends: [], fates: [], clients: [], cutStep: 0, healStep: 0, total: 0, everyClientHoldsAll: false, fixupsWhileConnected: 0, elapsedMs: 0 }
   const nodeLog: string[] = []
-  let cluster: LocalCluster | undefined
+  let cluster: ProcessCluster | undefined
   const clients: TourClient[] = []
   try {
     let step: TourStep
     log.step('setup', 'start', `start three regions ${REGIONS.join(', ')} (stride ${REGIONS.length}, peer links through fault proxies)`)
-    cluster = await LocalCluster.start({ regions: REGIONS, dataDir, imap: true, proxies: true, onLog: (r, l) => nodeLog.push(`[${r}] ${l}`) })
+    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`) })
     const c = cluster
     await c.linksAre('open')
     await c.addUser(USER, PASS)
-    for (const r of c.regions) log.note(`${r.name}  slot ${r.slot}  ${r.http}  imap://127.0.0.1:${r.imapPort}`)
+    for (const r of c.nodes) log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}`)
 
     const api = new Api(c, USER, PASS)
     const globalUids = new Map<number, string>()
     step = log.step('setup', 'connect', 'one imapflow client per region connects and selects INBOX (empty)')
-    for (const r of c.regions) clients.push(new TourClient(r.name, r.imapPort, { user: USER, pass: PASS }, globalUids))
+    for (const r of c.nodes) clients.push(new TourClient(r.id, r.imapPort, { user: USER, pass: PASS }, globalUids))
     await Promise.all(clients.map((cl) => cl.connect()))
     for (const cl of clients) await syncAndShow(cl, step, false)
 
@@ -96,10 +96,10 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
       rec.appends.push({ step: step.n, region: cl.region, id: `${label}@tour.mailweave`, label, uid, via: 'imap' })
     }))
     for (const a of rec.appends) log.note(`${a.region} APPEND ${a.label} → APPENDUID ${a.uid ?? '-'}`)
-    await waitFor(async () => (await Promise.all(c.regions.map((_, i) => api.inspect(i)))).every((s) => distinctGuids(s) === 3), 20_000, 'the three connected appends at every region')
+    await waitFor(async () => (await Promise.all(c.nodes.map((_, i) => api.inspect(i)))).every((s) => distinctGuids(s) === 3), 20_000, 'the three connected appends at every region')
     step = log.step('connected', 'resync', 'every client resyncs: the same three UIDs everywhere')
     for (const cl of clients) await syncAndShow(cl, step, true)
-    rec.fixupsWhileConnected = (await Promise.all(c.regions.map((_, i) => api.fixups(i)))).reduce((a, b) => a + b, 0)
+    rec.fixupsWhileConnected = (await Promise.all(c.nodes.map((_, i) => api.fixups(i)))).reduce((a, b) => a + b, 0)
     log.note(`rule 4 fixups so far: ${rec.fixupsWhileConnected} (the connected fast path needs none)`)
 
     step = log.step('partition', 'cut', 'cut: every peer link is cut at its fault proxy')
@@ -118,18 +118,18 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     for (const cl of clients) await syncAndShow(cl, step, true)
 
     step = log.step('partition', 'deliveries', 'mail is delivered at each region while nobody is looking (no client is told)')
-    for (const [i, r] of c.regions.entries()) {
-      const [label, subject] = DELIVERED[r.name]!
-      const guid = await api.deliver(i, raw(label, subject, r.name))
+    for (const [i, r] of c.nodes.entries()) {
+      const [label, subject] = DELIVERED[r.id]!
+      const guid = await api.deliver(i, raw(label, subject, r.id))
       const info = await api.message(i, guid)
       const uid = info.bindings[0]?.uid
-      rec.appends.push({ step: step.n, region: r.name, id: `${label}@tour.mailweave`, label, uid, via: 'delivery' })
-      log.note(`${r.name} delivers ${label}: bound to UID ${uid ?? '-'} at ${r.name}, shown to nobody`)
+      rec.appends.push({ step: step.n, region: r.id, id: `${label}@tour.mailweave`, label, uid, via: 'delivery' })
+      log.note(`${r.id} delivers ${label}: bound to UID ${uid ?? '-'} at ${r.id}, shown to nobody`)
     }
     rec.total = rec.appends.length
 
     step = log.step('healed', 'heal', 'heal: the fault proxies forward again')
-    c.restoreAll()
+    c.healAll()
     await c.linksAre('open')
     rec.healStep = step.n
 
@@ -137,7 +137,7 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     let stranded = 0
     let differs = ''
     await waitFor(async () => {
-      const all = await Promise.all(c.regions.map((_, i) => api.inspect(i)))
+      const all = await Promise.all(c.nodes.map((_, i) => api.inspect(i)))
       stranded = all[0]!.stranded.length
       differs = stateDifference(all, rec.total)
       return differs === ''
@@ -283,7 +283,7 @@ function timeline(rec: TourRecord, log: TourLog): void {
 class Api {
   private readonly basic: string
   constructor(
-    private readonly c: LocalCluster,
+    private readonly c: ProcessCluster,
     user: string,
     pass: string,
   ) {
@@ -300,22 +300,22 @@ class Api {
 
   /** Appends through HTTP, as a delivery agent would: durable, and no client is told anything. */
   async deliver(i: number, body: string): Promise<string> {
-    const res = await fetch(`${this.c.regions[i]!.http}/api/mailboxes/${MAILBOX}/messages`, { method: 'POST', headers: { authorization: this.basic }, body })
-    if (!res.ok) throw new TourFailure(`delivery at ${this.c.regions[i]!.name} failed: ${res.status} ${await res.text()}`)
+    const res = await fetch(`${this.c.nodes[i]!.url}/api/mailboxes/${MAILBOX}/messages`, { method: 'POST', headers: { authorization: this.basic }, body })
+    if (!res.ok) throw new TourFailure(`delivery at ${this.c.nodes[i]!.id} failed: ${res.status} ${await res.text()}`)
     return ((await res.json()) as { guid: string }).guid
   }
 
   /** Rule 4 rebindings this node made (silent + duplicate), from /metrics. */
   async fixups(i: number): Promise<number> {
-    const res = await fetch(`${this.c.regions[i]!.http}/metrics`)
+    const res = await fetch(`${this.c.nodes[i]!.url}/metrics`)
     let n = 0
     for (const m of (await res.text()).matchAll(/^mailweave_fixups_total\{[^}]*\} (\d+)/gm)) n += Number(m[1])
     return n
   }
 
   private async get(i: number, path: string, authorization: string): Promise<unknown> {
-    const res = await fetch(`${this.c.regions[i]!.http}${path}`, { headers: { authorization } })
-    if (!res.ok) throw new TourFailure(`GET ${path} at ${this.c.regions[i]!.name}: ${res.status} ${await res.text()}`)
+    const res = await fetch(`${this.c.nodes[i]!.url}${path}`, { headers: { authorization } })
+    if (!res.ok) throw new TourFailure(`GET ${path} at ${this.c.nodes[i]!.id}: ${res.status} ${await res.text()}`)
     return res.json()
   }
 }

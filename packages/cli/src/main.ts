@@ -88,6 +88,8 @@ export async function main(argv: string[]): Promise<void> {
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
       if (node.imapUrl !== undefined) console.log(`mailweave node ${config.nodeId} imap ${node.imapUrl}`)
+      // scripts and the test harness wait for this line: every listener accepts connections
+      console.log(`mailweave node ${config.nodeId} ready`)
       let stopping = false
       const stop = async () => {
         if (stopping) return
