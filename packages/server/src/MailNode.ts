@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs'
-import { mkdir, open, readFile, rm, writeFile, rename } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
-import { isMailboxDocName, messageFactsInUpdate, USERS_DOC } from '@mailweave/core'
-import { FileUpdateStore, PackBlobStore, lockDirectory, type DirLock } from '@mailweave/storage-fs'
+import { isMailboxDocName, messageFactsInUpdate, USERS_DOC, type BlobStore } from '@mailweave/core'
+import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
 import { PeerNetwork, type ChangeCursor, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
 import { EdgeServer } from './EdgeServer.ts'
@@ -15,9 +13,13 @@ import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
+import { openFileStorage, type NodeStorage } from './NodeStorage.ts'
 
-/** File in the data directory while a node runs (see MailStoreOptions.uncleanStop). */
+/** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
 const RUNNING_MARKER = 'running'
+/** Record holding every peer's resume point, as JSON. */
+const PEER_RESUME = 'peer-resume.json'
+const utf8 = new TextEncoder()
 
 /**
  * A mailweave node: what an operator runs in each region. Composes the durable
@@ -28,10 +30,10 @@ const RUNNING_MARKER = 'running'
 export class MailNode {
   readonly log: Logger
   private server: Server | undefined
-  private updates: FileUpdateStore | undefined
+  private storage: NodeStorage | undefined
   private lock: DirLock | undefined
   private registry!: DocRegistry
-  private blobs!: PackBlobStore
+  private blobs!: BlobStore
   private users!: UserDirectory
   private store!: MailStore
   private edge!: EdgeServer
@@ -123,16 +125,13 @@ export class MailNode {
     const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
     // one process per data directory: two would allocate the same UIDs
     this.lock = await lockDirectory(c.dataDir, storageLog)
+    const storage = (this.storage = c.storage ?? (await openFileStorage(c.dataDir, storageLog)))
     // present while the node runs: finding it at start means the last stop was not clean
-    const marker = join(c.dataDir, RUNNING_MARKER)
-    const uncleanStop = existsSync(marker)
-    await writeFile(marker, `${process.pid}\n`)
+    const uncleanStop = (await storage.meta.get(RUNNING_MARKER)) !== undefined
+    await storage.meta.put(RUNNING_MARKER, utf8.encode(`${process.pid}\n`))
     this.markerWritten = true
-    const dir = await open(c.dataDir, 'r')
-    await dir.sync().finally(() => dir.close())
-    this.updates = await FileUpdateStore.open({ dir: join(c.dataDir, 'docs'), log: storageLog })
-    this.blobs = await PackBlobStore.open({ dir: join(c.dataDir, 'blobs'), log: storageLog })
-    this.registry = await DocRegistry.create(this.updates, { log: this.log, idleMs: c.idleMs })
+    this.blobs = storage.blobs
+    this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs })
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
     if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
@@ -157,7 +156,7 @@ export class MailNode {
       this.server!.listen(c.port, c.host, () => resolve())
     })
     this.peers?.start()
-    this.log.info({ node: c.nodeId, slot: c.slot, stride: c.stride, url: this.url, peers: c.peers.map((p) => p.id) }, 'node listening')
+    this.log.info({ node: c.nodeId, slot: c.slot, stride: c.stride, url: this.url, peers: c.peers.map((p) => p.id), storage: this.storage?.description }, 'node listening')
   }
 
   private barrier(): PeerBarrier | undefined {
@@ -197,9 +196,9 @@ export class MailNode {
   }
 
   private peerHost(): PeerHost {
-    const resumeFile = join(this.config.dataDir, 'peer-resume.json')
+    const meta = this.storage!.meta
     let resume: Record<string, ChangeCursor> | undefined
-    const loadAll = async () => (resume ??= JSON.parse(await readFile(resumeFile, 'utf8').catch(() => '{}')) as Record<string, ChangeCursor>)
+    const loadAll = async () => (resume ??= JSON.parse(new TextDecoder().decode((await meta.get(PEER_RESUME)) ?? utf8.encode('{}'))) as Record<string, ChangeCursor>)
     return {
       nodeId: this.config.nodeId,
       slot: this.config.slot,
@@ -212,8 +211,7 @@ export class MailNode {
       saveResume: async (peerId, cursor) => {
         const all = await loadAll()
         all[peerId] = cursor
-        await writeFile(resumeFile + '.tmp', JSON.stringify(all))
-        await rename(resumeFile + '.tmp', resumeFile)
+        await meta.put(PEER_RESUME, utf8.encode(JSON.stringify(all)))
       },
       blobs: this.blobs,
       log: (level, msg, fields) => this.log[level]({ ...fields }, msg),
@@ -228,7 +226,7 @@ export class MailNode {
       documentsLoaded: this.registry.loadedNames().length,
       documentsKnown: this.registry.allDocs().length,
       peers: this.peerStatus(),
-      storage: this.updates?.stats(),
+      storage: this.storage?.stats(),
       exposures: this.store.stats,
       edgeConnections: this.edge.connections,
     }
@@ -255,7 +253,7 @@ export class MailNode {
       edgeBinds += mb.stats.edgeBinds
       exposures += mb.stats.exposures
     }
-    const st = this.updates?.stats()
+    const st = this.storage?.stats()
     metric('mailweave_documents_loaded', 'Documents loaded in memory.', 'gauge', [['', this.registry.loadedNames().length]])
     metric('mailweave_messages', 'Messages in the views of loaded mailboxes.', 'gauge', [['', messages]])
     metric('mailweave_fixups_total', 'Rebindings by rule 4 made by this node (loaded mailboxes).', 'counter', [['{kind="silent"}', silent], ['{kind="duplicate"}', duplicate]])
@@ -290,9 +288,8 @@ export class MailNode {
     }
     this.usersHandle?.release()
     await this.registry?.close()
-    await this.updates?.close()
-    await this.blobs?.close()
-    if (this.markerWritten) await rm(join(this.config.dataDir, RUNNING_MARKER), { force: true })
+    if (this.markerWritten) await this.storage?.meta.delete(RUNNING_MARKER)
+    await this.storage?.close()
     await this.lock?.release()
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }

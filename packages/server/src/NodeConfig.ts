@@ -1,4 +1,5 @@
 import { NodeError } from './NodeError.ts'
+import type { NodeStorage } from './NodeStorage.ts'
 
 /** A peer node this node replicates with. */
 export interface PeerConfig {
@@ -37,6 +38,8 @@ export interface NodeConfig {
   idleMs?: number
   /** Relay peer updates to other peers (a mesh that survives one cut link). */
   relay?: boolean
+  /** Where the node keeps its data, opened by the caller and owned (closed) by the node; default the file storage under `dataDir`. */
+  storage?: NodeStorage
   /** Serve IMAP too. */
   imap?: ImapConfig
 }

@@ -1,6 +1,7 @@
 export { FileUpdateStore } from './FileUpdateStore.ts'
 export type { FileUpdateStoreOptions, FileUpdateStoreStats } from './FileUpdateStore.ts'
 export { FileBlobStore } from './FileBlobStore.ts'
+export { FileMetaStore } from './FileMetaStore.ts'
 export type { FileBlobStoreOptions } from './FileBlobStore.ts'
 export { PackBlobStore } from './PackBlobStore.ts'
 export type { PackBlobStoreOptions, PackBlobStoreStats, PackCompaction } from './PackBlobStore.ts'

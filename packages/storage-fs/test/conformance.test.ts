@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { blobStoreConformance, updateStoreConformance } from '@mailweave/core/conformance'
-import { FileBlobStore, FileUpdateStore, PackBlobStore } from '../src/index.ts'
+import { blobStoreConformance, metaStoreConformance, updateStoreConformance } from '@mailweave/core/conformance'
+import { FileBlobStore, FileMetaStore, FileUpdateStore, PackBlobStore } from '../src/index.ts'
 import type { PackBlobStoreOptions } from '../src/index.ts'
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'mailweave-storage-'))
@@ -40,3 +40,8 @@ blobStoreConformance('PackBlobStore', () => packFixture({}))
 
 // Tiny packs and a low large-blob threshold: rollover and the one-file-per-blob path on every test.
 blobStoreConformance('PackBlobStore (4 KiB packs, blobs over 1000 bytes as files)', () => packFixture({ packBytes: 4096, largeBlobBytes: 1000 }))
+
+metaStoreConformance('FileMetaStore', async () => {
+  const dir = await tempDir()
+  return { store: await FileMetaStore.open(dir), reopen: () => FileMetaStore.open(dir), cleanup: () => rm(dir, { recursive: true, force: true }) }
+})

@@ -4,3 +4,4 @@
 export { updateStoreConformance, testBytes } from './updateStoreConformance.ts'
 export type { StoreFixture } from './updateStoreConformance.ts'
 export { blobStoreConformance, sha256Hex } from './blobStoreConformance.ts'
+export { metaStoreConformance } from './metaStoreConformance.ts'

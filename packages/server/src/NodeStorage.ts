@@ -1,0 +1,54 @@
+import { join } from 'node:path'
+import type { BlobStore, MetaStore, UpdateStore } from '@mailweave/core'
+import { FileMetaStore, FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
+
+/** Durability figures a storage reports for status and metrics (absent when not measured). */
+export interface StorageStats {
+  /** Durable commits (fsyncs or database commits) of the update store so far. */
+  fsyncCount: number
+  lastFsyncMs: number
+  avgFsyncMs: number
+}
+
+/**
+ * Everything a node keeps durably, behind three small bytes-in, bytes-out interfaces:
+ * update logs (documents, the user directory among them), message bodies and small
+ * records (peer resume points, the unclean-stop marker). The embedded file store
+ * ({@link openFileStorage}) is the default; `@mailweave/storage-postgres` is the other.
+ * The node owns the storage it is given and closes it on stop.
+ */
+export interface NodeStorage {
+  readonly updates: UpdateStore
+  readonly blobs: BlobStore
+  readonly meta: MetaStore
+  /** Where the data lives, for logs and status (no secrets). */
+  readonly description: string
+  stats(): StorageStats | undefined
+  /** Flushes and closes all three stores. */
+  close(): Promise<void>
+}
+
+/**
+ * The embedded file storage under `dataDir`: `docs/` (fsynced update logs), `blobs/`
+ * (pack files) and the small records as files in `dataDir` itself (`running`,
+ * `peer-resume.json`).
+ */
+export async function openFileStorage(dataDir: string, log?: (msg: string, fields?: object) => void): Promise<NodeStorage> {
+  const meta = await FileMetaStore.open(dataDir)
+  const updates = await FileUpdateStore.open({ dir: join(dataDir, 'docs'), log })
+  const blobs = await PackBlobStore.open({ dir: join(dataDir, 'blobs'), log }).catch(async (e: unknown) => {
+    await updates.close()
+    throw e
+  })
+  return {
+    updates,
+    blobs,
+    meta,
+    description: `files in ${dataDir}`,
+    stats: () => updates.stats(),
+    close: async () => {
+      await updates.close()
+      await blobs.close()
+    },
+  }
+}
