@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { accountDocName, mailboxDocName, openMailbox, parseDocName, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
+import { accountDocName, mailboxDocName, openMailbox, parseDocName, type AppendOptions, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
 import { AccountDoc, INBOX_ID, type MailboxEntry } from './AccountDoc.ts'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
 import type { Logger } from './Logger.ts'
