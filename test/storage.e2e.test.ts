@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { NodeProcess, freePort } from './helpers/NodeProcess.ts'
+import { freePort } from '@mailweave/testkit'
+import { NodeProcess } from '@mailweave/testkit/cluster'
 
 const dirs: string[] = []
 const nodes: NodeProcess[] = []

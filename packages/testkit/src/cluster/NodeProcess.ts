@@ -92,7 +92,7 @@ export class NodeProcess {
     })
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`node ${o.nodeId} did not start within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs)
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(new Error(`node ${o.nodeId} exited (${signal ?? `code ${code}`}) during start\n${this.stderr}`))
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(new Error(`node ${o.nodeId} exited with ${signal ?? code} during start\n${this.stderr}`))
       const fail = (e: Error): void => {
         clearTimeout(timer)
         child.off('exit', onExit)
