@@ -36,6 +36,7 @@ interface ServeOptions {
   imap?: { host: string; port: number }
   allowPlaintextAuth?: boolean
   verifyTimeout?: number
+  bodyWait?: number
   tlsCert?: string
   tlsKey?: string
 }
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-cert <file>', 'PEM certificate for IMAP STARTTLS')
     .option('--tls-key <file>', 'PEM private key for IMAP STARTTLS')
     .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
+    .option('--body-wait <ms>', 'how long a FETCH waits for a peer to send a body this node lacks (default 5000)', int('body-wait'))
     .action(async (opts: ServeOptions) => {
       const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
       const pick = <T>(k: string, v: T | undefined): T | undefined => v ?? (file[k] as T | undefined)
@@ -83,6 +85,7 @@ export async function main(argv: string[]): Promise<void> {
           allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
           tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
         },
+        bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
       }
       // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)

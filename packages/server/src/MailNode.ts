@@ -135,7 +135,7 @@ export class MailNode {
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
     if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
-    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, uncleanStop })
+    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, bodyWaitMs: c.bodyWaitMs, uncleanStop })
     if (uncleanStop) this.log.warn({ node: c.nodeId }, 'the last stop was not clean: mailboxes are checked for messages without a body as they load')
     this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
     const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })

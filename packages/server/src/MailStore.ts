@@ -69,6 +69,7 @@ export interface MailStoreOptions {
   log: Logger
   peers?: PeerBarrier
   maxMessageBytes?: number
+  /** How long a read of a body this node lacks waits for a peer to send it (default 5 000 ms). */
   bodyWaitMs?: number
   /**
    * The node did not stop cleanly last time: each mailbox, as it loads, is checked for

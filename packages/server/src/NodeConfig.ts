@@ -32,6 +32,11 @@ export interface NodeConfig {
   /** The cluster secret shared by every node (peer auth, tokens, admin token). */
   secret: Uint8Array
   maxMessageBytes?: number
+  /**
+   * How long a FETCH of a body this node lacks waits for a peer to send it before that
+   * message is reported unavailable (default 5 000 ms).
+   */
+  bodyWaitMs?: number
   /** Bound of the fast path's wait for peers, in ms. */
   verifyTimeoutMs?: number
   /** Unload documents idle this long. */
@@ -59,6 +64,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
     if (l !== undefined && (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)) bad(`${name} port must be in [0, 65535], got ${l.port}`)
   }
   if (c.secret.length < 16) bad('the secret must be at least 16 bytes')
+  if (c.bodyWaitMs !== undefined && (!Number.isInteger(c.bodyWaitMs) || c.bodyWaitMs < 0 || c.bodyWaitMs > 600_000)) bad(`body wait must be an integer number of ms in [0, 600000], got ${c.bodyWaitMs}`)
   const ids = new Set<string>()
   for (const p of c.peers) {
     if (!ID_RE.test(p.id)) bad(`peer id ${JSON.stringify(p.id)} is invalid`)

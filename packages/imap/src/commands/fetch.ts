@@ -17,14 +17,21 @@ const NEEDS_BODY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BODY[]', 'RFC8
 /** Items answered from the cached structure alone, without the raw bytes. */
 const STRUCTURE_ONLY = new Set(['ENVELOPE', 'BODYSTRUCTURE', 'BODY'])
 
+/** Untagged NO lines naming one message each; beyond this one more line counts the rest. */
+const MAX_UNAVAILABLE_LINES = 100
+
 const setsSeen = (i: FetchItem): boolean => (i.type === 'BODY[]' && !i.peek) || i.type === 'RFC822' || i.type === 'RFC822.TEXT'
 
 /**
  * FETCH / UID FETCH (RFC 3501 6.4.5) with CHANGEDSINCE and VANISHED (RFC 7162). Only UIDs the
  * session already exposed are ever returned. A non-PEEK body fetch sets `\Seen` (read-write
  * mailboxes) and returns the new FLAGS. Messages expunged but not yet announced are still
- * answered from what the node holds; ones whose body is not here make the command end
- * `NO [UNAVAILABLE]` (or `[EXPUNGEISSUED]`) after the others were sent.
+ * answered from what the node holds. A message whose body is not here (not replicated yet)
+ * gets no FETCH response but an untagged `NO [UNAVAILABLE]` naming its UID, and the command
+ * still ends OK: RFC 3501 7.1.2 makes an untagged NO a warning, so a client syncing many
+ * messages keeps the others (imapflow throws away nothing; mbsync skips that one message and
+ * fetches it on its next run) instead of seeing its whole FETCH fail. Expunged ones not
+ * announced yet end the command `NO [EXPUNGEISSUED]`, as before.
  */
 export const fetch: CommandSpec<FetchCommand> = {
   states: SELECTED,
@@ -47,7 +54,7 @@ export const fetch: CommandSpec<FetchCommand> = {
     const envelopeOnly = needsBody && cmd.items.every((i) => !NEEDS_BODY.has(i.type) || i.type === 'ENVELOPE')
     const marksSeen = !sel.readOnly && cmd.items.some(setsSeen)
     const wantsFlags = cmd.items.some((i) => i.type === 'FLAGS')
-    let unavailable = 0
+    const unavailable: Array<{ seq: number; uid: number }> = []
     let expunged = 0
     let seenSet = false
     const cache = session.context.cache
@@ -97,7 +104,7 @@ export const fetch: CommandSpec<FetchCommand> = {
         const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
-          else unavailable++
+          else unavailable.push({ seq, uid: entry.uid })
           continue
         }
         envelope = await cache.envelope(info.hash, bytes)
@@ -105,7 +112,7 @@ export const fetch: CommandSpec<FetchCommand> = {
         const bytes = await ahead.body(index, entry.guid)
         if (bytes === undefined) {
           if (gone) expunged++
-          else unavailable++
+          else unavailable.push({ seq, uid: entry.uid })
           continue
         }
         raw = asBuffer(bytes)
@@ -172,7 +179,13 @@ export const fetch: CommandSpec<FetchCommand> = {
       session.uncork()
     }
     if (seenSet) await handle.flush()
-    if (unavailable > 0) throw no(`${unavailable} message bodies are not available on this server yet; try again later`, 'UNAVAILABLE')
+    for (const u of unavailable.slice(0, MAX_UNAVAILABLE_LINES)) {
+      await session.untaggedStatus('NO', `UID ${u.uid} (message ${u.seq}): body not available on this server yet; try again later`, { code: 'UNAVAILABLE' })
+    }
+    if (unavailable.length > MAX_UNAVAILABLE_LINES) {
+      await session.untaggedStatus('NO', `${unavailable.length - MAX_UNAVAILABLE_LINES} more message bodies not available on this server yet`, { code: 'UNAVAILABLE' })
+    }
     if (expunged > 0) throw no('Some of the requested messages were expunged', 'EXPUNGEISSUED')
+    if (unavailable.length > 0) return { text: `FETCH completed; ${unavailable.length} of ${seqs.length} message bodies not available yet (see above)` }
   },
 }
