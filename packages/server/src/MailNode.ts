@@ -3,8 +3,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isMailboxDocName, messageFactsInUpdate, USERS_DOC, type BlobStore } from '@mailweave/core'
 import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
-import { PeerNetwork, type ChangeCursor, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
+import { PeerNetwork, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
+import { PeerResume } from './PeerResume.ts'
 import { EdgeServer } from './EdgeServer.ts'
 import { HttpApi } from './HttpApi.ts'
 import { MailStore, type MailboxHandle, type PeerBarrier } from './MailStore.ts'
@@ -196,9 +197,7 @@ export class MailNode {
   }
 
   private peerHost(): PeerHost {
-    const meta = this.storage!.meta
-    let resume: Record<string, ChangeCursor> | undefined
-    const loadAll = async () => (resume ??= JSON.parse(new TextDecoder().decode((await meta.get(PEER_RESUME)) ?? utf8.encode('{}'))) as Record<string, ChangeCursor>)
+    const resume = new PeerResume(this.storage!.meta, PEER_RESUME, this.log)
     return {
       nodeId: this.config.nodeId,
       slot: this.config.slot,
@@ -207,12 +206,8 @@ export class MailNode {
       changedSince: (cursor) => this.registry.changedSince(cursor),
       allDocs: () => this.registry.allDocs(),
       onUpdate: (fn) => this.registry.onUpdate(fn),
-      loadResume: async (peerId) => (await loadAll())[peerId],
-      saveResume: async (peerId, cursor) => {
-        const all = await loadAll()
-        all[peerId] = cursor
-        await meta.put(PEER_RESUME, utf8.encode(JSON.stringify(all)))
-      },
+      loadResume: (peerId) => resume.load(peerId),
+      saveResume: (peerId, cursor) => resume.save(peerId, cursor),
       blobs: this.blobs,
       log: (level, msg, fields) => this.log[level]({ ...fields }, msg),
     }

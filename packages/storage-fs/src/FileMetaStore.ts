@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkMetaKey, type MetaStore } from '@mailweave/core'
@@ -7,7 +8,7 @@ import { defaultWriteOp, replaceFile, syncDir } from './writeFully.ts'
 
 /**
  * A {@link MetaStore} as one file per key in a directory (`<dir>/<key>`): a put writes a
- * temporary file, fsyncs it, renames it over the key and fsyncs the directory, so a crash
+ * uniquely named temporary file (two writers never share one), fsyncs it, renames it over the key and fsyncs the directory, so a crash
  * leaves the old or the new record. Operations on one key run in call order.
  */
 export class FileMetaStore implements MetaStore {
@@ -31,7 +32,8 @@ export class FileMetaStore implements MetaStore {
   async put(key: string, value: Uint8Array): Promise<void> {
     checkMetaKey(key)
     await this.serial(key, async () => {
-      const file = await replaceFile(defaultWriteOp, join(this.dir, key), value, (f) => f.sync())
+      const path = join(this.dir, key)
+      const file = await replaceFile(defaultWriteOp, path, value, (f) => f.sync(), `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
       await file.close()
       await syncDir(this.dir)
     }, 'write')

@@ -41,12 +41,11 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes `data` to `<path>.tmp`, makes it durable with `sync` and renames it over `path`; returns
- * the open handle of what is now `path` (the caller fsyncs the directory). On failure the temp
- * file is removed and `path` is untouched.
+ * Writes `data` to `tmp` (default `<path>.tmp`), makes it durable with `sync` and renames it over
+ * `path`; returns the open handle of what is now `path` (the caller fsyncs the directory). On
+ * failure the temp file is removed and `path` is untouched.
  */
-export async function replaceFile(write: WriteOp, path: string, data: Uint8Array, sync: (file: FileHandle) => Promise<void>): Promise<FileHandle> {
-  const tmp = `${path}.tmp`
+export async function replaceFile(write: WriteOp, path: string, data: Uint8Array, sync: (file: FileHandle) => Promise<void>, tmp = `${path}.tmp`): Promise<FileHandle> {
   let file: FileHandle | undefined
   try {
     file = await open(tmp, 'w+')
