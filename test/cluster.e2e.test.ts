@@ -138,9 +138,10 @@ describe('replication details between node processes', () => {
     const { WebsocketProvider } = await import('y-websocket')
     const Y = await import('yjs')
     const WS = (await import('ws')).default
-    const { openMailbox } = await import('@mailweave/core')
+    const { edgeClientId, openMailbox } = await import('@mailweave/core')
     const { token } = (await api[1]!.call('POST', '/api/token')).data as { token: string }
     const doc = new Y.Doc()
+    doc.clientID = edgeClientId() // nodes refuse edge writes under a node client id
     const provider = new WebsocketProvider(cluster.nodes[1]!.url.replace('http', 'ws') + '/edge', 'mbox/carol/INBOX', doc, { WebSocketPolyfill: WS as unknown as typeof WebSocket, disableBc: true, params: { token } })
     try {
       await waitFor(() => provider.synced, 10_000, 'edge provider synced')

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { accountDocName, isEdgeRejection, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
+import { accountDocName, edgeClientId, isEdgeRejection, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
 import { EdgeError } from './EdgeError.ts'
 import { IdbBlobStore, sha256Hex } from './IdbBlobStore.ts'
 import { IdbDocStore, type DocPersistence, type DocPersistenceOptions } from './IdbDocStore.ts'
@@ -455,6 +455,8 @@ class AccountImpl implements Account {
 
   private async openReplica(docName: string): Promise<Replica> {
     const doc = new Y.Doc()
+    // nodes refuse edge writes under any other client id (a node's own half)
+    doc.clientID = edgeClientId()
     const persistence = await this.docs.attach(doc, docName, {
       ...this.o.idb?.persistence,
       onError: (e) => {

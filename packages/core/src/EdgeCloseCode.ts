@@ -9,6 +9,8 @@ export const EdgeCloseCode = {
   UPDATE_REJECTED: 4003,
   /** A message over the node's size limit. */
   TOO_LARGE: 4004,
+  /** RFC 6455's code for a message over the node's `maxMessageBytes`, sent by ws before it buffers it whole. */
+  MESSAGE_TOO_BIG: 1009,
   /** The node is stopping; reconnecting later is right. */
   SHUTTING_DOWN: 1001,
 } as const
@@ -16,7 +18,7 @@ export const EdgeCloseCode = {
 /** A close code value from {@link EdgeCloseCode}. */
 export type EdgeCloseCode = (typeof EdgeCloseCode)[keyof typeof EdgeCloseCode]
 
-const REJECTIONS: ReadonlySet<number> = new Set([EdgeCloseCode.PROTOCOL_ERROR, EdgeCloseCode.UPDATE_REJECTED, EdgeCloseCode.TOO_LARGE])
+const REJECTIONS: ReadonlySet<number> = new Set([EdgeCloseCode.PROTOCOL_ERROR, EdgeCloseCode.UPDATE_REJECTED, EdgeCloseCode.TOO_LARGE, EdgeCloseCode.MESSAGE_TOO_BIG])
 
 /**
  * Whether a close with `code` means the node refused what this replica sent: sending the

@@ -7,20 +7,20 @@ import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.t
 import { SnapshotView, type MailboxView } from './MailboxView.ts'
 import { MailweaveError } from './MailweaveError.ts'
 import { toRanges } from './RangeSet.ts'
-import { FACTS_VERSION, isDeliveryKey, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
+import { FACTS_VERSION, isDeliveryKey, isValidFlag, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
 import { listHeaders } from './listHeaders.ts'
+import { addedFacts, readFacts } from './readFacts.ts'
 import { toHex } from './hex.ts'
 
 /** Name of the Y.Array holding a mailbox's facts inside its document. */
 export const MAILBOX_LOG = 'mailweave.log'
 /** Name of the Y.Array of segment breaks (see `write`). */
-const SEGMENTS = 'mailweave.seg'
+export const SEGMENTS = 'mailweave.seg'
 /** Local transactions per log segment. */
 const SEGMENT_WRITES = 64
 
 const MAX_UID = 0xffffffff
 const MAX_STRIDE = 4096
-const FLAG_RE = /^\\?[!#$&'+\-.0-9:;<=>?@A-Z^_`a-z|~\u0080-\uffff]+$/
 
 /** Options of {@link openMailbox}. */
 export interface OpenMailboxOptions {
@@ -169,7 +169,7 @@ function invalid(message: string, details?: Record<string, unknown>): MailweaveE
 
 function checkFlags(flags: readonly string[] | undefined): void {
   for (const f of flags ?? []) {
-    if (typeof f !== 'string' || !FLAG_RE.test(f) || f.toLowerCase() === '\\recent') {
+    if (!isValidFlag(f)) {
       throw new MailweaveError('INVALID_ARGUMENT', `invalid flag ${JSON.stringify(f)}: flags are IMAP atoms and \\Recent is not storable`)
     }
   }
@@ -202,12 +202,9 @@ class MailboxImpl implements Mailbox {
     this.segments = doc.getArray(SEGMENTS)
     this.hlc = new Hlc(now)
     this.randomBytes = randomBytes
-    this.ingest(this.log.toArray())
+    this.ingest(readFacts(this.log))
     this.observer = (e, tr) => {
-      if (tr.origin === this.origin) return
-      const facts: unknown[] = []
-      for (const item of e.changes.added) for (const c of item.content.getContent()) facts.push(c)
-      this.ingest(facts)
+      if (tr.origin !== this.origin) this.ingest(addedFacts(e))
     }
     this.log.observe(this.observer)
   }

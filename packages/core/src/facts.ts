@@ -70,6 +70,18 @@ export const isDeliveryKey = (v: unknown): v is string => typeof v === 'string' 
 const isStr = (v: unknown): v is string => typeof v === 'string'
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+/** A clock's physical part: an integer ms (a stamp the clock can move past by adding 1). */
+const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+
+/** The highest counter a stamp may carry (what {@link parseFact} accepts). */
+export const MAX_COUNTER = 0xffffffff
+
+const FLAG_RE = /^\\?[!#$&'+\-.0-9:;<=>?@A-Z^_`a-z|~\u0080-\uffff]+$/
+
+/** Whether `f` is a storable flag: an IMAP atom, optionally with a leading backslash, not \\Recent. */
+export function isValidFlag(f: unknown): f is string {
+  return typeof f === 'string' && f.length <= 1024 && FLAG_RE.test(f) && f.toLowerCase() !== '\\recent'
+}
 
 /**
  * Returns `v` as a {@link Fact} when it is well formed, else `undefined`. Facts from
@@ -79,7 +91,7 @@ export function parseFact(v: unknown): Fact | undefined {
   if (!Array.isArray(v)) return undefined
   switch (v[0]) {
     case 'm':
-      return (v.length === 10 || (v.length === 11 && isDeliveryKey(v[10]))) && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isNum(v[6]) && isUint(v[7]) &&
+      return (v.length === 10 || (v.length === 11 && isDeliveryKey(v[10]))) && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isMs(v[6]) && isUint(v[7]) &&
         Array.isArray(v[8]) && v[8].every(isStr) && typeof v[9] === 'object' && v[9] !== null
         ? (v as unknown as MessageFact)
         : undefined
@@ -93,7 +105,7 @@ export function parseFact(v: unknown): Fact | undefined {
     case 'r':
       return v.length === 3 && isStr(v[1]) && isUint(v[2]) ? (v as unknown as ReservationFact) : undefined
     case 'f':
-      return v.length === 7 && isStr(v[1]) && isStr(v[2]) && (v[3] === 0 || v[3] === 1) && isNum(v[4]) && isUint(v[5]) && isStr(v[6])
+      return v.length === 7 && isStr(v[1]) && isStr(v[2]) && (v[3] === 0 || v[3] === 1) && isMs(v[4]) && isUint(v[5]) && isStr(v[6])
         ? (v as unknown as FlagFact)
         : undefined
     case 'x':

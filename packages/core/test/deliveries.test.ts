@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DELIVERY_WINDOW_MS, checkEdgeUpdate, deliveryKey, openMailbox, type Mailbox } from '../src/index.ts'
+import { DELIVERY_WINDOW_MS, checkEdgeUpdate, deliveryKey, edgeClientId, openMailbox, type Mailbox } from '../src/index.ts'
 import { MailboxState } from '../src/MailboxState.ts'
 import { ModelClient } from '../../testkit/src/ModelClient.ts'
 import { rawMessage } from './helpers/SimCluster.ts'
@@ -232,11 +232,11 @@ describe('one message, one copy, across regions (the delivery rule)', () => {
     const k = deliveryKey(delivered('x'), 'alice@example.org')!
     expect(() => E.append(delivered('x'), { delivery: k })).toThrow(/only nodes receive deliveries/)
     // a hand-written keyed message fact from an edge is refused by the node
-    const sv = Y.decodeStateVector(Y.encodeStateVector(A.doc))
     const evil = new Y.Doc()
+    evil.clientID = edgeClientId()
     Y.applyUpdate(evil, Y.encodeStateAsUpdate(eDoc))
     evil.getArray('mailweave.log').push([['m', 'f'.repeat(32), 'browser', 'a'.repeat(64), 5, 0, 0, 0, [], {}, k]])
-    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), sv)).toMatch(/delivery keys/)
+    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), { doc: A.doc, kind: 'mailbox' })).toMatch(/delivery keys/)
     // a keyed fact with a key of the wrong form is malformed, ignored and counted
     const peer = new Y.Doc()
     peer.getArray('mailweave.log').push([['m', 'e'.repeat(32), 'P', 'a'.repeat(64), 5, 0, 0, 0, [], {}, 'not-a-key']])

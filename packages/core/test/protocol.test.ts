@@ -343,30 +343,6 @@ describe('UIDVALIDITY', () => {
   })
 })
 
-describe('checkEdgeUpdate', () => {
-  it('accepts edge facts and node facts the receiver holds, refuses new node facts and deletions', async () => {
-    const { checkEdgeUpdate } = await import('../src/index.ts')
-    const A = node('A', 0)
-    A.append(rawMessage(1))
-    A.expose()
-    const eDoc = new Y.Doc()
-    sync(A.doc, eDoc)
-    const E = openMailbox(eDoc, { replica: 'e', stride: 2 })
-    E.append(rawMessage('edge'))
-    const sv = Y.decodeStateVector(Y.encodeStateVector(A.doc))
-    // the edge re-sends everything (node facts included) plus its own message
-    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(eDoc), sv)).toBeUndefined()
-    // the same bytes to a receiver that lacks the node facts: refused
-    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(eDoc))).toMatch(/may not write 'v' facts|may not write 'c' facts|may not write 'b' facts/)
-    const evil = new Y.Doc()
-    evil.getArray('mailweave.log').push([['e', 'A', 0, 1000, []]])
-    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), sv)).toMatch(/'e' facts/)
-    evil.getArray('mailweave.log').delete(0, 1)
-    expect(checkEdgeUpdate(Y.encodeStateAsUpdate(evil), sv)).toMatch(/delete/)
-    expect(checkEdgeUpdate(new Uint8Array([1, 2, 3]))).toMatch(/does not decode/)
-  })
-})
-
 describe('exposure chains', () => {
   it("a node's later exposure arriving before its earlier one (a restart's new clientID) never flips a binding's validity back", async () => {
     const { MailboxState } = await import('../src/MailboxState.ts')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
-import type { UpdateStore } from '@mailweave/core'
+import { nodeClientId, type UpdateStore } from '@mailweave/core'
 import type { Logger } from './Logger.ts'
 import { NodeError } from './NodeError.ts'
 
@@ -86,7 +86,7 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: new Y.Doc({ gc: true }), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set() }
+      const entry: Entry = { name, doc: nodeDoc(), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set() }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
@@ -283,4 +283,11 @@ export class DocRegistry {
     }
     this.docs.clear()
   }
+}
+
+/** A document this node writes to: under a node client id, which no edge replica may write under. */
+function nodeDoc(): Y.Doc {
+  const doc = new Y.Doc({ gc: true })
+  doc.clientID = nodeClientId()
+  return doc
 }

@@ -6,7 +6,7 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { checkEdgeUpdate, docOwner, EdgeCloseCode } from '@mailweave/core'
+import { checkEdgeUpdate, docOwner, EdgeCloseCode, MAILBOX_LOG, readFacts, type EdgeUpdateContext } from '@mailweave/core'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
 import type { Logger } from './Logger.ts'
 
@@ -21,6 +21,10 @@ interface Room {
   onUpdate: (update: Uint8Array, origin: unknown) => void
   onAwareness: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
   unsubscribe?: () => void
+  /** What edge updates to this document are checked against. */
+  check: EdgeUpdateContext
+  /** Stops maintaining the guid index. */
+  unindex?: () => void
 }
 
 /** Options of {@link EdgeServer}. */
@@ -29,8 +33,16 @@ export interface EdgeServerOptions {
   log: Logger
   /** The user a bearer token names, or undefined. */
   authenticate(token: string): string | undefined
+  /**
+   * The largest WebSocket message (y-websocket sync or awareness message) an edge may
+   * send, in bytes (default 16 MiB: an edge update carries facts, never bodies). A larger
+   * one closes the socket with 1009 (RFC 6455 "message too big") before it is buffered
+   * whole, and is never applied.
+   */
   maxMessageBytes?: number
 }
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 /**
  * The y-websocket endpoint for edge replicas (browsers, offline apps): speaks the
@@ -44,12 +56,16 @@ export interface EdgeServerOptions {
  * document under a pending write.
  */
 export class EdgeServer {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 })
+  private readonly wss: WebSocketServer
   private readonly rooms = new Map<string, Promise<Room>>()
+  private readonly maxMessageBytes: number
   connections = 0
   rejected = 0
 
-  constructor(private readonly o: EdgeServerOptions) {}
+  constructor(private readonly o: EdgeServerOptions) {
+    this.maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxMessageBytes })
+  }
 
   /** Whether a Yjs transaction origin is an edge socket of this endpoint. */
   isEdgeOrigin(origin: unknown): boolean {
@@ -76,9 +92,12 @@ export class EdgeServer {
     let p = this.rooms.get(docName)
     if (p === undefined) {
       p = this.o.registry.open(docName).then((handle) => {
+        const guids = docName.startsWith('mbox/') ? guidIndex(handle.doc) : undefined
         const room: Room = {
           name: docName,
           handle,
+          check: { doc: handle.doc, kind: docName.startsWith('acct/') ? 'account' : 'mailbox', knowsGuid: guids?.has },
+          unindex: guids?.stop,
           awareness: new awarenessProtocol.Awareness(handle.doc),
           conns: new Set(),
           onUpdate: (update, origin) => {
@@ -130,7 +149,13 @@ export class EdgeServer {
         if (room.conns.size === 0) this.closeRoom(docName, room)
       }
     })
-    ws.on('error', () => ws.terminate())
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already sent its close frame (1009 for a message over maxPayload): let it go out
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.rejected++
+        this.o.log.warn({ docName, user, limit: this.maxMessageBytes }, 'edge message too large')
+      } else ws.terminate()
+    })
     try {
       room = await this.room(docName)
     } catch (e) {
@@ -158,6 +183,7 @@ export class EdgeServer {
       if (r !== room || room.conns.size > 0) return
       this.rooms.delete(docName)
       room.unsubscribe?.()
+      room.unindex?.()
       room.awareness.destroy()
       room.handle.release()
     })
@@ -176,8 +202,7 @@ export class EdgeServer {
           send(ws, encoding.toUint8Array(enc))
         } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
           const update = decoding.readVarUint8Array(dec)
-          const known = Y.decodeStateVector(Y.encodeStateVector(room.handle.doc))
-          const why = checkEdgeUpdate(update, known)
+          const why = checkEdgeUpdate(update, room.check)
           if (why !== undefined) {
             this.rejected++
             this.o.log.warn({ docName, user, reason: why }, 'edge update rejected')
@@ -211,6 +236,7 @@ export class EdgeServer {
       const room = await p.catch(() => undefined)
       if (room === undefined) continue
       room.unsubscribe?.()
+      room.unindex?.()
       room.awareness.destroy()
       room.handle.release()
       this.rooms.delete(name)
@@ -221,4 +247,19 @@ export class EdgeServer {
 
 function send(ws: WebSocket, msg: Uint8Array): void {
   if (ws.readyState === ws.OPEN) ws.send(msg, (err) => err && ws.terminate())
+}
+
+/** The guids a mailbox document names (messages and bindings), kept current as facts arrive. */
+function guidIndex(doc: Y.Doc): { has: (guid: string) => boolean; stop: () => void } {
+  const log = doc.getArray<unknown>(MAILBOX_LOG)
+  const guids = new Set<string>()
+  const add = (facts: readonly unknown[]) => {
+    for (const f of facts) if (Array.isArray(f) && (f[0] === 'm' || f[0] === 'b') && typeof f[f[0] === 'm' ? 1 : 2] === 'string') guids.add(f[f[0] === 'm' ? 1 : 2] as string)
+  }
+  add(readFacts(log))
+  const observer = (e: Y.YArrayEvent<unknown>) => {
+    for (const item of e.changes.added) add(item.content.getContent())
+  }
+  log.observe(observer)
+  return { has: (guid) => guids.has(guid), stop: () => log.unobserve(observer) }
 }
