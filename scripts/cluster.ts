@@ -9,7 +9,7 @@ import { ProcessCluster } from '@mailweave/testkit/cluster'
 const root = resolve(process.env.MAILWEAVE_DATA ?? '.data/cluster')
 const withImap = process.env.MAILWEAVE_IMAP !== '0'
 console.log('starting three regions (eu, us, ap)…')
-const cluster = await ProcessCluster.start({ nodes: ['eu', 'us', 'ap'], dataDir: root, imap: withImap, logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error', onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`) })
+const cluster = await ProcessCluster.start({ nodes: ['eu', 'us', 'ap'], dataDir: root, imap: withImap, node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }), logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error', onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`) })
 
 let stopping = false
 async function stop(code = 0): Promise<never> {
@@ -40,13 +40,14 @@ if (process.env.MAILWEAVE_BROWSER !== '0') {
 }
 
 console.log(`\nmailweave: a local three-region cluster is running (data in ${root})\n`)
-console.log('region  slot  HTTP / WebSocket            IMAP')
-for (const r of cluster.nodes) console.log(`${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${withImap ? `imap://127.0.0.1:${r.imapPort}` : '-'}`)
+console.log('region  slot  HTTP / WebSocket            IMAP                   LMTP (for an MTA)')
+for (const r of cluster.nodes) console.log(`${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${(withImap ? `imap://127.0.0.1:${r.imapPort}` : '-').padEnd(22)} ${r.listeners.get('lmtp') ?? '-'}`)
 if (browser !== undefined) console.log(`\nbrowser mailbox: open ${browser.url}`)
 console.log(`\ndemo account: ${user} / ${password}`)
 const [a, b] = cluster.nodes
 console.log(`try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.url}/api/mailboxes/INBOX/messages`)
 console.log(`     curl -u ${user}:${password} ${b!.url}/api/mailboxes/INBOX`)
 if (withImap) console.log(`     curl -u ${user}:${password} 'imap://127.0.0.1:${b!.imapPort}/INBOX' -X 'UID FETCH 1:* (FLAGS ENVELOPE)'`)
+console.log(`     swaks --protocol LMTP --server 127.0.0.1 --port ${new URL(a!.listeners.get('lmtp')!).port} --to ${user}@example.org   # deliver as an MTA would`)
 console.log(`     node packages/cli/bin/mailweave.mjs inspect ${user}/INBOX --url ${b!.url} --secret-file ${cluster.secretFile}`)
 console.log('\nCtrl-C stops every region.')

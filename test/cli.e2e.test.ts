@@ -57,20 +57,26 @@ describe('the mailweave CLI against a running node', () => {
     expect(status.node.nodeId).toBe('N0')
   }, 60_000)
 
-  it('serve fails to start, with a clear error, when --imap is busy or bad (no half-running node)', async () => {
+  it('serve fails to start, with a clear error, when --imap or --lmtp is busy or bad (no half-running node)', async () => {
     const busy = createServer()
     await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()))
     const busyPort = (busy.address() as AddressInfo).port
     try {
-      for (const [addr, cause] of [[`127.0.0.1:${busyPort}`, /IMAP cannot listen on 127\.0\.0\.1:\d+: the address is already in use \(EADDRINUSE\)/], ['192.0.2.1:1143', /IMAP cannot listen on 192\.0\.2\.1:1143: no such local address/], ['127.0.0.1:70000', /imap port must be in \[0, 65535\]/]] as const) {
+      const cases = [
+        ['--imap', `127.0.0.1:${busyPort}`, /IMAP cannot listen on 127\.0\.0\.1:\d+: the address is already in use \(EADDRINUSE\)/],
+        ['--imap', '192.0.2.1:1143', /IMAP cannot listen on 192\.0\.2\.1:1143: no such local address/],
+        ['--imap', '127.0.0.1:70000', /imap port must be in \[0, 65535\]/],
+        ['--lmtp', `127.0.0.1:${busyPort}`, /LMTP cannot listen on 127\.0\.0\.1:\d+: the address is already in use \(EADDRINUSE\)/],
+      ] as const
+      for (const [flag, addr, cause] of cases) {
         const port = await freePort()
         const started = Date.now()
-        const out = await run(process.execPath, [MAILWEAVE_BIN, 'serve', '--node-id', 'B0', '--data', join(dir, `busy-${port}`), '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, '--imap', addr], { timeout: 30_000 }).then(
+        const out = await run(process.execPath, [MAILWEAVE_BIN, 'serve', '--node-id', 'B0', '--data', join(dir, `busy-${port}`), '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, flag, addr], { timeout: 30_000 }).then(
           () => ({ code: 0, stderr: '' }),
           (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }),
         )
         // the process ended by itself (not killed by the timeout) with a failure and the cause
-        expect(out.code, `serve --imap ${addr}`).toBe(1)
+        expect(out.code, `serve ${flag} ${addr}`).toBe(1)
         expect(out.stderr).toMatch(cause)
         expect(Date.now() - started).toBeLessThan(30_000)
         // and nothing was left listening on its HTTP port

@@ -34,6 +34,8 @@ interface ServeOptions {
   peer?: PeerConfig[]
   secretFile?: string
   imap?: { host: string; port: number }
+  lmtp?: { host: string; port: number }
+  maxMessageSize?: number
   allowPlaintextAuth?: boolean
   verifyTimeout?: number
   bodyWait?: number
@@ -57,6 +59,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--peer <id=url>', 'a peer node (repeatable)', peer)
     .option('--secret-file <file>', 'cluster secret file')
     .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
+    .option('--lmtp <host:port>', 'also accept deliveries from an MTA over LMTP on this address (loopback or a private network)', hostPort)
+    .option('--max-message-size <bytes>', 'largest message taken by IMAP APPEND, LMTP and the API (default 52428800)', int('max-message-size'))
     .option('--allow-plaintext-auth', 'allow LOGIN without TLS from non-loopback clients')
     .option('--tls-cert <file>', 'PEM certificate for IMAP STARTTLS')
     .option('--tls-key <file>', 'PEM private key for IMAP STARTTLS')
@@ -70,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
       if (secretFile === undefined) throw new InvalidArgumentError('--secret-file is required (the cluster secret shared by every node)')
       const imapAddr = pick<string | { host: string; port: number }>('imap', opts.imap)
       const tlsCert = pick<string>('tlsCert', opts.tlsCert)
+      const lmtpAddr = pick<string | { host: string; port: number }>('lmtp', opts.lmtp)
       const config: NodeConfig = {
         nodeId: pick<string>('nodeId', opts.nodeId) ?? 'N0',
         slot: pick<number>('slot', opts.slot) ?? 0,
@@ -80,17 +85,20 @@ export async function main(argv: string[]): Promise<void> {
         peers: pick<PeerConfig[]>('peers', opts.peer) ?? [],
         secret: readSecret(secretFile),
         verifyTimeoutMs: pick<number>('verifyTimeout', opts.verifyTimeout),
+        maxMessageBytes: pick<number>('maxMessageSize', opts.maxMessageSize),
         imap: imapAddr === undefined ? undefined : {
           ...(typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr),
           allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
           tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
         },
         bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
+        lmtp: lmtpAddr === undefined ? undefined : typeof lmtpAddr === 'string' ? hostPort(lmtpAddr) : lmtpAddr,
       }
       // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
       if (node.imapUrl !== undefined) console.log(`mailweave node ${config.nodeId} imap ${node.imapUrl}`)
+      if (node.lmtpUrl !== undefined) console.log(`mailweave node ${config.nodeId} lmtp ${node.lmtpUrl}`)
       // scripts and the test harness wait for this line: every listener accepts connections
       console.log(`mailweave node ${config.nodeId} ready`)
       let stopping = false

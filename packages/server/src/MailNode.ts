@@ -10,6 +10,7 @@ import { EdgeServer } from './EdgeServer.ts'
 import { HttpApi } from './HttpApi.ts'
 import { MailStore, type MailboxHandle, type PeerBarrier } from './MailStore.ts'
 import { startImap, type ImapFrontEnd } from './startImap.ts'
+import { startLmtp, type LmtpFrontEnd } from './startLmtp.ts'
 import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
@@ -40,6 +41,7 @@ export class MailNode {
   private edge!: EdgeServer
   private peers: PeerNetwork | undefined
   private imap: ImapFrontEnd | undefined
+  private lmtp: LmtpFrontEnd | undefined
   private usersHandle: DocHandle | undefined
   private readonly wanted = new Set<string>()
   private stopped = false
@@ -53,7 +55,7 @@ export class MailNode {
   }
 
   /**
-   * Starts a node and the front ends its config asks for (IMAP); resolves once every
+   * Starts a node and the front ends its config asks for (IMAP, LMTP); resolves once every
    * listener is bound. A listener that cannot bind (bad or busy address) fails the start:
    * what was started is stopped again and a NodeError names the listener and the cause.
    */
@@ -62,6 +64,7 @@ export class MailNode {
     try {
       await node.init()
       if (config.imap !== undefined) node.imap = await startImap({ config, imap: config.imap, store: node.store, users: node.users, registry: node.registry, log: node.log })
+      if (config.lmtp !== undefined) node.lmtp = await startLmtp({ config, lmtp: config.lmtp, store: node.store, users: node.users, log: node.log })
     } catch (e) {
       await node.stop().catch(() => undefined)
       throw e
@@ -83,6 +86,11 @@ export class MailNode {
   /** `imap://host:port` of the IMAP front end, undefined when the config has none. */
   get imapUrl(): string | undefined {
     return this.imap?.url
+  }
+
+  /** `lmtp://host:port` of the LMTP front end, undefined when the config has none. */
+  get lmtpUrl(): string | undefined {
+    return this.lmtp?.url
   }
 
   /** Creates a user or sets its password (replicates to every node). */
@@ -270,6 +278,8 @@ export class MailNode {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    // deliveries in progress finish (durable) before the stores close
+    await this.lmtp?.close()
     await this.imap?.close()
     await this.peers?.close()
     await this.edge?.close()

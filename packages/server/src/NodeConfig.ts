@@ -19,6 +19,15 @@ export interface ImapConfig {
   tls?: { certFile: string; keyFile: string }
 }
 
+/** The LMTP delivery front end of a node (for the MTA: bind it to loopback or a private network). */
+export interface LmtpConfig {
+  host: string
+  /** 0 = pick a free one. */
+  port: number
+  /** Host name in the greeting and the Received header (default `mailweave-<nodeId>`). */
+  serverName?: string
+}
+
 /** Everything a node needs to run. */
 export interface NodeConfig {
   nodeId: string
@@ -47,6 +56,8 @@ export interface NodeConfig {
   storage?: NodeStorage
   /** Serve IMAP too. */
   imap?: ImapConfig
+  /** Accept deliveries over LMTP too. */
+  lmtp?: LmtpConfig
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -60,7 +71,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!Number.isInteger(c.stride) || c.stride < 1 || c.stride > 4096) bad(`stride must be an integer in [1, 4096], got ${c.stride}`)
   if (!Number.isInteger(c.slot) || c.slot < 0 || c.slot >= c.stride) bad(`slot must be an integer in [0, ${c.stride}), got ${c.slot}`)
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be in [0, 65535], got ${c.port}`)
-  for (const [name, l] of [['imap', c.imap]] as const) {
+  for (const [name, l] of [['imap', c.imap], ['lmtp', c.lmtp]] as const) {
     if (l !== undefined && (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)) bad(`${name} port must be in [0, 65535], got ${l.port}`)
   }
   if (c.secret.length < 16) bad('the secret must be at least 16 bytes')

@@ -1,6 +1,6 @@
 export { MailNode } from './MailNode.ts'
 export { validateConfig } from './NodeConfig.ts'
-export type { ImapConfig, NodeConfig, PeerConfig } from './NodeConfig.ts'
+export type { ImapConfig, LmtpConfig, NodeConfig, PeerConfig } from './NodeConfig.ts'
 export { openFileStorage } from './NodeStorage.ts'
 export type { NodeStorage, StorageStats } from './NodeStorage.ts'
 export { DocRegistry, FROM_DISK } from './DocRegistry.ts'
