@@ -1,0 +1,161 @@
+import pg from 'pg'
+import { StorageError } from '@mailweave/core'
+
+/** Options of {@link PgDatabase.connect}. */
+export interface PgDatabaseOptions {
+  /** `postgres://user[:password]@host[:port]/database` (credentials are never logged). */
+  url: string
+  /** Schema holding the tables (created when missing); default `public`. One region per schema. */
+  schema?: string
+  /** Connections in the pool (default 8). */
+  maxConnections?: number
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
+
+// One statement per table, run in one transaction under an advisory lock so two processes
+// creating the schema at once do not collide.
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS mw_updates (id bigserial PRIMARY KEY, doc text NOT NULL, data bytea NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS mw_updates_doc ON mw_updates (doc, id)`,
+  `CREATE TABLE IF NOT EXISTS mw_docs (doc text PRIMARY KEY)`,
+  `CREATE TABLE IF NOT EXISTS mw_blobs (key text PRIMARY KEY, data bytea NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS mw_meta (key text PRIMARY KEY, value bytea NOT NULL)`,
+]
+
+/** Maps a pg error (or anything thrown) to a {@link StorageError}: disk full (53100) or IO. */
+export function toStorageError(err: unknown, what: string): StorageError {
+  if (err instanceof StorageError) return err
+  const code = (err as { code?: unknown } | null)?.code
+  return new StorageError(code === '53100' ? 'DISK_FULL' : 'IO', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+}
+
+/** Copies a bytea value (a Buffer from pg) into a plain Uint8Array the caller owns. */
+export const ownBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b)
+
+/** The URL without its password, for logs and status. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
+/**
+ * A connection pool to one PostgreSQL database and schema, with the mailweave tables in
+ * place. Every session runs with `synchronous_commit=on`, so a resolved write is a commit
+ * flushed to the server's WAL on disk, whatever the server's default. Counts commits and
+ * their latency.
+ */
+export class PgDatabase {
+  private commits = 0
+  private commitMsTotal = 0
+  private lastCommitMs = 0
+  private closed = false
+  private fenced: string | undefined
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string,
+    /** The URL without a password. */
+    readonly description: string,
+  ) {}
+
+  /** Connects, creates the schema and tables when missing, and checks the server answers. */
+  static async connect(options: PgDatabaseOptions): Promise<PgDatabase> {
+    const schema = options.schema ?? 'public'
+    if (!IDENT.test(schema)) throw new StorageError('IO', `invalid schema name ${JSON.stringify(schema)}: lowercase letters, digits and _`)
+    let parsed: URL
+    try {
+      parsed = new URL(options.url)
+    } catch {
+      throw new StorageError('IO', `invalid PostgreSQL URL ${JSON.stringify(redactUrl(options.url))}`)
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new StorageError('IO', `not a PostgreSQL URL (postgres://…): ${redactUrl(options.url)}`)
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 8,
+      options: `-c synchronous_commit=on -c search_path=${schema}`,
+      connectionTimeoutMillis: 10_000,
+    })
+    // an idle client losing its connection (server restart) must not crash the process
+    pool.on('error', () => {})
+    const db = new PgDatabase(pool, schema, `${redactUrl(options.url)}${schema === 'public' ? '' : ` (schema ${schema})`}`)
+    try {
+      await db.transaction(async (c) => {
+        await c.query(`SELECT pg_advisory_xact_lock(hashtext('mailweave schema'))`)
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+        for (const sql of SCHEMA) await c.query(sql)
+      })
+    } catch (e) {
+      await pool.end().catch(() => {})
+      throw toStorageError(e, `cannot open PostgreSQL storage at ${db.description}`)
+    }
+    return db
+  }
+
+  /** Runs one statement; maps failures to StorageError naming `what`. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new StorageError('IO', `${what}: the PostgreSQL storage is closed`)
+    if (this.fenced !== undefined) throw new StorageError('IO', `${what}: ${this.fenced}`)
+    try {
+      return await this.pool.query<R>(sql, params)
+    } catch (e) {
+      throw toStorageError(e, what)
+    }
+  }
+
+  /** Runs one committing statement and counts the commit's latency. */
+  async commit(what: string, sql: string, params: unknown[]): Promise<void> {
+    const t0 = performance.now()
+    await this.query(what, sql, params)
+    this.count(performance.now() - t0)
+  }
+
+  /** Runs `fn` in a transaction on one connection (rolled back when it throws). */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const t0 = performance.now()
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const out = await fn(client)
+      await client.query('COMMIT')
+      this.count(performance.now() - t0)
+      return out
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw e
+    } finally {
+      client.release()
+    }
+  }
+
+  /** Commits so far with their latency, in the shape a node reports as `fsync` figures. */
+  stats(): { fsyncCount: number; lastFsyncMs: number; avgFsyncMs: number } {
+    return { fsyncCount: this.commits, lastFsyncMs: this.lastCommitMs, avgFsyncMs: this.commits === 0 ? 0 : this.commitMsTotal / this.commits }
+  }
+
+  /** Refuses every later statement with `reason` (the region lock went to another process). */
+  fence(reason: string): void {
+    this.fenced = reason
+  }
+
+  /** Closes the pool (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+
+  private count(ms: number): void {
+    this.commits++
+    this.commitMsTotal += ms
+    this.lastCommitMs = ms
+  }
+}
+
+/** A Buffer view of `b` (no copy): pg sends Buffers as bytea. */
+export const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
