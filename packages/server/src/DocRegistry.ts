@@ -35,6 +35,8 @@ interface Entry {
   outbox: { update: Uint8Array; origin: unknown; durable: boolean }[]
   /** Unsettled `hold`s: an update made now is durable only once they settle too. */
   holds: Set<Promise<unknown>>
+  /** Updates whose append failed and is being retried: the document stays loaded meanwhile. */
+  retrying: Set<Promise<void>>
 }
 
 /** Options of {@link DocRegistry}. */
@@ -86,7 +88,7 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: nodeDoc(), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set() }
+      const entry: Entry = { name, doc: nodeDoc(), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set(), retrying: new Set() }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
@@ -163,10 +165,20 @@ export class DocRegistry {
         this.drain(e)
       },
       (err: unknown) => {
+        // the waiting client is told (flush rejects), but the update stays in the live document
+        // and later updates of this client build on it: it is stored by retrying, or a reload
+        // would leave every later update pending (acknowledged mail gone) and could bind its
+        // UIDs again. Until then it and everything after it wait in the outbox.
         e.failed ??= err
-        e.outbox.splice(e.outbox.indexOf(item), 1)
-        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update; it is not forwarded')
-        this.drain(e)
+        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update; retrying, nothing after it is forwarded meanwhile')
+        const retry = this.retry(e, update).then(() => {
+          e.retrying.delete(retry)
+          e.records++
+          item.durable = true
+          this.drain(e)
+          if (e.refs === 0 && e.retrying.size === 0 && !this.closed) void this.unload(e)
+        }, (err2: unknown) => this.options.log.error({ doc: e.name, err: String(err2) }, 'closed with an update not stored'))
+        e.retrying.add(retry)
       },
     )
     e.pending.add(p)
@@ -175,6 +187,20 @@ export class DocRegistry {
       e.pending.delete(p)
       if (e.records >= this.compactAfter && e.pending.size === 0) void this.compact(e)
     })
+  }
+
+  /** Appends `update` until it is stored, backing off to 2 s; stops trying once the registry closed. */
+  private async retry(e: Entry, update: Uint8Array): Promise<void> {
+    for (let delay = 50; ; delay = Math.min(2000, delay * 2)) {
+      await new Promise((resolve) => setTimeout(resolve, delay).unref())
+      try {
+        await this.store.append(e.name, update)
+        this.options.log.warn({ doc: e.name }, 'a failed update is stored now')
+        return
+      } catch (err) {
+        if (this.closed) throw err
+      }
+    }
   }
 
   private drain(e: Entry): void {
@@ -222,7 +248,7 @@ export class DocRegistry {
   }
 
   private async unload(e: Entry): Promise<void> {
-    if (e.refs > 0 || this.docs.get(e.name) !== e) return
+    if (e.refs > 0 || this.docs.get(e.name) !== e || e.retrying.size > 0) return
     await this.flush(e.name).catch(() => undefined)
     if (e.refs > 0) return
     this.docs.delete(e.name)
@@ -276,6 +302,8 @@ export class DocRegistry {
     for (const e of this.docs.values()) {
       if (e.idle !== undefined) clearTimeout(e.idle)
       await this.flush(e.name).catch(() => undefined)
+      // one last try each for updates that failed (a store that came back stores them now)
+      await Promise.allSettled(e.retrying)
     }
     for (const e of this.docs.values()) {
       for (const fn of this.unloadListeners) fn(e.name)

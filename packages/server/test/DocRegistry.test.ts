@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { MemoryUpdateStore } from '@mailweave/core'
+import { waitFor } from '@mailweave/testkit'
 import { DocRegistry, silentLogger } from '../src/index.ts'
 import type { Logger } from '../src/index.ts'
 
@@ -25,5 +26,35 @@ describe('DocRegistry loading', () => {
     expect(errors[0]).toMatchObject({ doc: 'd', bad: 1, records: 51 })
     h.release()
     await registry.close()
+  })
+})
+
+describe('DocRegistry persistence failures', () => {
+  it('keeps retrying an update whose append failed, so later updates of the same client load again (acknowledged data is not left pending)', async () => {
+    const inner = new MemoryUpdateStore()
+    let down = false
+    const store = Object.assign(Object.create(inner) as MemoryUpdateStore, {
+      append: (name: string, u: Uint8Array) => (down ? Promise.reject(new Error('database down')) : inner.append(name, u)),
+    })
+    const registry = await DocRegistry.create(store, { log: silentLogger() })
+    const h = await registry.open('d')
+    const arr = h.doc.getArray<number>('a')
+    arr.push([1])
+    await registry.flush('d')
+    down = true
+    arr.push([2]) // not acknowledged: its flush rejects
+    await expect(registry.flush('d')).rejects.toThrow(/could not store/)
+    down = false
+    arr.push([3]) // acknowledged; depends on [2] (same client, next clock)
+    await registry.flush('d')
+    await waitFor(async () => (await inner.load('d')).length === 3, 10_000, 'the failed update stored by a retry')
+    h.release()
+    await registry.close()
+    const again = await DocRegistry.create(inner, { log: silentLogger() })
+    const h2 = await again.open('d')
+    expect(h2.doc.getArray<number>('a').toArray()).toEqual([1, 2, 3])
+    expect(h2.doc.store.pendingStructs).toBeNull()
+    h2.release()
+    await again.close()
   })
 })
