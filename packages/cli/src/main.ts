@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress'
 import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { NodeClient, readSecret } from './client.ts'
+import { openPgStorage } from './openPgStorage.ts'
 import { countMessages, readMessages } from './importMail.ts'
 
 const int = (name: string) => (v: string) => {
@@ -30,6 +31,7 @@ interface ServeOptions {
   slot?: number
   stride?: number
   data?: string
+  store?: string
   listen?: { host: string; port: number }
   peer?: PeerConfig[]
   secretFile?: string
@@ -54,7 +56,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node-id <id>', 'stable node id')
     .option('--slot <n>', 'UID residue class of this node', int('slot'))
     .option('--stride <k>', 'number of slots (fixed per cluster)', int('stride'))
-    .option('--data <dir>', 'data directory')
+    .option('--data <dir>', 'data directory (all data with the file store; only the IMAP cache with --store postgres://…)')
+    .option('--store <where>', "'files' (the embedded store in --data, the default) or a PostgreSQL URL postgres://user@host:port/db (password from $PGPASSWORD)")
     .option('--listen <host:port>', 'HTTP/WebSocket listen address', hostPort)
     .option('--peer <id=url>', 'a peer node (repeatable)', peer)
     .option('--secret-file <file>', 'cluster secret file')
@@ -94,6 +97,8 @@ export async function main(argv: string[]): Promise<void> {
         bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
         lmtp: lmtpAddr === undefined ? undefined : typeof lmtpAddr === 'string' ? hostPort(lmtpAddr) : lmtpAddr,
       }
+      const store = pick<string>('store', opts.store) ?? 'files'
+      if (store !== 'files') config.storage = await openPgStorage(store)
       // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)
