@@ -6,6 +6,12 @@
  * into a local Maildir before the partition and after the heal. Prints what the clients
  * and mbsync saw, side by side, and writes bench/results/compare-dovecot.json.
  *
+ * During the partition an MTA also delivers COMPARE_DELIVERIES messages (default 3) to
+ * both sides, as a failover or a retry does: Dovecot through its delivery agent
+ * (dovecot-lda), mailweave through LMTP (swaks). Dovecot keeps both copies on each side
+ * after the heal (`doveadm sync` matches by its own GUID, and each delivery has a new one);
+ * mailweave's delivery rule keeps one (docs/protocol.md, "One message, one copy").
+ *
  * Dovecot runs once per doveadm sync mode (COMPARE_DOVEADM_MODES, default
  * "fast,stateful": doveadm's default, and `-s` as its replicator does; "full" = `-f`).
  * COMPARE_MESSAGES (per side, during the partition; default 20) and COMPARE_ROUNDS
@@ -16,9 +22,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
+import { ModelClient, freePort, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
 import { imapflowView, writeMbsyncrc } from './lib/imapClients.ts'
+import { swaksLmtp } from './lib/swaksLmtp.ts'
 import { ProcessCluster } from '@mailweave/testkit/cluster'
 
 const system = process.argv[2]
@@ -29,6 +36,7 @@ if (system !== 'dovecot') {
 const bins = requireDovecot('pnpm compare dovecot')
 
 const PER_SIDE = Number(process.env.COMPARE_MESSAGES ?? 20)
+const DELIVERIES = Math.max(0, Number(process.env.COMPARE_DELIVERIES ?? 3))
 const ROUNDS = Math.max(1, Math.min(PER_SIDE, Number(process.env.COMPARE_ROUNDS ?? 4)))
 const BEFORE = 4
 const USER = 'erin'
@@ -157,6 +165,8 @@ interface Sides {
   /** Brings side B up to date after the connected appends. */
   replicate(): Promise<{ ms: number; detail?: string }>
   partition(): Promise<void>
+  /** Delivers `raw` to the user at side `i` as an MTA does (not IMAP APPEND). */
+  deliver(i: 0 | 1, raw: string): Promise<void>
   heal(): Promise<{ detail?: string }>
   /** How long clients keep polling after the heal for the sides to converge. */
   settleMs: number
@@ -169,6 +179,9 @@ interface Outcome {
   lostAtClients: number[]
   lostInServerView: number[]
   duplicatesInServerView: number[]
+  /** Copies of the messages delivered to both sides, per side's final view (the goal is one each). */
+  deliveredCopies: number[]
+  delivered: number
   serverViewsIdentical: boolean
   clientReDownloads: number[]
   uidValidityChanges: number[]
@@ -218,6 +231,20 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
         obs[i]!.sync(await imapflowView(flows[i]!))
       }
     }
+    const deliveredIds: string[] = []
+    for (let k = 0; k < DELIVERIES; k++) {
+      // the MTA delivers at B, gets no reply in time (B is cut off), fails over to A
+      const id = `delivered-${k}@${tag}`
+      const message = raw(id)
+      await sides.deliver(1, message)
+      await sides.deliver(0, message)
+      deliveredIds.push(id)
+      expected.push(id)
+    }
+    if (DELIVERIES > 0) {
+      for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
+      progress(`delivered ${DELIVERIES} messages to both sides (an MTA failover during the partition)`)
+    }
     const mbsyncDuring = await mbsync(join(work, 'mbsync'), sides.ports[0], expected.filter((g) => !g.startsWith('split-B')))
     progress(`mbsync during the partition: exit ${mbsyncDuring.exitCode}, ${mbsyncDuring.files} messages in the Maildir (expected ${mbsyncDuring.expected} on side A)`)
     progress(`during the partition: A shows ${obs[0].cache.size}, B shows ${obs[1].cache.size} messages; UIDNEXT A=${obs[0].uidNext} B=${obs[1].uidNext}`)
@@ -227,7 +254,8 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
     const heal = await sides.heal()
     let convergeMs: number | undefined
     let syncsUntil = 0
-    const complete = (o: Observer) => o.cache.size === expected.length && expected.every((g) => [...o.cache.values()].includes(g))
+    // every message there, the same at both sides (extra copies are reported, not waited out)
+    const complete = (o: Observer) => expected.every((g) => [...o.cache.values()].includes(g))
     while (performance.now() - t0 < sides.settleMs) {
       for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
       syncsUntil++
@@ -259,6 +287,8 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
       lostAtClients: obs.map((o) => expected.filter((g) => ![...o.cache.values()].includes(g)).length),
       lostInServerView: finals.map((f) => expected.filter((g) => !f.messages.some((m) => m.guid === g)).length),
       duplicatesInServerView: finals.map((f) => f.messages.length - new Set(f.messages.map((m) => m.guid)).size),
+      deliveredCopies: finals.map((f) => f.messages.filter((m) => deliveredIds.includes(m.guid)).length),
+      delivered: deliveredIds.length,
       serverViewsIdentical: JSON.stringify(finals[0]) === JSON.stringify(finals[1]),
       clientReDownloads: obs.map((o) => o.reDownloads),
       uidValidityChanges: obs.map((o) => o.uidValidityChanges),
@@ -300,6 +330,7 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
     replicate: sync,
     // nothing to cut: no dsync runs while "partitioned" (the replicator could not reach the peer)
     partition: async () => undefined,
+    deliver: (i, message) => [a, b][i]!.deliver(new TextEncoder().encode(message)),
     heal: async () => {
       const r = await sync()
       progress(`  ${r.detail} in ${Math.round(r.ms)} ms`)
@@ -315,7 +346,8 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
 }
 
 async function mailweaveSides(work: string): Promise<Sides> {
-  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error' })
+  const lmtpPorts = [await freePort(), await freePort()]
+  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error', node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i]}`] }) })
   try {
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')
@@ -343,6 +375,7 @@ async function mailweaveSides(work: string): Promise<Sides> {
       }
       return { ms: performance.now() - t, detail: 'continuous replication' }
     },
+    deliver: (i, message) => swaksLmtp(lmtpPorts[i]!, `${USER}@example.org`, message),
     partition: async () => {
       cluster.cutAll()
       await cluster.linksAre('down')
@@ -380,6 +413,7 @@ const lines: [string, (o: Outcome) => string][] = [
   ['missing in server view A / B', (o) => pair(o.lostInServerView)],
   ['server views A and B identical', (o) => (o.serverViewsIdentical ? 'yes' : 'NO')],
   ['one message at 2 UIDs in a view A / B', (o) => pair(o.duplicatesInServerView)],
+  ['copies of each message delivered to both sides, view A / B', (o) => (o.delivered === 0 ? '-' : pair(o.deliveredCopies.map((n) => +(n / o.delivered).toFixed(2))))],
   ['re-downloads by clients A / B', (o) => pair(o.clientReDownloads)],
   ['UIDVALIDITY changes at clients A / B', (o) => pair(o.uidValidityChanges)],
   ['broken UID promises (distinct, S1..S5)', (o) => (o.protocolViolations.count === 0 ? '0' : `${o.protocolViolations.count} (${Object.entries(o.protocolViolations.byKind).map(([k, n]) => `${k}: ${n}`).join(', ')})`)],
@@ -392,7 +426,7 @@ const lines: [string, (o: Outcome) => string][] = [
 const w0 = Math.max(...lines.map(([l]) => l.length))
 const cells = outcomes.map((o) => lines.map(([, f]) => f(o)))
 const widths = outcomes.map((o, i) => Math.max(o.system.length, ...cells[i]!.map((c) => c.length)))
-console.log(`\nsplit-brain: ${BEFORE} messages while connected, then ${PER_SIDE} per side while partitioned (${ROUNDS} client syncs), then heal; one imapflow client per side\n`)
+console.log(`\nsplit-brain: ${BEFORE} messages while connected, then ${PER_SIDE} per side while partitioned (${ROUNDS} client syncs) and ${DELIVERIES} delivered to both sides, then heal; one imapflow client per side\n`)
 console.log(`${''.padEnd(w0)} | ${outcomes.map((o, i) => o.system.padEnd(widths[i]!)).join(' | ')}`)
 console.log(`${'-'.repeat(w0)}-+-${widths.map((w) => '-'.repeat(w)).join('-+-')}`)
 lines.forEach(([label], r) => console.log(`${label.padEnd(w0)} | ${outcomes.map((_, i) => cells[i]![r]!.padEnd(widths[i]!)).join(' | ')}`))
@@ -407,8 +441,9 @@ for (const o of outcomes) {
   }
 }
 console.log('\nS1 across clients: the same UID named different messages at A and B during the partition (a client that stays on one side does not notice; one that moves between sides does).')
+if (DELIVERIES > 0) console.log(`delivered to both sides: ${DELIVERIES} messages an MTA delivered at B and again at A during the partition (failover); Dovecot keeps both copies (doveadm sync matches its own GUIDs only), mailweave one (the delivery key rule).`)
 console.log('re-downloads: a Message-ID a client already had, shown again at a new UID (the old UID expunged): what a renumbering costs a client.')
 mkdirSync('bench/results', { recursive: true })
-writeFileSync('bench/results/compare-dovecot.json', JSON.stringify({ when: new Date().toISOString(), dovecot: bins.version, before: BEFORE, perSide: PER_SIDE, rounds: ROUNDS, outcomes }, null, 2) + '\n')
+writeFileSync('bench/results/compare-dovecot.json', JSON.stringify({ when: new Date().toISOString(), dovecot: bins.version, before: BEFORE, perSide: PER_SIDE, rounds: ROUNDS, deliveries: DELIVERIES, outcomes }, null, 2) + '\n')
 console.log('\nwrote bench/results/compare-dovecot.json')
 if (failed) process.exitCode = 1

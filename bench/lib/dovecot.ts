@@ -20,6 +20,9 @@ export class DovecotError extends Error {
   override readonly name = 'DovecotError'
 }
 
+/** Where Debian and a source install put Dovecot's delivery agent. */
+const DOVECOT_LDA = ['/usr/lib/dovecot/dovecot-lda', '/usr/libexec/dovecot/dovecot-lda', '/usr/local/libexec/dovecot/dovecot-lda']
+
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin']
 
 function which(bin: string): string | undefined {
@@ -218,6 +221,25 @@ export class Dovecot {
     const r = await this.doveadm(['force-resync', '-u', this.o.user, 'INBOX'])
     if (r.code !== 0) throw new DovecotError(`doveadm force-resync on ${this.o.name} failed (exit ${r.code}):\n${r.stderr}${this.logTail(5)}`)
     return n
+  }
+
+  /**
+   * Delivers one message to the user's INBOX as an MTA would: through Dovecot's own
+   * delivery agent (`dovecot-lda -d <user>`, the code its LMTP server runs per recipient).
+   * Each delivery is a new message with a new Dovecot GUID, however often the bytes repeat.
+   */
+  async deliver(raw: Uint8Array, sender = 'mta@example.org'): Promise<void> {
+    const lda = DOVECOT_LDA.find((p) => existsSync(p))
+    if (lda === undefined) throw new DovecotError(`dovecot-lda not found (looked in ${DOVECOT_LDA.join(', ')}); it comes with dovecot-core`)
+    const r = await new Promise<{ code: number | null; stderr: string }>((res) => {
+      const child = spawn(lda, ['-c', this.configFile, '-d', this.o.user, '-f', sender], { stdio: ['pipe', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      child.once('error', (e) => res({ code: -1, stderr: String(e) }))
+      child.once('close', (code) => res({ code, stderr }))
+      child.stdin.end(raw)
+    })
+    if (r.code !== 0) throw new DovecotError(`dovecot-lda on ${this.o.name} failed (exit ${r.code}):\n${r.stderr}${this.logTail(5)}`)
   }
 
   /** Messages in the user's INBOX as Dovecot counts them (`doveadm mailbox status messages`). */
