@@ -13,12 +13,15 @@ describe('pnpm tour', () => {
     const s = await runTour({ dataDir: join(dir, 'tour'), quiet: true })
     const ids = new Set(s.appends.map((a) => a.id))
     expect(s.failure).toBeUndefined()
-    expect(s.total).toBe(11)
+    expect(s.total).toBe(12)
     expect(s.everyClientHoldsAll).toBe(true)
     expect(s.fixupsWhileConnected).toBe(0)
     for (const c of s.clients) {
       expect(new Set(c.messages.map((m) => m.id))).toEqual(ids)
+      // the MTA failover: one copy of mta-1 at every client
+      expect(c.messages.filter((m) => m.id === s.failover!.id)).toHaveLength(1)
       for (const d of c.duplicates) {
+        if (d.id === s.failover!.id) continue
         // a re-download only of a UID this client had been shown, and the node history agrees
         expect(c.everShown).toContain(d.oldUid)
         expect(s.fates.find((f) => f.id === d.id)).toMatchObject({ kind: 'duplicate', firstUid: d.oldUid, finalUid: d.newUid })
@@ -34,13 +37,19 @@ describe('pnpm tour', () => {
       expect(f.seenBy).toEqual([])
       for (const c of s.clients) expect(c.duplicates.map((d) => d.id)).not.toContain(f.id)
     }
+    // one copy per delivery: us delivered first and keeps its copy; eu's client, which had eu's copy,
+    // saw it expunged and got us's copy instead
+    expect(s.failover).toMatchObject({ regions: ['us', 'eu'], kept: 'us', dropped: { region: 'eu', seenBy: ['eu'] } })
+    const euMerge = s.clients.find((c) => c.region === 'eu')!.duplicates.filter((d) => d.id === s.failover!.id)
+    expect(euMerge.map((d) => d.oldUid)).toEqual([s.failover!.dropped!.uid])
     // every fate of kind duplicate reached exactly the clients that had seen its old UID
-    for (const f of dupFates) expect(s.clients.filter((c) => c.duplicates.some((d) => d.id === f.id)).map((c) => c.region).sort()).toEqual(f.seenBy)
+    for (const f of dupFates) expect(s.clients.filter((c) => c.duplicates.some((d) => d.id === f.id && d.oldUid === f.firstUid)).map((c) => c.region).sort()).toEqual(f.seenBy)
     expect(s.lines.at(-1)).toBe(`every client holds all ${s.total} messages: yes`)
     expect(existsSync(s.reportPath)).toBe(true)
     const html = readFileSync(s.reportPath, 'utf8')
     expect(html).toContain('<svg')
     expect(html).toContain('duplicate-on-seen')
+    expect(html).toContain('one copy kept')
     expect(html).not.toMatch(/<(script|link|img)\b/) // self-contained
     console.log(`tour: ${s.total} messages, ${dupFates.length} duplicated-on-seen, ${silentFates.length} silent, ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   }, 60_000)

@@ -22,7 +22,10 @@ export interface ClientSnapshot {
   duplicates: { id: string; oldUid: number; newUid: number }[]
 }
 
-/** A message entering the mailbox: an IMAP APPEND by the region's client, or a delivery nobody looked at. */
+/**
+ * A message entering the mailbox: an IMAP APPEND by the region's client, a delivery nobody
+ * looked at, or one copy of a message an MTA delivered at two regions (LMTP failover).
+ */
 export interface AppendEvent {
   step: number
   region: string
@@ -30,7 +33,18 @@ export interface AppendEvent {
   label: string
   /** The UID it was first bound to at that region (APPENDUID, or the node's binding for a delivery). */
   uid: number | undefined
-  via: 'imap' | 'delivery'
+  via: 'imap' | 'delivery' | 'failover'
+}
+
+/** A message an MTA delivered at two regions during the partition: every replica keeps one copy. */
+export interface FailoverDelivery {
+  id: string
+  label: string
+  /** Where it was delivered, in order (the first copy is the one that stays). */
+  regions: string[]
+  /** Set after the heal: the region whose copy stayed, and the other copy's first UID and who had been shown it. */
+  kept?: string
+  dropped?: { region: string; uid: number; seenBy: string[] }
 }
 
 /** What the protocol did to one message, from its UID history after the final resync. */
@@ -65,11 +79,12 @@ export interface TourRecord {
   steps: TourStep[]
   snapshots: ClientSnapshot[]
   appends: AppendEvent[]
+  failover?: FailoverDelivery
   fates: MessageFate[]
   clients: ClientOutcome[]
   cutStep: number
   healStep: number
-  /** Messages appended in the whole run. */
+  /** Messages appended in the whole run (a message delivered twice counts once). */
   total: number
   everyClientHoldsAll: boolean
   /** Rule 4 rebindings counted by the nodes while every link was up (the fast path promises 0). */

@@ -24,7 +24,13 @@ export function renderReport(rec: TourRecord): string {
   const dups = rec.fates.filter((f) => f.kind === 'duplicate').length
   const verdict = rec.failure !== undefined
     ? `<div class="verdict bad"><b>The tour failed.</b><pre>${esc(rec.failure)}</pre></div>`
-    : `<div class="verdict good"><b>every client holds all ${rec.total} messages: yes</b> · ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen · S1..S5 held at every sync · ${(rec.elapsedMs / 1000).toFixed(1)} s</div>`
+    : `<div class="verdict good"><b>every client holds all ${rec.total} messages: yes</b> · ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen${rec.failover?.kept !== undefined ? ` · ${esc(rec.failover.label)} delivered at ${esc(rec.failover.regions.join(' and '))}, one copy kept` : ''} · S1..S5 held at every sync · ${(rec.elapsedMs / 1000).toFixed(1)} s</div>`
+  const appendedVia = (f: MessageFate) => {
+    const via = rec.appends.find((a) => a.id === f.id)?.via
+    return via === 'delivery' ? '(delivered, shown to nobody)'
+      : via === 'failover' ? `(LMTP at ${rec.failover?.regions.join(' and ') ?? '?'}: an MTA failover; ${rec.failover?.dropped?.region ?? '?'}'s copy${rec.failover?.dropped !== undefined ? ` at UID ${rec.failover.dropped.uid}` : ''} superseded, one copy kept)`
+        : '(IMAP APPEND)'
+  }
   const snapsOf = (region: string) => rec.snapshots.filter((s) => s.region === region)
   const partitionViews = rec.regions.map((r) => snapsOf(r).filter((s) => s.step > rec.cutStep && s.step < rec.healStep).at(-1)).filter((s) => s !== undefined)
   const viewCells = (ms: { uid: number; id: string }[], region?: string) => ms.map((m) => {
@@ -85,7 +91,7 @@ ${rec.steps.map((s) => `<tr><td class="num">${s.n}</td><td class="mono">${esc(st
 <h2>Every message</h2>
 <div class="card"><table>
 <tr><th>message</th><th>subject</th><th>appended at</th><th class="num">first UID</th><th class="num">final UID</th><th>what happened</th></tr>
-${rec.fates.map((f) => `<tr><td><span class="chip" style="border-color:${color(f.origin)}">${esc(f.label)}</span></td><td>${esc(f.subject)}</td><td><span class="region" style="color:${color(f.origin)}">${esc(f.origin)}</span> <span class="muted">${rec.appends.find((a) => a.id === f.id)?.via === 'delivery' ? '(delivered, shown to nobody)' : '(IMAP APPEND)'}</span></td><td class="num">${f.firstUid}</td><td class="num">${f.finalUid}</td><td>${fateBadge(f)}${f.kind !== 'kept' ? ` <span class="muted">· new UID from ${esc(f.allocator)}</span>` : ''}</td></tr>`).join('\n')}
+${rec.fates.map((f) => `<tr><td><span class="chip" style="border-color:${color(f.origin)}">${esc(f.label)}</span></td><td>${esc(f.subject)}</td><td><span class="region" style="color:${color(f.origin)}">${esc(f.origin)}</span> <span class="muted">${esc(appendedVia(f))}</span></td><td class="num">${f.firstUid}</td><td class="num">${f.finalUid}</td><td>${fateBadge(f)}${f.kind !== 'kept' ? ` <span class="muted">· new UID from ${esc(f.allocator)}</span>` : ''}</td></tr>`).join('\n')}
 </table></div>
 
 <div class="grid2">
@@ -193,7 +199,7 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
         if (a.uid === b.uid) out.push(`<line x1="${x(a.step)}" y1="${y(a.uid)}" x2="${x(b.step)}" y2="${y(b.uid)}" stroke="${c}" stroke-width="2.2" stroke-opacity="0.55"/>`)
         else {
           arrows.push(curve(x(a.step), y(a.uid), x(b.step), y(b.uid), DUP, 'ah-dup', false))
-          arrows.push(`<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} duplicate-on-seen</text>`)
+          arrows.push(`<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} ${id === rec.failover?.id ? 'one copy per delivery' : 'duplicate-on-seen'}</text>`)
           dots.push(`<g stroke="${DUP}" stroke-width="2"><line x1="${x(b.step) - 4}" y1="${y(a.uid) - 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) + 4}"/><line x1="${x(b.step) - 4}" y1="${y(a.uid) + 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) - 4}"/></g>`)
           dots.push(`<text x="${x(b.step) + 8}" y="${y(a.uid) + 3.5}" font-size="9.5" ${HALO} fill="${DUP}">EXPUNGE ${a.uid}</text>`)
           dots.push(`<circle cx="${x(b.step)}" cy="${y(b.uid)}" r="9" fill="${DUP}" fill-opacity="0.18" stroke="${DUP}" stroke-width="1.5"/>`)

@@ -6,6 +6,8 @@ import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { renderReport } from './renderReport.ts'
 import { TourClient, type HeldMessage, type SyncResult } from './TourClient.ts'
 import { TourLog } from './TourLog.ts'
+import { freePort } from '@mailweave/testkit'
+import { swaksLmtp } from '../lib/swaksLmtp.ts'
 import { labelOf, type ClientOutcome, type ClientSnapshot, type MessageFate, type TourRecord, type TourStep } from './TourRecord.ts'
 
 /** Options of {@link runTour}. */
@@ -40,12 +42,14 @@ const SPLIT: Record<string, [string, string][]> = {
   ap: [['ap-2', 'Build is green']],
 }
 const DELIVERED: Record<string, [string, string]> = { eu: ['eu-5', 'Newsletter'], us: ['us-3', 'Invoice #42'], ap: ['ap-3', 'Server alert'] }
+/** Delivered by an MTA at us, then (no reply in time: us is cut off) again at eu. */
+const FAILOVER = { label: 'mta-1', subject: 'Your order has shipped', regions: ['us', 'eu'] }
 
 const raw = (label: string, subject: string, region: string) =>
   `From: ${region}@tour.mailweave\r\nTo: ${USER}@tour.mailweave\r\nSubject: ${label} ${subject}\r\nMessage-ID: <${label}@tour.mailweave>\r\nDate: ${new Date().toUTCString()}\r\n\r\n${subject} (appended at ${region})\r\n`
 
 /** The part of `GET /api/inspect/:user/:name` the tour reads. */
-type Inspection = Pick<MailboxInspection, 'watermarks' | 'seen' | 'reservations' | 'bindings' | 'stranded'>
+type Inspection = Pick<MailboxInspection, 'watermarks' | 'seen' | 'reservations' | 'bindings' | 'stranded' | 'superseded'>
 
 interface MessageInfoJson {
   guid: string
@@ -76,11 +80,13 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
   try {
     let step: TourStep
     log.step('setup', 'start', `start three regions ${REGIONS.join(', ')} (stride ${REGIONS.length}, peer links through fault proxies)`)
-    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`) })
+    const lmtp: number[] = []
+    for (let i = 0; i < REGIONS.length; i++) lmtp.push(await freePort())
+    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`), node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtp[i]}`] }) })
     const c = cluster
     await c.linksAre('open')
     await c.addUser(USER, PASS)
-    for (const r of c.nodes) log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}`)
+    for (const [i, r] of c.nodes.entries()) log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}  lmtp 127.0.0.1:${lmtp[i]}`)
 
     const api = new Api(c, USER, PASS)
     const globalUids = new Map<number, string>()
@@ -107,13 +113,26 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     await c.linksAre('down')
     rec.cutStep = step.n
 
-    step = log.step('partition', 'APPEND ×5', 'partition: eu APPENDs three messages, us and ap one each; each client resyncs')
+    step = log.step('partition', 'APPEND ×5', 'partition: eu APPENDs three messages, us and ap one each')
     for (const cl of clients) {
       for (const [label, subject] of SPLIT[cl.region]!) {
         const uid = await cl.append(raw(label, subject, cl.region))
         rec.appends.push({ step: step.n, region: cl.region, id: `${label}@tour.mailweave`, label, uid, via: 'imap' })
         log.note(`${cl.region} APPEND ${label} → APPENDUID ${uid ?? '-'}`)
       }
+    }
+
+    step = log.step('partition', 'MTA failover', `an MTA delivers ${FAILOVER.label} at ${FAILOVER.regions[0]} (LMTP), gets no reply in time and delivers it again at ${FAILOVER.regions[1]}; each client resyncs`)
+    const failoverId = `${FAILOVER.label}@tour.mailweave`
+    const failoverRaw = raw(FAILOVER.label, FAILOVER.subject, 'mta')
+    rec.failover = { id: failoverId, label: FAILOVER.label, regions: FAILOVER.regions }
+    for (const region of FAILOVER.regions) {
+      const i = REGIONS.indexOf(region)
+      await swaksLmtp(lmtp[i]!, `${USER}@tour.mailweave`, failoverRaw)
+      const guid = await api.guidByMessageId(i, failoverId)
+      const uid = (await api.message(i, guid)).bindings[0]?.uid
+      rec.appends.push({ step: step.n, region, id: failoverId, label: FAILOVER.label, uid, via: 'failover' })
+      log.note(`${region} LMTP delivery of ${FAILOVER.label}: 250, bound to UID ${uid ?? '-'} at ${region}`)
     }
     for (const cl of clients) await syncAndShow(cl, step, true)
 
@@ -126,7 +145,7 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
       rec.appends.push({ step: step.n, region: r.id, id: `${label}@tour.mailweave`, label, uid, via: 'delivery' })
       log.note(`${r.id} delivers ${label}: bound to UID ${uid ?? '-'} at ${r.id}, shown to nobody`)
     }
-    rec.total = rec.appends.length
+    rec.total = new Set(rec.appends.map((a) => a.id)).size
 
     step = log.step('healed', 'heal', 'heal: the fault proxies forward again')
     c.healAll()
@@ -139,13 +158,20 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     await waitFor(async () => {
       const all = await Promise.all(c.nodes.map((_, i) => api.inspect(i)))
       stranded = all[0]!.stranded.length
-      differs = stateDifference(all, rec.total)
+      differs = stateDifference(all, rec.appends.length)
       return differs === ''
-    }, 30_000, `all ${rec.total} messages and the same state at every region`).catch((e: unknown) => {
+    }, 30_000, `all ${rec.appends.length} copies of ${rec.total} messages and the same state at every region`).catch((e: unknown) => {
       throw new TourFailure(`C1: the regions did not converge after the heal (${differs}): ${e instanceof Error ? e.message : String(e)}`)
     })
     const w = (await api.inspect(0)).watermarks
     log.note(`${rec.total} messages everywhere; watermarks ${REGIONS.map((r) => `W[${r}]=${w[r] ?? 0}`).join(' ')}; ${stranded} stranded (bound below a watermark nobody there showed)`)
+    const merged = (await api.inspect(0)).superseded
+    if (merged.length !== 1) throw new TourFailure(`one copy per delivery: ${FAILOVER.label} was delivered twice, ${merged.length} copies superseded (want 1)`)
+    const dropped = await api.message(0, merged[0]!.guid)
+    const droppedAt = dropped.origin
+    rec.failover.kept = (await api.message(0, merged[0]!.by)).origin
+    rec.failover.dropped = { region: droppedAt, uid: dropped.bindings[0]!.uid, seenBy: [...dropped.bindings[0]!.seenBy].sort() }
+    log.note(`${FAILOVER.label}: ${rec.failover.kept}'s copy stays (delivered first), ${droppedAt}'s copy (UID ${rec.failover.dropped.uid}) is superseded at every region`)
 
     for (const cl of clients) {
       step = log.step('healed', `${cl.region} resync`, `${cl.region} client resyncs (SELECT, UID FETCH 1:${cl.model.uidNext - 1}, UID FETCH ${cl.model.uidNext}:*)`)
@@ -187,13 +213,16 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
       log.note(`${cl.region}  UIDNEXT ${String(r.uidNext).padEnd(3)} ${viewLine(r.messages)}`)
       const changes = [
         ...r.removed.map((u) => `EXPUNGE ${u}`),
-        ...r.duplicates.map((d) => `${labelOf(d.id)} again at ${d.newUid} (was ${d.oldUid}: duplicate-on-seen)`),
+        ...r.duplicates.map((d) => `${labelOf(d.id)} again at ${d.newUid} (was ${d.oldUid}: ${isMerge(rec, d) ? 'its other copy, superseded: one copy per delivery' : 'duplicate-on-seen'})`),
       ]
       if (changes.length > 0) log.note(`    ${changes.join(', ')}`)
     }
     return r
   }
 }
+
+/** Whether a client's re-download is the failover delivery's superseded copy giving way to the one kept. */
+const isMerge = (rec: TourRecord, d: { id: string; oldUid: number }) => d.id === rec.failover?.id && d.oldUid === rec.failover.dropped?.uid
 
 const distinctGuids = (s: Inspection) => new Set(s.bindings.map((b) => b.guid)).size
 
@@ -215,7 +244,10 @@ const viewLine = (ms: HeldMessage[]) => (ms.length === 0 ? '(empty)' : ms.map((m
 
 /** Reads every message's UID history from the first region (all regions agree by now). */
 async function fates(api: Api, rec: TourRecord): Promise<MessageFate[]> {
-  const guids = [...new Set((await api.inspect(0)).bindings.map((b) => b.guid))]
+  const s = await api.inspect(0)
+  // a superseded copy of a delivery is out of the view for good: its fate is rec.failover's
+  const superseded = new Set(s.superseded.map((x) => x.guid))
+  const guids = [...new Set(s.bindings.map((b) => b.guid))].filter((g) => !superseded.has(g))
   const out: MessageFate[] = []
   for (const guid of guids) {
     const info = await api.message(0, guid)
@@ -249,7 +281,12 @@ function checkEnd(rec: TourRecord): void {
     const missing = [...all].filter((id) => !ids.has(id))
     if (missing.length > 0 || ids.size !== all.size) throw new TourFailure(`C2: client ${c.region} holds ${ids.size} of ${all.size} messages (missing ${missing.map(labelOf).join(', ') || 'none'})`)
     if (JSON.stringify(c.messages.map((m) => [m.uid, m.id])) !== first) throw new TourFailure(`C1: client ${c.region} ends with a different view than ${rec.clients[0]!.region}`)
-    const expected = rec.fates.filter((f) => f.kind === 'duplicate' && f.seenBy.includes(c.region)).map((f) => `${f.id} ${f.firstUid}->${f.finalUid}`).sort()
+    const expected = rec.fates.filter((f) => f.kind === 'duplicate' && f.seenBy.includes(c.region)).map((f) => `${f.id} ${f.firstUid}->${f.finalUid}`)
+    // a client that had the superseded copy of the failover delivery: EXPUNGE, then the copy that stays
+    const fo = rec.failover
+    const kept = rec.fates.find((f) => f.id === fo?.id)
+    if (fo?.dropped !== undefined && kept !== undefined && fo.dropped.seenBy.includes(c.region)) expected.push(`${fo.id} ${fo.dropped.uid}->${kept.finalUid}`)
+    expected.sort()
     const got = c.duplicates.map((d) => `${d.id} ${d.oldUid}->${d.newUid}`).sort()
     if (JSON.stringify(got) !== JSON.stringify(expected)) throw new TourFailure(`C3: client ${c.region} re-downloaded [${got.join(', ')}], the UID history predicts [${expected.join(', ')}]`)
     for (const d of c.duplicates) if (!c.everShown.includes(d.oldUid)) throw new TourFailure(`C3: client ${c.region} got ${d.label} again at ${d.newUid} although it was never shown ${d.oldUid}`)
@@ -270,11 +307,18 @@ function timeline(rec: TourRecord, log: TourLog): void {
   }
   log.print('What each client saw after the heal (old UID → new UID)')
   for (const c of rec.clients) {
-    const d = c.duplicates.map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`).join(', ')
-    log.print(`  ${c.region}  ${c.duplicates.length === 0 ? 'no duplicates; new mail only above its UIDNEXT' : `duplicate-on-seen: ${d}`}`)
+    const d = c.duplicates.filter((x) => !isMerge(rec, x)).map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`).join(', ')
+    const m = c.duplicates.filter((x) => isMerge(rec, x)).map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`).join(', ')
+    log.print(`  ${c.region}  ${d === '' ? 'no duplicates; new mail only above its UIDNEXT' : `duplicate-on-seen: ${d}`}${m === '' ? '' : `; one copy per delivery: ${m}`}`)
   }
   const silent = rec.fates.filter((f) => f.kind === 'silent').length
   const dups = rec.fates.filter((f) => f.kind === 'duplicate').length
+  const fo = rec.failover
+  if (fo?.dropped !== undefined) {
+    const kept = rec.fates.find((f) => f.id === fo.id)
+    log.print(`One copy per delivery: ${fo.label} was delivered at ${fo.regions.join(' and ')}; ${fo.kept}'s copy stays at UID ${kept?.finalUid ?? '-'}, ${fo.dropped.region}'s copy (UID ${fo.dropped.uid}) is gone everywhere` +
+      (fo.dropped.seenBy.length > 0 ? ` (${fo.dropped.seenBy.join(', ')}'s client saw EXPUNGE ${fo.dropped.uid})` : ''))
+  }
   log.print(`  ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen; S1..S5 held at every sync of every client`)
   log.print(`every client holds all ${rec.total} messages: yes`)
 }
@@ -292,6 +336,15 @@ class Api {
 
   async inspect(i: number): Promise<Inspection> {
     return (await this.get(i, `/api/inspect/${USER}/${MAILBOX}`, `Bearer ${this.c.adminToken}`)) as Inspection
+  }
+
+  /** The guid of the copy of Message-ID `id` that region `i` itself stored (the delivery it just took). */
+  async guidByMessageId(i: number, id: string): Promise<string> {
+    for (const g of new Set((await this.inspect(i)).bindings.map((b) => b.guid))) {
+      const m = await this.message(i, g)
+      if (m.headers.messageId === `<${id}>` && m.origin === REGIONS[i]) return g
+    }
+    throw new TourFailure(`no copy of ${id} stored at ${REGIONS[i]}`)
   }
 
   async message(i: number, guid: string): Promise<MessageInfoJson> {
