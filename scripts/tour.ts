@@ -1,7 +1,8 @@
 /**
  * `pnpm tour`: watch IMAP UIDs survive a partition. Starts three regions (data under
  * .data/tour, fresh each run), one imapflow client per region, appends while connected,
- * cuts the regions apart, appends everywhere, heals, resyncs every client and prints what
+ * cuts the regions apart, appends everywhere (and an MTA delivers one message at two
+ * regions: one copy stays), heals, resyncs every client and prints what
  * was renumbered silently and what was duplicated-on-seen for whom. Writes
  * .data/tour/report.html. Exits 1 with the reason when an invariant breaks.
  */
