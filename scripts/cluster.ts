@@ -48,6 +48,6 @@ const [a, b] = cluster.nodes
 console.log(`try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.url}/api/mailboxes/INBOX/messages`)
 console.log(`     curl -u ${user}:${password} ${b!.url}/api/mailboxes/INBOX`)
 if (withImap) console.log(`     curl -u ${user}:${password} 'imap://127.0.0.1:${b!.imapPort}/INBOX' -X 'UID FETCH 1:* (FLAGS ENVELOPE)'`)
-console.log(`     swaks --protocol LMTP --server 127.0.0.1 --port ${new URL(a!.listeners.get('lmtp')!).port} --to ${user}@example.org   # deliver as an MTA would`)
+console.log(`     swaks --protocol LMTP --server 127.0.0.1 --port ${a!.lmtpPort} --to ${user}@example.org   # deliver as an MTA would`)
 console.log(`     node packages/cli/bin/mailweave.mjs inspect ${user}/INBOX --url ${b!.url} --secret-file ${cluster.secretFile}`)
 console.log('\nCtrl-C stops every region.')

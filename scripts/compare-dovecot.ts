@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { ModelClient, freePort, waitFor, type ExposureLike } from '@mailweave/testkit'
+import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
 import { imapflowView, writeMbsyncrc } from './lib/imapClients.ts'
 import { swaksLmtp } from './lib/swaksLmtp.ts'
@@ -346,8 +346,8 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
 }
 
 async function mailweaveSides(work: string): Promise<Sides> {
-  const lmtpPorts = [await freePort(), await freePort()]
-  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error', node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i]}`] }) })
+  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error', node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }) })
+  const lmtpPorts = cluster.nodes.map((n) => n.lmtpPort)
   try {
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
-import { ModelClient, freePort, waitFor } from '@mailweave/testkit'
+import { ModelClient, waitFor } from '@mailweave/testkit'
 import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { imapflowView } from '../scripts/lib/imapClients.ts'
 import { swaksLmtp } from '../scripts/lib/swaksLmtp.ts'
@@ -22,8 +22,8 @@ describe('one message, one copy: the same delivery to two partitioned regions (L
   let flows: ImapFlow[]
   let lmtp: number[]
   beforeAll(async () => {
-    lmtp = [await freePort(), await freePort()]
-    cluster = await ProcessCluster.start({ nodes: ['N0', 'N1'], imap: true, node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtp[i]}`] }) })
+    cluster = await ProcessCluster.start({ nodes: ['N0', 'N1'], imap: true, node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }) })
+    lmtp = cluster.nodes.map((n) => n.lmtpPort)
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')
     flows = cluster.nodes.map((n) => new ImapFlow({ host: '127.0.0.1', port: n.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true }))

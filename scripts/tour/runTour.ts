@@ -6,7 +6,6 @@ import { ProcessCluster } from '@mailweave/testkit/cluster'
 import { renderReport } from './renderReport.ts'
 import { TourClient, type HeldMessage, type SyncResult } from './TourClient.ts'
 import { TourLog } from './TourLog.ts'
-import { freePort } from '@mailweave/testkit'
 import { swaksLmtp } from '../lib/swaksLmtp.ts'
 import { labelOf, type ClientOutcome, type ClientSnapshot, type MessageFate, type TourRecord, type TourStep } from './TourRecord.ts'
 
@@ -80,10 +79,9 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
   try {
     let step: TourStep
     log.step('setup', 'start', `start three regions ${REGIONS.join(', ')} (stride ${REGIONS.length}, peer links through fault proxies)`)
-    const lmtp: number[] = []
-    for (let i = 0; i < REGIONS.length; i++) lmtp.push(await freePort())
-    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`), node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtp[i]}`] }) })
+    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`), node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }) })
     const c = cluster
+    const lmtp = c.nodes.map((n) => n.lmtpPort)
     await c.linksAre('open')
     await c.addUser(USER, PASS)
     for (const [i, r] of c.nodes.entries()) log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}  lmtp 127.0.0.1:${lmtp[i]}`)

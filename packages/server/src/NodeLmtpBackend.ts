@@ -1,4 +1,4 @@
-import { isValidUser } from '@mailweave/core'
+import { deliveryKey, isValidUser } from '@mailweave/core'
 import { LmtpError, noSuchUser, tooLarge, tryLater, type Delivery, type LmtpBackend, type Recipient } from '@mailweave/lmtp'
 import type { MailboxHandle, MailStore } from './MailStore.ts'
 import { NodeError } from './NodeError.ts'
@@ -18,7 +18,9 @@ function lmtpError(e: unknown, rcpt: Recipient): LmtpError {
  * The node as an LMTP backend: recipients are the users of the replicated user
  * directory; a delivery goes to the mailbox named by the address's `+detail` when the
  * user has it, else to INBOX, through `MailStore` like an IMAP APPEND (body and metadata
- * durable before it resolves, so the 250 is sent after the fsync).
+ * durable before it resolves, so the 250 is sent after the fsync), with the delivery key
+ * of the message as the MTA sent it (core's `deliveryKey`), so copies of one delivery
+ * that reach several regions become one message.
  */
 export class NodeLmtpBackend implements LmtpBackend {
   constructor(
@@ -36,7 +38,9 @@ export class NodeLmtpBackend implements LmtpBackend {
       if (rcpt.detail !== undefined) h = await this.store.open(rcpt.user, rcpt.detail)
       h ??= await this.store.open(rcpt.user, 'INBOX')
       if (h === undefined) throw tryLater(`no INBOX for ${rcpt.user} at this node yet`)
-      await h.append(delivery.raw, { internalDate: delivery.receivedAt })
+      // the key of the bytes as the MTA sent them (without our headers): a retry, or a
+      // failover to another region, of this delivery stays one message (docs/protocol.md)
+      await h.append(delivery.raw, { internalDate: delivery.receivedAt, delivery: deliveryKey(delivery.original, rcpt.address) })
     } catch (e) {
       throw lmtpError(e, rcpt)
     } finally {

@@ -62,6 +62,12 @@ export class NodeProcess {
     return u === undefined ? 0 : Number(new URL(u).port)
   }
 
+  /** The LMTP port (once started with `--lmtp`), else 0. */
+  get lmtpPort(): number {
+    const u = this.listeners.get('lmtp')
+    return u === undefined ? 0 : Number(new URL(u).port)
+  }
+
   /** Whether the process is alive. */
   get running(): boolean {
     const c = this.child
