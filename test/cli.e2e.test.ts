@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '@mailweave/testkit'
-import { ApiClient, MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
+import { NodeApi } from '@mailweave/client'
+import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
 
 const run = promisify(execFile)
 const cli = (...args: string[]) => run(process.execPath, [MAILWEAVE_BIN, ...args], { env: { ...process.env, MAILWEAVE_PASSWORD: 'pw-of-dora' } })
@@ -41,13 +42,13 @@ describe('the mailweave CLI against a running node', () => {
     writeFileSync(join(maildir, 'cur', '1700000000.1.host:2,FS'), 'Subject: flagged\r\n\r\nthree\r\n')
     writeFileSync(join(maildir, 'new', '1700000001.2.host'), 'Subject: new one\r\n\r\nfour\r\n')
     expect((await cli('import', 'dora/INBOX', maildir, '--url', node.url)).stdout).toContain('imported 2 messages')
-    const api = new ApiClient(node.url, 'dora', 'pw-of-dora')
-    const archive = await api.read('Archive')
+    const api = new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' })
+    const archive = await api.readMailbox('Archive')
     expect(archive.messages).toHaveLength(2)
     expect(archive.messages[0]!.flags).toContain('\\Seen')
     const raw = await api.call('GET', `/api/mailboxes/Archive/messages/${archive.messages[0]!.guid}/raw`)
     expect(String(raw.data)).toContain('From the body, quoted')
-    const inbox = await api.read('INBOX')
+    const inbox = await api.readMailbox('INBOX')
     expect(inbox.messages.map((m) => [...m.flags].sort())).toEqual([[], ['\\Flagged', '\\Seen']].sort((a, b) => a.length - b.length))
     const inspect = await cli('inspect', 'dora/INBOX', '--url', node.url, '--secret-file', secretFile)
     expect(inspect.stdout).toMatch(/mailbox INBOX\s+UIDVALIDITY \d+/)
@@ -92,7 +93,7 @@ describe('the mailweave CLI against a running node', () => {
     const wrong = join(dir, 'wrong')
     writeFileSync(wrong, 'x'.repeat(64))
     await expect(cli('status', '--url', node.url, '--secret-file', wrong)).rejects.toMatchObject({ stderr: expect.stringContaining('401') })
-    const badHash = await new ApiClient(node.url, 'dora', 'pw-of-dora').call('PUT', `/api/blobs/${'0'.repeat(64)}`, undefined, new TextEncoder().encode('bytes'))
+    const badHash = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).call('PUT', `/api/blobs/${'0'.repeat(64)}`, undefined, new TextEncoder().encode('bytes'))
     expect(badHash.status).toBe(400)
     expect(badHash.data.message).toMatch(/hashes to/)
   }, 60_000)

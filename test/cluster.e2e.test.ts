@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ModelClient, waitFor } from '@mailweave/testkit'
-import { NodeProcess, ProcessCluster, metricValue, type ApiClient } from '@mailweave/testkit/cluster'
+import type { NodeApi } from '@mailweave/client'
+import { NodeProcess, ProcessCluster, metricValue } from '@mailweave/testkit/cluster'
 
 const msg = (tag: string) => `From: e2e@example.org\r\nTo: alice@example.org\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@e2e>\r\n\r\nbody of ${tag}\r\n`
 
 describe('three node processes, partition and heal, clients through the HTTP API', () => {
   let cluster: ProcessCluster
-  let api: ApiClient[]
+  let api: NodeApi[]
   beforeAll(async () => {
     cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'] })
     api = await cluster.addUser('alice', 'wonderland')
@@ -19,7 +20,7 @@ describe('three node processes, partition and heal, clients through the HTTP API
   it('keeps S1..S5 for every client, loses nothing, duplicates only on seen, and needs no fixups while connected', async () => {
     const globalUids = new Map<number, string>()
     const clients = api.map((_, i) => new ModelClient(`client@N${i}`, globalUids))
-    const sync = async (i: number) => clients[i]!.sync(await api[i]!.read('INBOX'))
+    const sync = async (i: number) => clients[i]!.sync(await api[i]!.readMailbox('INBOX'))
     const appended: string[] = []
 
     // connected: every region appends and exposes concurrently
@@ -29,7 +30,7 @@ describe('three node processes, partition and heal, clients through the HTTP API
         await sync(i)
       }
     }))
-    await waitFor(async () => (await api[0]!.read('INBOX')).messages.length === 15 && (await api[2]!.read('INBOX')).messages.length === 15, 20_000, 'connected appends replicated')
+    await waitFor(async () => (await api[0]!.readMailbox('INBOX')).messages.length === 15 && (await api[2]!.readMailbox('INBOX')).messages.length === 15, 20_000, 'connected appends replicated')
     for (let i = 0; i < 3; i++) await sync(i)
     for (let i = 0; i < 3; i++) {
       const m = await cluster.metrics(i)
@@ -51,7 +52,7 @@ describe('three node processes, partition and heal, clients through the HTTP API
     cluster.healAll()
     await cluster.linksAre('open')
     await waitFor(async () => {
-      const views = await Promise.all(api.map((a) => a.read('INBOX')))
+      const views = await Promise.all(api.map((a) => a.readMailbox('INBOX')))
       views.forEach((v, i) => clients[i]!.sync(v))
       const repr = views.map((v) => JSON.stringify(v.messages.map((m) => [m.uid, m.guid])))
       return views.every((v) => v.messages.length === appended.length) && repr.every((r) => r === repr[0])
@@ -74,7 +75,7 @@ describe('three node processes, partition and heal, clients through the HTTP API
 
 describe('replication details between node processes', () => {
   let cluster: ProcessCluster
-  let api: ApiClient[]
+  let api: NodeApi[]
   beforeAll(async () => {
     cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'], verifyTimeoutMs: 1000 })
     api = await cluster.addUser('carol', 'password1')
@@ -106,7 +107,7 @@ describe('replication details between node processes', () => {
     await Promise.all(api.map(async (a, i) => {
       for (let k = 0; k < 8; k++) {
         await a.append('INBOX', msg(`latency-${i}-${k}`))
-        clients[i]!.sync(await a.read('INBOX'))
+        clients[i]!.sync(await a.readMailbox('INBOX'))
       }
     }))
     expect(await fixups()).toBe(before)
@@ -118,7 +119,7 @@ describe('replication details between node processes', () => {
     await Promise.all([0, 1].map(async (i) => {
       for (let k = 0; k < 4; k++) {
         await api[i]!.append('INBOX', msg(`split-${i}-${k}`))
-        clients[i]!.sync(await api[i]!.read('INBOX'))
+        clients[i]!.sync(await api[i]!.readMailbox('INBOX'))
       }
     }))
     for (const p of cluster.proxies.values()) {
@@ -127,7 +128,7 @@ describe('replication details between node processes', () => {
     }
     await cluster.linksAre('open')
     await waitFor(async () => {
-      const vs = await Promise.all(api.map((a) => a.read('INBOX')))
+      const vs = await Promise.all(api.map((a) => a.readMailbox('INBOX')))
       vs.forEach((v, i) => clients[i]!.sync(v))
       return vs.every((v) => JSON.stringify(v.messages.map((m) => m.guid)) === JSON.stringify(vs[0]!.messages.map((m) => m.guid)))
     }, 30_000, 'convergence after the split')
@@ -147,13 +148,13 @@ describe('replication details between node processes', () => {
       await waitFor(() => provider.synced, 10_000, 'edge provider synced')
       const edge = openMailbox(doc, { replica: 'browser-test', stride: 3 })
       const fromNode = await api[1]!.append('INBOX', msg('for-the-edge'))
-      await api[1]!.read('INBOX')
+      await api[1]!.readMailbox('INBOX')
       await waitFor(() => edge.view().messages.some((m) => m.guid === fromNode), 10_000, 'the mailbox reached the edge replica')
       const guid = edge.append(new TextEncoder().encode(msg('from-the-edge')), { flags: ['\\Draft'] })
       // the node binds an edge append as it arrives, before any client reads the mailbox
       await waitFor(() => (edge.message(guid)?.bindings.length ?? 0) > 0, 10_000, 'N1 bound the edge append by itself')
-      await waitFor(async () => (await api[1]!.read('INBOX')).messages.some((m) => m.guid === guid), 10_000, 'edge message visible at N1')
-      const bound = (await api[1]!.read('INBOX')).messages.find((m) => m.guid === guid)!
+      await waitFor(async () => (await api[1]!.readMailbox('INBOX')).messages.some((m) => m.guid === guid), 10_000, 'edge message visible at N1')
+      const bound = (await api[1]!.readMailbox('INBOX')).messages.find((m) => m.guid === guid)!
       expect(bound.flags).toContain('\\Draft')
       await waitFor(() => edge.message(guid)?.uid === bound.uid, 10_000, 'the binding reached the edge replica')
       edge.destroy()

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve, parse } from 'node:path'
+import { ApiError, NodeApi } from '@mailweave/client'
 import type { MailboxInspection } from '@mailweave/core'
 import { InvariantViolation, waitFor } from '@mailweave/testkit'
 import { ProcessCluster } from '@mailweave/testkit/cluster'
@@ -321,19 +322,25 @@ function timeline(rec: TourRecord, log: TourLog): void {
   log.print(`every client holds all ${rec.total} messages: yes`)
 }
 
-/** The node HTTP API, as the tour uses it (none of these calls is an exposure). */
+/** The node HTTP API, as the tour uses it (none of these calls is an exposure); failures are TourFailures naming the node. */
 class Api {
-  private readonly basic: string
   constructor(
     private readonly c: ProcessCluster,
-    user: string,
-    pass: string,
-  ) {
-    this.basic = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
+    private readonly user: string,
+    private readonly pass: string,
+  ) {}
+
+  private async at<T>(i: number, call: (user: NodeApi, admin: NodeApi) => Promise<T>): Promise<T> {
+    const n = this.c.nodes[i]!
+    try {
+      return await call(new NodeApi(n.url, { user: this.user, password: this.pass }), new NodeApi(n.url, { token: this.c.adminToken }))
+    } catch (e) {
+      throw e instanceof ApiError ? new TourFailure(`at ${n.id}: ${e.message}`) : e
+    }
   }
 
-  async inspect(i: number): Promise<Inspection> {
-    return (await this.get(i, `/api/inspect/${USER}/${MAILBOX}`, `Bearer ${this.c.adminToken}`)) as Inspection
+  inspect(i: number): Promise<Inspection> {
+    return this.at(i, (_, admin) => admin.inspect(USER, MAILBOX))
   }
 
   /** The guid of the copy of Message-ID `id` that region `i` itself stored (the delivery it just took). */
@@ -346,27 +353,20 @@ class Api {
   }
 
   async message(i: number, guid: string): Promise<MessageInfoJson> {
-    return (await this.get(i, `/api/mailboxes/${MAILBOX}/messages/${encodeURIComponent(guid)}`, this.basic)) as MessageInfoJson
+    const m = await this.at(i, (user) => user.message(MAILBOX, guid))
+    if (m === undefined) throw new TourFailure(`no message ${guid} at ${this.c.nodes[i]!.id}`)
+    return m
   }
 
   /** Appends through HTTP, as a delivery agent would: durable, and no client is told anything. */
-  async deliver(i: number, body: string): Promise<string> {
-    const res = await fetch(`${this.c.nodes[i]!.url}/api/mailboxes/${MAILBOX}/messages`, { method: 'POST', headers: { authorization: this.basic }, body })
-    if (!res.ok) throw new TourFailure(`delivery at ${this.c.nodes[i]!.id} failed: ${res.status} ${await res.text()}`)
-    return ((await res.json()) as { guid: string }).guid
+  deliver(i: number, body: string): Promise<string> {
+    return this.at(i, (user) => user.append(MAILBOX, body))
   }
 
-  /** Rule 4 rebindings this node made (silent + duplicate), from /metrics. */
+  /** Rule 4 (docs/protocol.md) rebindings this node made (silent + duplicate), from /metrics. */
   async fixups(i: number): Promise<number> {
-    const res = await fetch(`${this.c.nodes[i]!.url}/metrics`)
     let n = 0
-    for (const m of (await res.text()).matchAll(/^mailweave_fixups_total\{[^}]*\} (\d+)/gm)) n += Number(m[1])
+    for (const m of (await this.at(i, (user) => user.metrics())).matchAll(/^mailweave_fixups_total\{[^}]*\} (\d+)/gm)) n += Number(m[1])
     return n
-  }
-
-  private async get(i: number, path: string, authorization: string): Promise<unknown> {
-    const res = await fetch(`${this.c.nodes[i]!.url}${path}`, { headers: { authorization } })
-    if (!res.ok) throw new TourFailure(`GET ${path} at ${this.c.nodes[i]!.id}: ${res.status} ${await res.text()}`)
-    return res.json()
   }
 }

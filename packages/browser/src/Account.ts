@@ -1,11 +1,12 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { accountDocName, edgeClientId, isEdgeRejection, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
+import { accountDocName, edgeClientId, isEdgeRejection, isValidUser, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type AppendOptions, type BlobStore, type Mailbox, type MailboxView, type MessageInfo } from '@mailweave/core'
 import { EdgeError } from './EdgeError.ts'
 import { IdbBlobStore, sha256Hex } from './IdbBlobStore.ts'
 import { IdbDocStore, type DocPersistence, type DocPersistenceOptions } from './IdbDocStore.ts'
 import { INBOX_ID, listMailboxes, type MailboxEntry } from './listMailboxes.ts'
-import { NodeClient, type FetchLike } from './NodeClient.ts'
+import type { FetchLike } from '@mailweave/client'
+import { NodeClient } from './NodeClient.ts'
 
 /** How one region (node) link of the account is doing. */
 export type ConnectionState =
@@ -774,7 +775,7 @@ export async function openAccount(options: OpenAccountOptions): Promise<Account>
   const { nodeUrl, token, user, replica, stride } = options
   if (typeof nodeUrl !== 'string' || !/^https?:\/\//.test(nodeUrl)) throw new EdgeError('INVALID_OPTIONS', `nodeUrl must be an http(s) URL, got ${JSON.stringify(nodeUrl)}`)
   if (typeof token !== 'string' || token === '') throw new EdgeError('INVALID_OPTIONS', 'a token is required (see requestToken)')
-  if (typeof user !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(user)) throw new EdgeError('INVALID_OPTIONS', `invalid user ${JSON.stringify(user)}`)
+  if (typeof user !== 'string' || !isValidUser(user)) throw new EdgeError('INVALID_OPTIONS', `invalid user ${JSON.stringify(user)}`)
   if (typeof replica !== 'string' || replica === '' || replica.length > 256) throw new EdgeError('INVALID_OPTIONS', 'replica must be a non-empty string of at most 256 characters')
   if (!Number.isInteger(stride) || stride < 1 || stride > 4096) throw new EdgeError('INVALID_OPTIONS', `stride must be an integer in [1, 4096], got ${String(stride)}`)
   const a = new AccountImpl(options)

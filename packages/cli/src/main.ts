@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
-import { NodeClient, readSecret } from './client.ts'
+import { NodeApi } from '@mailweave/client'
+import { adminApi, readSecret } from './client.ts'
 import { openPgStorage } from './openPgStorage.ts'
 import { countMessages, readMessages } from './importMail.ts'
 
@@ -121,14 +122,14 @@ export async function main(argv: string[]): Promise<void> {
 
   admin(program.command('status').description('show a node: peers, storage, exposures'))
     .action(async (o: { url: string; secretFile: string }) => {
-      console.log(JSON.stringify(await NodeClient.admin(o.url, o.secretFile).request('GET', '/api/status'), null, 2))
+      console.log(JSON.stringify(await adminApi(o.url, o.secretFile).status(), null, 2))
     })
 
   admin(program.command('inspect <mailbox>').description('protocol state of <user>/<mailbox>: bindings, W, Seen, R, fixups, stranded'))
     .action(async (target: string, o: { url: string; secretFile: string }) => {
       const i = target.indexOf('/')
       if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
-      const data = await NodeClient.admin(o.url, o.secretFile).request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`)
+      const data = await adminApi(o.url, o.secretFile).request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`)
       printInspection(data)
     })
 
@@ -136,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (name: string, o: { url: string; secretFile: string; password?: string }) => {
       const password = o.password ?? process.env.MAILWEAVE_PASSWORD
       if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
-      await NodeClient.admin(o.url, o.secretFile).request('POST', '/api/admin/users', { name, password })
+      await adminApi(o.url, o.secretFile).setPassword(name, password)
       console.log(`user ${name} saved`)
     })
 
@@ -152,19 +153,14 @@ export async function main(argv: string[]): Promise<void> {
       const mailbox = target.slice(i + 1)
       const password = o.password ?? process.env.MAILWEAVE_PASSWORD
       if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
-      const client = NodeClient.user(o.url, user, password)
-      const { token } = await client.request<{ token: string }>('POST', '/api/token')
-      const api = new NodeClient(o.url, `Bearer ${token}`)
-      const list = await api.request<{ mailboxes: { name: string }[] }>('GET', '/api/mailboxes')
-      if (!list.mailboxes.some((m) => m.name === mailbox)) await api.request('POST', '/api/mailboxes', { name: mailbox })
+      const api = new NodeApi(o.url, { token: await new NodeApi(o.url, { user, password }).token() })
+      if (!(await api.mailboxes()).some((m) => m.name === mailbox)) await api.createMailbox(mailbox)
       const total = await countMessages(path)
       const bar = new SingleBar({ format: 'importing {bar} {value}/{total} messages | {eta}s left', stream: process.stderr }, Presets.shades_classic)
       bar.start(total, 0)
       let n = 0
       for await (const m of readMessages(path)) {
-        const q = new URLSearchParams({ flags: m.flags.join(',') })
-        if (m.internalDate !== undefined) q.set('internalDate', m.internalDate.toISOString())
-        await api.request('POST', `/api/mailboxes/${encodeURIComponent(mailbox)}/messages?${q}`, undefined, m.raw)
+        await api.append(mailbox, m.raw, { flags: m.flags, internalDate: m.internalDate })
         bar.update(++n)
       }
       bar.stop()

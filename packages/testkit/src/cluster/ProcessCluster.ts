@@ -7,7 +7,7 @@ import { adminToken } from '@mailweave/server'
 import { FaultProxy } from '../FaultProxy.ts'
 import { freePort } from '../freePort.ts'
 import { waitFor } from '../waitFor.ts'
-import { ApiClient } from './ApiClient.ts'
+import { NodeApi, type ApiResponse } from '@mailweave/client'
 import { NodeProcess, type NodeProcessOptions } from './NodeProcess.ts'
 
 /** Options of {@link ProcessCluster.start}. */
@@ -189,23 +189,15 @@ export class ProcessCluster {
   }
 
   /** Calls the admin API of a node; never throws on an HTTP error status. */
-  async admin(node: number | string, method: string, path: string, body?: unknown): Promise<{ status: number; data: any }> {
-    const res = await fetch(this.nodes[this.indexOf(node)]!.url + path, { method, headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    let data: any = text
-    try {
-      data = text === '' ? {} : JSON.parse(text)
-    } catch {
-      /* not JSON: the text */
-    }
-    return { status: res.status, data }
+  admin(node: number | string, method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    return new NodeApi(this.nodes[this.indexOf(node)]!.url, { token: this.adminToken }).call(method, path, body)
   }
 
   /** Creates (or updates) a user at the first node and waits until every node accepts its password. */
-  async addUser(name: string, password: string, timeoutMs = 20_000): Promise<ApiClient[]> {
+  async addUser(name: string, password: string, timeoutMs = 20_000): Promise<NodeApi[]> {
     const r = await this.admin(0, 'POST', '/api/admin/users', { name, password })
     if (r.status !== 200) throw new Error(`could not create user ${name}: ${r.status} ${JSON.stringify(r.data)}`)
-    const clients = this.nodes.map((n) => new ApiClient(n.url, name, password))
+    const clients = this.nodes.map((n) => new NodeApi(n.url, { user: name, password }))
     await waitFor(async () => (await Promise.all(clients.map((c) => c.call('POST', '/api/token')))).every((x) => x.status === 200), timeoutMs, `user ${name} to reach every node`, 25)
     return clients
   }
@@ -227,7 +219,7 @@ export class ProcessCluster {
 
   /** A node's Prometheus metrics text. */
   async metrics(node: number | string): Promise<string> {
-    return (await fetch(this.nodes[this.indexOf(node)]!.url + '/metrics')).text()
+    return new NodeApi(this.nodes[this.indexOf(node)]!.url).metrics()
   }
 
   /** Stops every node (SIGTERM, clean) and proxy; removes the data directory if the cluster made it. */
