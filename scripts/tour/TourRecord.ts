@@ -87,7 +87,7 @@ export interface TourRecord {
   /** Messages appended in the whole run (a message delivered twice counts once). */
   total: number
   everyClientHoldsAll: boolean
-  /** Rule 4 rebindings counted by the nodes while every link was up (the fast path promises 0). */
+  /** Rule 4 (docs/protocol.md) rebindings counted by the nodes while every link was up (the fast path promises 0). */
   fixupsWhileConnected: number
   elapsedMs: number
   /** Set when an invariant broke or a step failed; the report shows it in red. */

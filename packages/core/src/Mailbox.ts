@@ -122,7 +122,7 @@ export interface Mailbox {
   readonly stride: number
   readonly doc: Y.Doc
   readonly stats: Readonly<MailboxStats>
-  /** Appends a message; returns its guid. A node binds it at once (rule 1). */
+  /** Appends a message; returns its guid. A node binds it at once (rule 1; the rules are docs/protocol.md's). */
   append(raw: Uint8Array, opts?: AppendOptions): string
   /** The view of rule 3, computed from the replicated state; writes nothing. */
   view(): MailboxView

@@ -24,7 +24,7 @@ export interface GuidRecord {
   viewUid: number
 }
 
-/** One binding and whether rule 2 currently holds for it. */
+/** One binding and whether rule 2 (docs/protocol.md) currently holds for it. */
 export interface BindingRecord {
   readonly uid: number
   readonly guid: string
@@ -46,7 +46,7 @@ const BULK_THRESHOLD = 512
 
 /**
  * The incrementally maintained index of a mailbox's facts: bindings, watermarks (W),
- * seen sets, reservations (R), flags, expunges, claims, and the view of rule 3.
+ * seen sets, reservations (R), flags, expunges, claims, and the view of rule 3 (rules: docs/protocol.md).
  * Ingesting is idempotent and order-independent: the same set of facts gives the same
  * state whatever the order or repetition, which is what makes the log insert-only safe.
  */

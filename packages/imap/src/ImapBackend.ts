@@ -25,7 +25,7 @@ export interface ImapAccount {
   list(): Promise<string[]>
   /**
    * Creates a mailbox with a fresh UIDVALIDITY greater than that of any earlier mailbox of
-   * the same name (RFC 3501 2.3.1.1, PROTOCOL rule 7). Throws `NO [ALREADYEXISTS]` if it exists.
+   * the same name (RFC 3501 2.3.1.1, docs/protocol.md rule 7). Throws `NO [ALREADYEXISTS]` if it exists.
    */
   create(name: string): Promise<void>
   /** Deletes a mailbox (not INBOX: `NO [CANNOT]`); `NO [NONEXISTENT]` when absent. Open handles stay usable. */
@@ -60,7 +60,7 @@ export interface ImapMailbox {
   /** This node's modification sequences for the mailbox (see {@link ModSeqSource}). */
   readonly modseq: ModSeqSource
   /**
-   * PROTOCOL rule 5: fixes stranded messages, records an exposure (after the fast-path
+   * docs/protocol.md rule 5: fixes stranded messages, records an exposure (after the fast-path
    * reservation, if the node does that), and resolves once that exposure is durable. The
    * returned view is the only source of UIDs and UIDNEXT the server may tell a client; it
    * may be cut below the newest messages (`view.size`), which then wait for a later call.

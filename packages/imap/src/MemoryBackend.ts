@@ -96,7 +96,7 @@ export class MemoryBackend implements ImapBackend {
   }
 
   #create(rec: UserRecord, name: string): MailboxEntry {
-    // Strictly increasing per user, so a re-created name never reuses a UIDVALIDITY (rule 7).
+    // Strictly increasing per user, so a re-created name never reuses a UIDVALIDITY (docs/protocol.md rule 7).
     const uidValidity = Math.min(0xffffffff, Math.max(Math.floor(this.#now() / 1000), rec.lastUidValidity + 1))
     rec.lastUidValidity = uidValidity
     const doc = new Y.Doc()

@@ -259,10 +259,10 @@ export class MailNode {
     const st = this.storage?.stats()
     metric('mailweave_documents_loaded', 'Documents loaded in memory.', 'gauge', [['', this.registry.loadedNames().length]])
     metric('mailweave_messages', 'Messages in the views of loaded mailboxes.', 'gauge', [['', messages]])
-    metric('mailweave_fixups_total', 'Rebindings by rule 4 made by this node (loaded mailboxes).', 'counter', [['{kind="silent"}', silent], ['{kind="duplicate"}', duplicate]])
+    metric('mailweave_fixups_total', 'Rebindings by protocol rule 4 made by this node (loaded mailboxes).', 'counter', [['{kind="silent"}', silent], ['{kind="duplicate"}', duplicate]])
     metric('mailweave_edge_binds_total', 'First bindings of edge-appended messages.', 'counter', [['', edgeBinds]])
     metric('mailweave_stranded', 'Live messages waiting for a valid binding (loaded mailboxes).', 'gauge', [['', stranded]])
-    metric('mailweave_exposures_total', 'Exposures recorded (rule 5).', 'counter', [['', exposures]])
+    metric('mailweave_exposures_total', 'Exposures recorded (protocol rule 5).', 'counter', [['', exposures]])
     metric('mailweave_verify_timeouts_total', 'Fast-path exposures where a peer did not answer in time.', 'counter', [['', this.store.stats.verifyTimeouts]])
     const peers = this.peers?.status() ?? []
     metric('mailweave_peer_up', 'Whether the link to a peer is open.', 'gauge', peers.map((p) => [`{peer="${p.id}"}`, p.state === 'open' ? 1 : 0]))

@@ -42,7 +42,7 @@ export interface MailboxHandle {
   readonly entry: MailboxEntry
   readonly docName: string
   readonly mailbox: Mailbox
-  /** Rule 5 through the fast path: fixups, reservation, peer barrier, exposure, fsync. */
+  /** docs/protocol.md rule 5 through the fast path: fixups, reservation, peer barrier, exposure, fsync. */
   expose(): Promise<MailboxView>
   /** Appends and binds a message; resolves once body and metadata are durable. */
   append(raw: Uint8Array, opts?: AppendMessageOptions): Promise<string>
@@ -143,7 +143,7 @@ export class MailStore {
 
   /**
    * Binds messages that edge replicas appended to `docName` (`mbox/<user>/<id>`): a
-   * fixup (rule 4) without an exposure, so a browser's saved message gets its UID as soon
+   * fixup (docs/protocol.md rule 4) without an exposure, so a browser's saved message gets its UID as soon
    * as it reaches a node, not only when a client next reads the mailbox. Returns how many
    * were bound.
    */

@@ -17,7 +17,7 @@ export class InvariantViolation extends Error {
 }
 
 /**
- * The test oracle of PROTOCOL.md: an IMAP client that keeps `uid -> guid` and its last
+ * The test oracle of docs/protocol.md: an IMAP client that keeps `uid -> guid` and its last
  * UIDNEXT, checks S2..S5 on every sync, and counts re-downloads (a guid it already had,
  * at a new UID). `globalUids` (shared by every client of a run) checks S1 across clients.
  */

@@ -177,7 +177,7 @@ export class SimCluster {
     return client
   }
 
-  /** A client sync: the node exposes (rule 5), the model client checks S1..S5 and C3. */
+  /** A client sync: the node exposes (rule 5), the model client checks S1..S5 and C3 (docs/protocol.md). */
   syncClient(c: { client: ModelClient; node: string }, fastPath = false): void {
     const r = this.replicas.get(c.node)!
     let view

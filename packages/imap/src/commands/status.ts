@@ -8,7 +8,7 @@ import { AUTHENTICATED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 
 /**
- * The `* STATUS` response for `name`. UIDNEXT comes from a durable exposure (PROTOCOL rule 5);
+ * The `* STATUS` response for `name`. UIDNEXT comes from a durable exposure (docs/protocol.md rule 5);
  * without it no exposure is made. RECENT is always 0 (see README). `undefined` when absent.
  */
 export async function statusResponse(session: ImapSession, name: string, items: readonly StatusItem[]): Promise<Token[] | undefined> {
