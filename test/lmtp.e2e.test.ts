@@ -6,19 +6,21 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LmtpClient, freePort, waitFor } from '@mailweave/testkit'
-import { ApiClient, MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
+import { NodeApi } from '@mailweave/client'
+import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
 import { PrivatePostfix } from './helpers/Postfix.ts'
 
 const run = promisify(execFile)
 const MAX = 20_000
 
 /** Raw bodies of every message in `mailbox`, in UID order. */
-async function bodies(api: ApiClient, mailbox: string): Promise<Buffer[]> {
-  const view = await api.read(mailbox)
+async function bodies(api: NodeApi, mailbox: string): Promise<Buffer[]> {
+  const view = await api.readMailbox(mailbox)
   const out: Buffer[] = []
   for (const m of view.messages) {
-    const res = await fetch(`${api.baseUrl}/api/mailboxes/${encodeURIComponent(mailbox)}/messages/${m.guid}/raw`, { headers: { authorization: `Basic ${Buffer.from(`${api.user}:${api.password}`).toString('base64')}` } })
-    out.push(Buffer.from(await res.arrayBuffer()))
+    const raw = await api.raw(mailbox, m.guid)
+    if (raw === undefined) throw new Error(`no body for ${m.guid}`)
+    out.push(Buffer.from(raw))
   }
   return out
 }
@@ -26,8 +28,8 @@ async function bodies(api: ApiClient, mailbox: string): Promise<Buffer[]> {
 describe('LMTP delivery into a real node process', () => {
   let dir: string
   let node: NodeProcess
-  let dora: ApiClient
-  let eve: ApiClient
+  let dora: NodeApi
+  let eve: NodeApi
   let postfix: PrivatePostfix | undefined
   let lmtpPort = 0
   beforeAll(async () => {
@@ -40,8 +42,8 @@ describe('LMTP delivery into a real node process', () => {
     const admin = (await run(process.execPath, [MAILWEAVE_BIN, 'user', 'add', 'dora', '--password', 'pw-of-dora', '--url', node.url, '--secret-file', secretFile])).stdout
     expect(admin).toContain('saved')
     await run(process.execPath, [MAILWEAVE_BIN, 'user', 'add', 'eve', '--password', 'pw-of-eve', '--url', node.url, '--secret-file', secretFile])
-    dora = new ApiClient(node.url, 'dora', 'pw-of-dora')
-    eve = new ApiClient(node.url, 'eve', 'pw-of-eve')
+    dora = new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' })
+    eve = new NodeApi(node.url, { user: 'eve', password: 'pw-of-eve' })
     expect((await dora.call('POST', '/api/mailboxes', { name: 'Lists' })).status).toBe(201)
   }, 60_000)
   afterAll(async () => {
@@ -59,7 +61,7 @@ describe('LMTP delivery into a real node process', () => {
     expect(postfix.outcomes('nobody@example.org')).toEqual(['bounced'])
     expect(postfix.log()).toMatch(/to=<nobody@example\.org>.*dsn=5\.1\.1, status=bounced/)
     const [lists] = await bodies(dora, 'Lists')
-    expect((await dora.read('INBOX')).messages).toHaveLength(0)
+    expect((await dora.readMailbox('INBOX')).messages).toHaveLength(0)
     const [inbox] = await bodies(eve, 'INBOX')
     for (const [raw, rcpt] of [[lists!, 'dora+Lists@example.org'], [inbox!, 'eve+NoSuchBox@example.org']] as const) {
       const text = raw.toString('latin1')
@@ -93,7 +95,7 @@ describe('LMTP delivery into a real node process', () => {
   }, 60_000)
 
   it('bad input gets the right reply and stores nothing: bare LF, no final dot, oversize, unknown user; 8-bit is stored byte for byte', async () => {
-    const before = (await dora.read('INBOX')).messages.length
+    const before = (await dora.readMailbox('INBOX')).messages.length
     const c = await LmtpClient.connect(lmtpPort)
     try {
       expect((await c.command('LHLO test')).text).toContain(`SIZE ${MAX - 4096}`)
