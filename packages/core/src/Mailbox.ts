@@ -2,12 +2,12 @@ import type * as Y from 'yjs'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { isBlobKey } from './blobKey.ts'
 import type { BlobStore } from './BlobStore.ts'
-import { Hlc } from './Hlc.ts'
+import { compareStamp, Hlc, MAX_CLOCK_SKEW_MS, stampAfter } from './Hlc.ts'
 import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.ts'
 import { SnapshotView, type MailboxView } from './MailboxView.ts'
-import { MailweaveError } from './MailweaveError.ts'
+import { assert, MailweaveError } from './MailweaveError.ts'
 import { toRanges } from './RangeSet.ts'
-import { FACTS_VERSION, isDeliveryKey, isValidFlag, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
+import { FACTS_VERSION, isDeliveryKey, isValidFlag, parseFact, type Fact, type ListHeaders, type MessageFact } from './facts.ts'
 import { listHeaders } from './listHeaders.ts'
 import { addedFacts, readFacts } from './readFacts.ts'
 import { toHex } from './hex.ts'
@@ -90,6 +90,8 @@ export interface MailboxInspection {
   /** Copies removed by the delivery rule, with the copy of the same delivery the view keeps. */
   superseded: { guid: string; by: string }[]
   malformedFacts: number
+  /** Message facts for a guid that already had a different one (the lowest is kept). */
+  duplicateMessageFacts: number
 }
 
 /** Metadata-only append, for imports and replication of bodies stored elsewhere. */
@@ -211,6 +213,7 @@ class MailboxImpl implements Mailbox {
 
   private ingest(facts: readonly unknown[]): void {
     if (facts.length === 0) return
+    this.state.stampLimit = Math.floor(this.now()) + MAX_CLOCK_SKEW_MS
     const change = this.state.ingest(facts)
     this.hlc.observe(this.state.maxStampMs, this.state.maxStampC)
     if (change.added.length + change.removed.length + change.flagsChanged.length > 0) for (const fn of this.listeners) fn(change)
@@ -219,6 +222,8 @@ class MailboxImpl implements Mailbox {
   /** Appends facts in one transaction and indexes them at once. */
   private write(facts: Fact[]): void {
     if (facts.length === 0) return
+    // never write what our own reader (and every other replica's) would refuse
+    for (const f of facts) assert(parseFact(f) !== undefined, `writing a malformed ${f[0]} fact`)
     this.doc.transact(() => {
       // Yjs merges consecutive pushes of one client into one item by concatenating their
       // content arrays, which makes each append O(log size). A tiny insert elsewhere every
@@ -358,8 +363,12 @@ class MailboxImpl implements Mailbox {
     for (const [flag, on] of want) {
       // Skip only a change this replica already holds; an explicit change of an unknown
       // register is written, so it can win over a concurrent older one (rule 6).
-      if (this.state.flagCell(r, flag)?.on === on) continue
-      const [ms, c] = this.hlc.tick()
+      const cell = this.state.flagCell(r, flag)
+      if (cell?.on === on) continue
+      let [ms, c] = this.hlc.tick()
+      // A change made after seeing the register's value beats it, even a value stamped by a
+      // clock far ahead that the HLC did not adopt (see MAX_CLOCK_SKEW_MS).
+      if (cell !== undefined && compareStamp(ms, c, this.replica, cell.ms, cell.c, cell.replica) <= 0) [ms, c] = stampAfter(cell.ms, cell.c)
       facts.push(['f', guid, flag, on ? 1 : 0, ms, c, this.replica])
     }
     this.write(facts)
@@ -429,6 +438,7 @@ class MailboxImpl implements Mailbox {
       stranded: [...s.stranded].map((r) => r.guid).sort(),
       superseded: [...s.superseded].map((r) => ({ guid: r.guid, by: s.deliveryGroup(r)![0]!.guid })).sort((a, b) => (a.guid < b.guid ? -1 : 1)),
       malformedFacts: s.malformedFacts,
+      duplicateMessageFacts: s.duplicateMessageFacts,
     }
   }
 

@@ -84,10 +84,17 @@ export class MailboxState {
   maxW = 0
   maxR = 0
   malformedFacts = 0
+  /** Message facts for a guid that already had a different one (the lowest is kept). */
+  duplicateMessageFacts = 0
   conflictedUids = 0
   /** Highest clock stamp observed in message and flag facts (feeds the local HLC). */
   maxStampMs = 0
   maxStampC = 0
+  /**
+   * Stamps above this (ms) are not taken into maxStamp: a replica with a clock far ahead
+   * must not drag the local clock along (the owner sets it to wall time + allowed skew).
+   */
+  stampLimit = Infinity
 
   /** The winning configuration: lowest (uidValidity, replica). */
   get config(): ConfigFact | undefined {
@@ -190,7 +197,28 @@ export class MailboxState {
       switch (f[0]) {
         case 'm': {
           const r = this.record(f[1])
-          if (r.meta !== undefined) break
+          const old = r.meta
+          if (old !== undefined) {
+            // A second, different message fact for a guid (a buggy or hostile writer: nodes
+            // refuse it from edges). The lowest fact wins, so the body a UID shows does not
+            // depend on which fact arrived, or sits in the array, first.
+            const d = compareMessageFacts(f, old)
+            if (d >= 0) {
+              if (d > 0) {
+                this.duplicateMessageFacts++
+                // its flags still count, as flag changes at its stamp: the same in any order
+                for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2]) && !bulk) flagDirty.add(r)
+              }
+              break
+            }
+            this.duplicateMessageFacts++
+            const oldKey = deliveryKeyOf(r)
+            if (oldKey !== undefined) {
+              const list = this.deliveries.get(oldKey)!
+              list.splice(list.indexOf(r), 1)
+              ;(deliveryKeys ??= new Set()).add(oldKey)
+            }
+          }
           r.meta = f
           this.stamp(f[6], f[7])
           for (const flag of f[8]) if (this.setFlag(r, flag, true, f[6], f[7], f[2]) && !bulk) flagDirty.add(r)
@@ -327,6 +355,7 @@ export class MailboxState {
   }
 
   private stamp(ms: number, c: number): void {
+    if (ms > this.stampLimit) return
     if (ms > this.maxStampMs || (ms === this.maxStampMs && c > this.maxStampC)) {
       this.maxStampMs = ms
       this.maxStampC = c
@@ -435,6 +464,22 @@ export class MailboxState {
 }
 
 /** The delivery key of a message, or undefined (not delivered by an MTA, or metadata not known yet). */
+/** Total order of message facts, field by field (arrays and headers by their JSON). */
+function compareMessageFacts(a: MessageFact, b: MessageFact): number {
+  for (let i = 1; i < Math.max(a.length, b.length); i++) {
+    const x = a[i as 1]
+    const y = b[i as 1]
+    if (x === y) continue
+    if (x === undefined) return -1
+    if (y === undefined) return 1
+    if (typeof x === 'number' && typeof y === 'number') return x - y
+    const sx = typeof x === 'string' ? x : JSON.stringify(x)
+    const sy = typeof y === 'string' ? y : JSON.stringify(y)
+    if (sx !== sy) return sx < sy ? -1 : 1
+  }
+  return 0
+}
+
 function deliveryKeyOf(r: GuidRecord): string | undefined {
   const m = r.meta
   return m !== undefined && m.length > 10 ? m[10] : undefined
