@@ -42,6 +42,7 @@ interface ServeOptions {
   allowPlaintextAuth?: boolean
   verifyTimeout?: number
   bodyWait?: number
+  rejoin?: boolean
   tlsCert?: string
   tlsKey?: string
 }
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-key <file>', 'PEM private key for IMAP STARTTLS')
     .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
     .option('--body-wait <ms>', 'how long a FETCH waits for a peer to send a body this node lacks (default 5000)', int('body-wait'))
+    .option('--rejoin', 'after this node\'s data was damaged or lost: set it aside and fetch everything again from the peers under a new replica id; needs a --slot this node never used (see docs/deployment.md)')
     .action(async (opts: ServeOptions) => {
       const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
       const pick = <T>(k: string, v: T | undefined): T | undefined => v ?? (file[k] as T | undefined)
@@ -97,6 +99,7 @@ export async function main(argv: string[]): Promise<void> {
         },
         bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
         lmtp: lmtpAddr === undefined ? undefined : typeof lmtpAddr === 'string' ? hostPort(lmtpAddr) : lmtpAddr,
+        rejoin: opts.rejoin === true,
       }
       const store = pick<string>('store', opts.store) ?? 'files'
       if (store !== 'files') config.storage = await openPgStorage(store)

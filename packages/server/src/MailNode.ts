@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { isMailboxDocName, messageFactsInUpdate, USERS_DOC, type BlobStore } from '@mailweave/core'
+import { isMailboxDocName, messageFactsInUpdate, StorageError, USERS_DOC, type BlobStore } from '@mailweave/core'
 import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
 import { PeerNetwork, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle } from './DocRegistry.ts'
 import { PeerResume } from './PeerResume.ts'
+import { incarnation, setAside, type Incarnation } from './Incarnation.ts'
+import { NodeError } from './NodeError.ts'
 import { EdgeServer } from './EdgeServer.ts'
 import { HttpApi } from './HttpApi.ts'
 import { MailStore, type MailboxHandle, type PeerBarrier } from './MailStore.ts'
@@ -34,6 +36,7 @@ export class MailNode {
   private server: Server | undefined
   private storage: NodeStorage | undefined
   private lock: DirLock | undefined
+  private incarnation: Incarnation | undefined
   private registry!: DocRegistry
   private blobs!: BlobStore
   private users!: UserDirectory
@@ -134,7 +137,17 @@ export class MailNode {
     const storageLog = (msg: string, fields?: object) => this.log.warn({ ...fields }, msg)
     // one process per data directory: two would allocate the same UIDs
     this.lock = await lockDirectory(c.dataDir, storageLog)
-    const storage = (this.storage = c.storage ?? (await openFileStorage(c.dataDir, storageLog)))
+    let rejoining: Awaited<ReturnType<typeof setAside>> | undefined
+    if (c.rejoin === true) {
+      if (c.storage !== undefined) throw new NodeError('BAD_REQUEST', '--rejoin works with the file storage only')
+      rejoining = await setAside(c)
+      this.log.warn({ node: c.nodeId, movedTo: rejoining.movedTo, previous: rejoining.previous?.replica }, 'rejoining: the old data is set aside; everything is fetched again from the peers under a new replica id and slot')
+    }
+    const storage = (this.storage = c.storage ?? (await openFileStorage(c.dataDir, storageLog).catch((e: unknown) => {
+      if (!(e instanceof StorageError) || e.code !== 'CORRUPT') throw e
+      throw new NodeError('STORAGE', `refusing to start: ${e.message}. This node's own history is damaged, so it must not allocate UIDs under its slot again. Recover by rejoining from the peers under a new slot: mailweave serve --rejoin --slot <a slot no node ever used> (same --node-id and --data; see docs/deployment.md)`)
+    })))
+    const me = (this.incarnation = await incarnation(storage.meta, c, rejoining))
     // present while the node runs: finding it at start means the last stop was not clean
     const uncleanStop = (await storage.meta.get(RUNNING_MARKER)) !== undefined
     await storage.meta.put(RUNNING_MARKER, utf8.encode(`${process.pid}\n`))
@@ -142,9 +155,9 @@ export class MailNode {
     this.blobs = storage.blobs
     this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs })
     this.usersHandle = await this.registry.open(USERS_DOC)
-    this.users = new UserDirectory(this.usersHandle.doc, c.nodeId, c.secret)
+    this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
     if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
-    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, bodyWaitMs: c.bodyWaitMs, uncleanStop })
+    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: me.replica, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, bodyWaitMs: c.bodyWaitMs, uncleanStop })
     if (uncleanStop) this.log.warn({ node: c.nodeId }, 'the last stop was not clean: mailboxes are checked for messages without a body as they load')
     this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
     const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
@@ -225,7 +238,7 @@ export class MailNode {
   status(): Record<string, unknown> {
     const c = this.config
     return {
-      node: { nodeId: c.nodeId, slot: c.slot, stride: c.stride, url: this.url },
+      node: { nodeId: c.nodeId, replica: this.incarnation?.replica, slot: c.slot, stride: c.stride, url: this.url },
       documentsLoaded: this.registry.loadedNames().length,
       documentsKnown: this.registry.allDocs().length,
       peers: this.peerStatus(),

@@ -46,6 +46,12 @@ export interface NodeConfig {
    * message is reported unavailable (default 5 000 ms).
    */
   bodyWaitMs?: number
+  /**
+   * Start over after this node's own history was damaged or lost: set the data directory
+   * aside and fetch everything again from the peers under a new replica id; `slot` must be
+   * one this node (and, for safety, any node of the cluster) never used.
+   */
+  rejoin?: boolean
   /** Bound of the fast path's wait for peers, in ms. */
   verifyTimeoutMs?: number
   /** Unload documents idle this long. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
-import type { BlobStore, MetaStore, UpdateStore } from '@mailweave/core'
-import { FileMetaStore, FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
+import { StorageError, type BlobStore, type MetaStore, type UpdateStore } from '@mailweave/core'
+import { damageMessage, FileMetaStore, FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
 
 /** Durability figures a storage reports for status and metrics (absent when not measured). */
 export interface StorageStats {
@@ -31,11 +31,20 @@ export interface NodeStorage {
 /**
  * The embedded file storage under `dataDir`: `docs/` (fsynced update logs), `blobs/`
  * (pack files) and the small records as files in `dataDir` itself (`running`,
- * `peer-resume.json`).
+ * `peer-resume.json`). Every update log is checked in full first: damage in the middle of
+ * a log (not a torn tail) rejects with a `CORRUPT` StorageError naming each file and offset.
  */
 export async function openFileStorage(dataDir: string, log?: (msg: string, fields?: object) => void): Promise<NodeStorage> {
   const meta = await FileMetaStore.open(dataDir)
   const updates = await FileUpdateStore.open({ dir: join(dataDir, 'docs'), log })
+  const damage = await updates.check().catch(async (e: unknown) => {
+    await updates.close()
+    throw e
+  })
+  if (damage.length > 0) {
+    await updates.close()
+    throw new StorageError('CORRUPT', damage.map(damageMessage).join('; '))
+  }
   const blobs = await PackBlobStore.open({ dir: join(dataDir, 'blobs'), log }).catch(async (e: unknown) => {
     await updates.close()
     throw e

@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { UpdateStore } from '@mailweave/core'
-import { concat, encodeFrame, FRAME_HEADER, parseFrames, readIfExists } from './frames.ts'
+import { classifyTail, concat, encodeFrame, FRAME_HEADER, parseFrames, readIfExists } from './frames.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, replaceFile, syncDir, writeFully } from './writeFully.ts'
@@ -14,10 +14,22 @@ import type { WriteOp } from './writeFully.ts'
 export interface FileUpdateStoreOptions {
   /** Directory holding one `.log` file per document; created when missing. */
   dir: string
-  /** Receives one warning per recovered torn/corrupt tail. */
+  /** Receives one warning per recovered torn tail. */
   log?: StorageLog
   /** Replaces the positional write (fault injection in tests). */
   writeOp?: WriteOp
+}
+
+/** A log file whose valid records do not reach its end for another reason than a torn tail. */
+export interface LogDamage {
+  file: string
+  /** The document the file's header names, when the header is intact. */
+  doc: string | undefined
+  /** Byte offset of the first damaged record. */
+  offset: number
+  /** Where valid records start again and how many follow (undefined: the search gave up). */
+  resumesAt: number | undefined
+  recordsAfter: number | undefined
 }
 
 /** Fsync metrics of a {@link FileUpdateStore} (file and directory fsyncs alike). */
@@ -60,8 +72,11 @@ interface DocLog {
 /**
  * A durable {@link UpdateStore}: one append-only, CRC-checked log file per document.
  * `append` resolves only after fsync, and appends issued within the same tick share one fsync.
- * A torn or corrupt tail is logged once and truncated on first access; a failed append is
- * rolled back, so earlier records are never lost. Compaction is atomic (temp file, fsync,
+ * A torn tail (no valid record after the damage: what a crash during an append leaves) is
+ * logged once and truncated on first access. Damage followed by valid records is mid-file
+ * corruption: nothing is truncated, the document rejects with `CORRUPT` naming the file and
+ * offset, and {@link FileUpdateStore.check} finds it up front. A failed append is rolled
+ * back, so earlier records are never lost. Compaction is atomic (temp file, fsync,
  * rename, fsync dir). One process per directory.
  */
 export class FileUpdateStore implements UpdateStore {
@@ -167,6 +182,31 @@ export class FileUpdateStore implements UpdateStore {
     return names
   }
 
+  /**
+   * Reads every log file in full and reports those damaged in the middle (see
+   * {@link LogDamage}); torn tails are not reported (they are dropped on first access).
+   * Run it before trusting the store after a crash or a disk problem.
+   */
+  async check(): Promise<LogDamage[]> {
+    if (this.closed) throw new StorageError('IO', 'FileUpdateStore is closed')
+    const out: LogDamage[] = []
+    try {
+      for (const entry of (await readdir(this.dir)).sort()) {
+        if (!entry.endsWith('.log')) continue
+        const path = join(this.dir, entry)
+        const buf = await readIfExists(path)
+        if (buf === undefined) continue
+        const { records, validEnd } = parseFrames(buf)
+        if (validEnd === buf.length) continue
+        const damage = describeDamage(path, buf, validEnd, headerName(records[0]))
+        if (damage !== undefined) out.push(damage)
+      }
+    } catch (err) {
+      throw toStorageError(err, `check ${this.dir}`)
+    }
+    return out
+  }
+
   /** Waits for pending operations, then closes every file. Later calls reject. */
   async close(): Promise<void> {
     if (this.closed) return
@@ -212,6 +252,10 @@ export class FileUpdateStore implements UpdateStore {
     if (header) {
       const owner = headerName(header)
       if (owner !== doc.name) throw new StorageError('CORRUPT', `${doc.path} belongs to ${JSON.stringify(owner)}, not ${JSON.stringify(doc.name)}`)
+    }
+    if (validEnd < buf.length) {
+      const damage = describeDamage(doc.path, buf, validEnd, headerName(header))
+      if (damage !== undefined) throw new StorageError('CORRUPT', damageMessage(damage))
     }
     doc.file = await open(doc.path, 'r+')
     if (validEnd < buf.length) {
@@ -260,6 +304,21 @@ export class FileUpdateStore implements UpdateStore {
     this.fsyncMsTotal += this.lastFsyncMs
     this.fsyncs++
   }
+}
+
+/** The damage past `validEnd` of a log file, or undefined when it is a torn tail. */
+function describeDamage(file: string, buf: Uint8Array, validEnd: number, doc: string | undefined): LogDamage | undefined {
+  const tail = classifyTail(buf, validEnd)
+  if (tail.kind === 'torn') return undefined
+  return tail.kind === 'corrupt'
+    ? { file, doc, offset: validEnd, resumesAt: tail.resumesAt, recordsAfter: tail.recordsAfter }
+    : { file, doc, offset: validEnd, resumesAt: undefined, recordsAfter: undefined }
+}
+
+/** One line saying where a log is damaged and why that is not a torn tail. */
+export function damageMessage(d: LogDamage): string {
+  const after = d.resumesAt !== undefined ? `${d.recordsAfter} valid records follow from byte ${d.resumesAt}` : 'valid records may follow (the search gave up)'
+  return `${d.file}${d.doc !== undefined ? ` (document ${d.doc})` : ''}: the record at byte ${d.offset} is damaged and ${after}: corruption in the middle of the log, not a torn tail; nothing was dropped`
 }
 
 /** Bounded, case-insensitive-safe file name: a readable slug plus a hash of the exact name. */

@@ -45,6 +45,37 @@ export function parseFrames(buf: Uint8Array): { records: Uint8Array[]; offsets: 
   return { records, offsets, validEnd: at }
 }
 
+/**
+ * What lies past `validEnd`, the end of the valid records at the start of `buf`:
+ * - `torn`: no valid record follows (what a crash during an append leaves: drop it);
+ * - `corrupt`: a valid record starts at `resumesAt`, `recordsAfter` of them in a row, so the
+ *   damage sits in the middle of the file (never drop what follows it silently);
+ * - `unknown`: the search gave up (more than `crcBudget` bytes to check), which is
+ *   treated as corrupt by callers.
+ * The damaged record's own length is tried first (a flipped payload byte), then every offset:
+ * a random match needs a CRC-32 collision.
+ */
+export type TailDamage = { kind: 'torn' } | { kind: 'corrupt'; resumesAt: number; recordsAfter: number } | { kind: 'unknown' }
+
+/** Classifies the bytes after `validEnd` (see {@link TailDamage}). */
+export function classifyTail(buf: Uint8Array, validEnd: number, crcBudget = 64 << 20): TailDamage {
+  const found = (at: number): TailDamage => ({ kind: 'corrupt', resumesAt: at, recordsAfter: parseFrames(buf.subarray(at)).records.length })
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  if (validEnd + FRAME_HEADER <= buf.length) {
+    const skip = validEnd + FRAME_HEADER + view.getUint32(validEnd, true)
+    if (skip < buf.length && frameAt(buf, skip) !== undefined) return found(skip)
+  }
+  let budget = crcBudget
+  for (let at = validEnd + 1; at + FRAME_HEADER <= buf.length; at++) {
+    const len = view.getUint32(at, true)
+    if (len > buf.length - at - FRAME_HEADER) continue
+    budget -= len + 4
+    if (budget < 0) return { kind: 'unknown' }
+    if (frameAt(buf, at) !== undefined) return found(at)
+  }
+  return { kind: 'torn' }
+}
+
 /** The parts joined into one buffer. */
 export function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!

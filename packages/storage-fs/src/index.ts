@@ -1,5 +1,5 @@
-export { FileUpdateStore } from './FileUpdateStore.ts'
-export type { FileUpdateStoreOptions, FileUpdateStoreStats } from './FileUpdateStore.ts'
+export { FileUpdateStore, damageMessage } from './FileUpdateStore.ts'
+export type { FileUpdateStoreOptions, FileUpdateStoreStats, LogDamage } from './FileUpdateStore.ts'
 export { FileBlobStore } from './FileBlobStore.ts'
 export { FileMetaStore } from './FileMetaStore.ts'
 export type { FileBlobStoreOptions } from './FileBlobStore.ts'

@@ -201,3 +201,74 @@ describe('FileUpdateStore write failures', () => {
     await store.close()
   })
 })
+
+describe('FileUpdateStore mid-file log corruption', () => {
+  /** Flips one byte of the file at `at`. */
+  const flip = async (path: string, at: number, mask = 0x5a) => {
+    const fh = await open(path, 'r+')
+    const b = new Uint8Array(1)
+    await fh.read(b, 0, 1, at)
+    await fh.write(Uint8Array.of(b[0]! ^ mask), 0, 1, at)
+    await fh.close()
+  }
+  /** 57 records, each its own commit; returns the frame offset of record `k` (header is record 0). */
+  const fill = async (dir: string) => {
+    const store = await FileUpdateStore.open({ dir })
+    for (let i = 0; i < 57; i++) await store.append('mbox/alice/inbox', rec(i, 40))
+    await store.close()
+    const path = await logFile(dir)
+    const headerBytes = (await stat(path)).size - 57 * (8 + 40)
+    return { path, offsetOf: (k: number) => headerBytes + k * 48 }
+  }
+
+  it.each([
+    ['a payload byte', 8 + 20],
+    ['a CRC byte', 5],
+    ['the length field', 1],
+  ])('a flipped %s in the middle is corruption, not a torn tail: load rejects naming file and offset, nothing is truncated, check() reports it', async (_, within) => {
+    const dir = await tempDir()
+    const { path, offsetOf } = await fill(dir)
+    const size = (await stat(path)).size
+    await flip(path, offsetOf(28) + within)
+    const log = vi.fn()
+    const store = await FileUpdateStore.open({ dir, log })
+    const err = await store.load('mbox/alice/inbox').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StorageError)
+    expect(err).toMatchObject({ code: 'CORRUPT' })
+    expect(String(err)).toContain(`${path} (document mbox/alice/inbox): the record at byte ${offsetOf(28)} is damaged and 28 valid records follow from byte ${offsetOf(29)}`)
+    await expect(store.append('mbox/alice/inbox', rec(99))).rejects.toMatchObject({ code: 'CORRUPT' })
+    expect((await stat(path)).size).toBe(size) // on main: truncated to the 28 records before the flip
+    expect(log).not.toHaveBeenCalled()
+    expect(await store.check()).toEqual([{ file: path, doc: 'mbox/alice/inbox', offset: offsetOf(28), resumesAt: offsetOf(29), recordsAfter: 28 }])
+    await store.close()
+  })
+
+  it('a torn tail is still dropped (logged), and check() does not report it', async () => {
+    const dir = await tempDir()
+    const { path } = await fill(dir)
+    await truncate(path, (await stat(path)).size - 17)
+    const log = vi.fn()
+    const store = await FileUpdateStore.open({ dir, log })
+    expect(await store.check()).toEqual([])
+    expect(await store.load('mbox/alice/inbox')).toHaveLength(56)
+    expect(log).toHaveBeenCalledTimes(1)
+    await store.close()
+  })
+
+  it('damage inside a large compaction snapshot followed by later records is corruption too', async () => {
+    const dir = await tempDir()
+    let store = await FileUpdateStore.open({ dir })
+    await store.append('d', rec(0))
+    await store.compact('d', rec(1, 2_000_000))
+    for (let i = 2; i < 10; i++) await store.append('d', rec(i))
+    await store.close()
+    const path = await logFile(dir)
+    const headerBytes = (await stat(path)).size - (8 + 2_000_000) - [2, 3, 4, 5, 6, 7, 8, 9].reduce((n, i) => n + 8 + rec(i).length, 0)
+    await flip(path, headerBytes + 1) // the snapshot's length field: found again by scanning
+    store = await FileUpdateStore.open({ dir })
+    const [damage] = await store.check()
+    expect(damage).toMatchObject({ offset: headerBytes, resumesAt: headerBytes + 8 + 2_000_000, recordsAfter: 8 })
+    await expect(store.load('d')).rejects.toMatchObject({ code: 'CORRUPT' })
+    await store.close()
+  })
+})
