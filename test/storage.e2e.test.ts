@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { adminToken } from '@mailweave/server'
 import { ModelClient, freePort, waitFor } from '@mailweave/testkit'
-import { ApiClient, NodeProcess } from '@mailweave/testkit/cluster'
+import { NodeApi } from '@mailweave/client'
+import { NodeProcess } from '@mailweave/testkit/cluster'
 
 const dirs: string[] = []
 const nodes: NodeProcess[] = []
@@ -52,17 +53,17 @@ describe('storage and process boundaries', () => {
     await Promise.all([a.start(), b.start()])
     const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
     expect((await fetch(a.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
-    const atA = new ApiClient(a.url, 'alice', 'wonderland')
-    const atB = new ApiClient(b.url, 'alice', 'wonderland')
+    const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
+    const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
     await waitFor(async () => (await atB.call('GET', '/api/mailboxes/INBOX')).status === 200, 30_000, 'alice known at b')
     const client = new ModelClient('client of b')
     const acked: string[] = []
     for (let i = 0; i < 57; i++) {
       acked.push(await atB.append('INBOX', `From: x@example.org\r\nSubject: m${i}\r\n\r\nbody ${i}\r\n`))
-      if (i % 10 === 0) client.sync(await atB.read('INBOX'))
+      if (i % 10 === 0) client.sync(await atB.readMailbox('INBOX'))
     }
-    client.sync(await atB.read('INBOX'))
-    await waitFor(async () => (await atA.read('INBOX')).messages.length === 57, 30_000, 'every message replicated to a')
+    client.sync(await atB.readMailbox('INBOX'))
+    await waitFor(async () => (await atA.readMailbox('INBOX')).messages.length === 57, 30_000, 'every message replicated to a')
     await b.stop()
 
     // one flipped byte in the middle of b's mailbox log
@@ -93,11 +94,11 @@ describe('storage and process boundaries', () => {
       return r.status === 200 && (r.data as { messages: unknown[] }).messages.length === 57
     }, 60_000, 'every acknowledged message back at b')
     const recoveryMs = performance.now() - t0
-    const after = await atB.read('INBOX')
+    const after = await atB.readMailbox('INBOX')
     expect(after.messages.map((m) => m.guid).sort()).toEqual([...acked].sort())
     client.sync(after) // S1..S5: no UID reused, none hidden, UIDNEXT monotone
     const g = await atB.append('INBOX', 'From: x@example.org\r\nSubject: after\r\n\r\nafter rejoin\r\n')
-    const again = await atB.read('INBOX')
+    const again = await atB.readMailbox('INBOX')
     client.sync(again)
     const uid = again.messages.find((m) => m.guid === g)!.uid
     expect(uid % 4).toBe(2) // allocated from the new slot
@@ -112,6 +113,6 @@ describe('storage and process boundaries', () => {
     await expect(b.start()).rejects.toThrow(/belongs to node b with slot 2/)
     b.o.slot = 2
     await b.start()
-    client.sync(await atB.read('INBOX'))
+    client.sync(await atB.readMailbox('INBOX'))
   }, 180_000)
 })
