@@ -171,13 +171,18 @@ export class DocRegistry {
         // UIDs again. Until then it and everything after it wait in the outbox.
         e.failed ??= err
         this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update; retrying, nothing after it is forwarded meanwhile')
-        const retry = this.retry(e, update).then(() => {
-          e.retrying.delete(retry)
-          e.records++
-          item.durable = true
-          this.drain(e)
-          if (e.refs === 0 && e.retrying.size === 0 && !this.closed) void this.unload(e)
-        }, (err2: unknown) => this.options.log.error({ doc: e.name, err: String(err2) }, 'closed with an update not stored'))
+        const retry = this.retry(e, update)
+        e.retrying.add(retry)
+        retry.then(
+          () => {
+            e.retrying.delete(retry)
+            e.records++
+            item.durable = true
+            this.drain(e)
+            if (e.refs === 0 && e.retrying.size === 0 && !this.closed) void this.unload(e)
+          },
+          (err2: unknown) => this.options.log.error({ doc: e.name, err: String(err2) }, 'closed with an update not stored'),
+        )
         e.retrying.add(retry)
       },
     )
@@ -189,9 +194,9 @@ export class DocRegistry {
     })
   }
 
-  /** Appends `update` until it is stored, backing off to 2 s; stops trying once the registry closed. */
+  /** Appends `update` until it is stored, backing off to 1 s; stops trying once the registry closed. */
   private async retry(e: Entry, update: Uint8Array): Promise<void> {
-    for (let delay = 50; ; delay = Math.min(2000, delay * 2)) {
+    for (let delay = 50; ; delay = Math.min(1000, delay * 2)) {
       await new Promise((resolve) => setTimeout(resolve, delay).unref())
       try {
         await this.store.append(e.name, update)
@@ -244,6 +249,13 @@ export class DocRegistry {
       const err = e.failed
       e.failed = undefined
       throw new NodeError('STORAGE', `could not store changes of ${name}: ${String(err)}`)
+    }
+    // a later update is durable only with every earlier one: a reload would leave it pending
+    // behind a missing one (acknowledged mail invisible), so wait for the retries
+    if (e.retrying.size > 0) {
+      await Promise.all(e.retrying).catch((err: unknown) => {
+        throw new NodeError('STORAGE', `could not store changes of ${name}: ${String(err)}`)
+      })
     }
   }
 
