@@ -1,3 +1,6 @@
+import type * as Y from 'yjs'
+import { readFacts } from './readFacts.ts'
+
 /**
  * The account document's fact formats and mailbox-list rules: one account's mailboxes,
  * replicated as insert-only facts in the Y.Array {@link ACCOUNT_LOG}. Shared by the node
@@ -114,4 +117,9 @@ export function listSubscriptions(facts: readonly AccountFact[]): string[] {
     if (cur === undefined || stampGreater(f[3], f[4], cur.ms, cur.rep)) latest.set(f[1], { on: f[2] === 1, ms: f[3], rep: f[4] })
   }
   return [...latest].filter(([, v]) => v.on).map(([k]) => k).sort()
+}
+
+/** The well-formed facts of an account document (its log's `ContentAny` values that parse). */
+export function accountFacts(doc: Y.Doc): AccountFact[] {
+  return parseAccountFacts(readFacts(doc.getArray<unknown>(ACCOUNT_LOG)))
 }

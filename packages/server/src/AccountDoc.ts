@@ -1,24 +1,12 @@
 import { createHash } from 'node:crypto'
 import type * as Y from 'yjs'
+import { ACCOUNT_LOG, accountFacts, INBOX_ID, isValidMailboxName, listAccountMailboxes, listSubscriptions, type AccountFact, type MailboxEntry } from '@mailweave/core'
 import { NodeError } from './NodeError.ts'
 
-const ACCOUNT_LOG = 'mailweave.account'
 /** The id of every account's INBOX: it always exists and cannot be deleted. */
-export const INBOX_ID = 'INBOX'
-
-type AccountFact =
-  | readonly ['mb', id: string, name: string, uidValidity: number, ms: number, replica: string]
-  | readonly ['del', id: string, ms: number, replica: string]
-  | readonly ['sub', name: string, on: 0 | 1, ms: number, replica: string]
-
+export { INBOX_ID }
 /** One mailbox of an account. */
-export interface MailboxEntry {
-  id: string
-  name: string
-  uidValidity: number
-}
-
-const stampGreater = (ms: number, rep: string, bms: number, brep: string) => ms > bms || (ms === bms && rep > brep)
+export type { MailboxEntry }
 
 /**
  * An account's mailbox list, replicated as insert-only facts. A mailbox id is derived
@@ -38,8 +26,9 @@ export class AccountDoc {
     this.log = doc.getArray(ACCOUNT_LOG)
   }
 
+  /** The well-formed facts: a malformed entry (from any writer) is never listed, never a crash. */
   private facts(): AccountFact[] {
-    return this.log.toArray().filter((f) => Array.isArray(f))
+    return accountFacts(this.doc)
   }
 
   private stamp(): number {
@@ -48,25 +37,9 @@ export class AccountDoc {
     return Math.max(this.now(), m + 1)
   }
 
-  /** Live mailboxes, INBOX first, then by name. Name clashes keep the lowest id's name. */
+  /** Live mailboxes, INBOX first, then by name (core's `listAccountMailboxes` rules). */
   list(): MailboxEntry[] {
-    const latest = new Map<string, { name: string; uidValidity: number; ms: number; rep: string }>()
-    const deleted = new Set<string>()
-    for (const f of this.facts()) {
-      if (f[0] === 'mb') {
-        const cur = latest.get(f[1])
-        if (cur === undefined || stampGreater(f[4], f[5], cur.ms, cur.rep)) latest.set(f[1], { name: f[2], uidValidity: Math.max(f[3], cur?.uidValidity ?? 0), ms: f[4], rep: f[5] })
-      } else if (f[0] === 'del') deleted.add(f[1])
-    }
-    const out: MailboxEntry[] = [{ id: INBOX_ID, name: 'INBOX', uidValidity: this.inboxUidValidity }]
-    const taken = new Set(['INBOX'])
-    for (const [id, e] of [...latest].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (deleted.has(id) || id === INBOX_ID) continue
-      const name = taken.has(e.name) ? `${e.name} (${id.slice(0, 8)})` : e.name
-      taken.add(name)
-      out.push({ id, name, uidValidity: e.uidValidity })
-    }
-    return [out[0]!, ...out.slice(1).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))]
+    return listAccountMailboxes(this.facts(), this.inboxUidValidity)
   }
 
   /** The live mailbox called `name` (INBOX case-insensitively), or undefined. */
@@ -115,22 +88,18 @@ export class AccountDoc {
 
   /** Subscribed mailbox names. */
   subscriptions(): string[] {
-    const latest = new Map<string, { on: boolean; ms: number; rep: string }>()
-    for (const f of this.facts()) {
-      if (f[0] !== 'sub') continue
-      const cur = latest.get(f[1])
-      if (cur === undefined || stampGreater(f[3], f[4], cur.ms, cur.rep)) latest.set(f[1], { on: f[2] === 1, ms: f[3], rep: f[4] })
-    }
-    return [...latest].filter(([, v]) => v.on).map(([k]) => k).sort()
+    return listSubscriptions(this.facts())
   }
 
+  /** Subscribes or unsubscribes `name` (INBOX or a valid mailbox name; throws BAD_REQUEST otherwise). */
   subscribe(name: string, on: boolean): void {
+    if (name !== 'INBOX') checkName(name)
     this.log.push([['sub', name, on ? 1 : 0, this.stamp(), this.replica]])
   }
 }
 
 function checkName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 512 || /[\x00-\x1f\x7f]/.test(name) || name.toUpperCase() === 'INBOX') {
+  if (!isValidMailboxName(name)) {
     throw new NodeError('BAD_REQUEST', `invalid mailbox name ${JSON.stringify(name)}`)
   }
 }

@@ -44,4 +44,37 @@ describe('AccountDoc (the replicated mailbox list)', () => {
     expect(() => a.create('bad\u0000name')).toThrow(/invalid mailbox name/)
     expect(a.list()[0]!.name).toBe('INBOX')
   })
+
+  it('account documents are not validated: entries with a numeric name, an id like ../../x or other malformed fields are skipped, and listing never fails', () => {
+    const doc = new Y.Doc()
+    const a = new AccountDoc(doc, 'eu', 1, () => 1_800_000_000_000)
+    a.create('Work')
+    // what a buggy or hostile writer (an old edge, a peer) may have put in the document
+    doc.getArray('mailweave.account').push([
+      ['mb', 'a'.repeat(24), 42, 7, 1, 'x'],
+      ['mb', '../../x', 'Evil', 7, 1, 'x'],
+      ['mb', 'b'.repeat(24), 'NoValidity', 0, 1, 'x'],
+      ['mb', 'c'.repeat(24), 'INBOX', 7, 1, 'x'],
+      ['del', 7, 1, 'x'],
+      ['sub', 12, 1, 1, 'x'],
+      'garbage',
+    ])
+    expect(a.list().map((m) => m.name)).toEqual(['INBOX', 'Work'])
+    expect(a.subscriptions()).toEqual([])
+    expect(() => a.create('Other')).not.toThrow()
+    expect(() => a.subscribe('\x01', true)).toThrow(/invalid mailbox name/)
+  })
+
+  it('the node and the browser list an account by the same rules (one implementation in core)', async () => {
+    const { listMailboxes } = await import('../../browser/src/listMailboxes.ts')
+    const doc = new Y.Doc()
+    let t = 1_800_000_000_000
+    const a = new AccountDoc(doc, 'eu', 0, () => (t += 1000))
+    a.create('B')
+    a.create('A')
+    a.rename('A', 'C')
+    a.delete('B')
+    a.create('B')
+    expect(listMailboxes(doc)).toEqual(a.list())
+  })
 })
