@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -87,6 +87,58 @@ describe('the mailweave CLI against a running node', () => {
       busy.close()
     }
   }, 120_000)
+
+  it('import is faithful (dates from the From line, file mtime or Date header; flags and keywords as doveadm import) and idempotent', async () => {
+    await cli('user', 'add', 'dora', '--url', node.url, '--secret-file', secretFile)
+    const api = new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' })
+    const listing = (box: string) => api.digests(box)
+    const mbox = join(dir, 'faithful.mbox')
+    writeFileSync(mbox, [
+      'From a@example.org Tue Mar 10 14:15:16 2020', 'Subject: one', 'Date: Wed, 1 Jan 2025 00:00:00 +0000', 'Status: RO', 'X-Status: AF', 'X-Keywords: $Label1 work', 'X-UID: 7', '', 'first body', '',
+      'From b@example.org', 'Subject: two, no date on its From line', 'Date: Thu, 2 Jan 2025 03:04:05 +0000', '', 'second body', '',
+      'From c@example.org Tue Mar 10 14:15:16 2020', 'Subject: one', 'Date: Wed, 1 Jan 2025 00:00:00 +0000', '', 'third body', '',
+    ].join('\n'))
+    expect((await cli('import', 'dora/Faithful', mbox, '--url', node.url)).stdout).toContain('imported 3 messages')
+    const first = await listing('Faithful')
+    expect(first.map((m) => m.internalDate)).toEqual(['2020-03-10T14:15:16.000Z', '2025-01-02T03:04:05.000Z', '2020-03-10T14:15:16.000Z'])
+    expect([...first[0]!.flags].sort()).toEqual(['$Label1', '\\Answered', '\\Flagged', '\\Seen', 'work'])
+    expect(first[1]!.flags).toEqual([])
+    const raw = new TextDecoder().decode(await api.raw('Faithful', first[0]!.guid))
+    // the mbox bookkeeping headers are Dovecot's, not the message's; lines end in CRLF
+    expect(raw).toBe('Subject: one\r\nDate: Wed, 1 Jan 2025 00:00:00 +0000\r\n\r\nfirst body\r\n')
+    // the same mbox again: nothing new
+    const again = await cli('import', 'dora/Faithful', mbox, '--url', node.url)
+    expect(again.stdout).toContain('imported 0 messages')
+    expect(again.stdout).toContain('skipped 3 messages already in dora/Faithful')
+    expect(await listing('Faithful')).toHaveLength(3)
+
+    const maildir = join(dir, 'Faithful.maildir')
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true })
+    writeFileSync(join(maildir, 'dovecot-keywords'), '0 $Important\n1 receipts\n')
+    const file = join(maildir, 'cur', '1600000000.M1P1.host,S=40:2,RSb')
+    writeFileSync(file, 'Subject: maildir\nDate: Fri, 3 Jan 2025 00:00:00 +0000\n\nbody\n')
+    utimesSync(file, new Date('2021-06-07T08:09:10Z'), new Date('2021-06-07T08:09:10Z'))
+    for (let i = 0; i < 2; i++) await cli('import', 'dora/FromMaildir', maildir, '--url', node.url)
+    const md = await listing('FromMaildir')
+    expect(md).toHaveLength(1)
+    expect(md[0]!.internalDate).toBe('2021-06-07T08:09:10.000Z')
+    expect([...md[0]!.flags].sort()).toEqual(['\\Answered', '\\Seen', 'receipts'])
+  }, 60_000)
+
+  it('import refuses what is not an mbox file or a Maildir, and creates no mailbox', async () => {
+    await cli('user', 'add', 'dora', '--url', node.url, '--secret-file', secretFile)
+    const notMbox = join(dir, 'notes.txt')
+    writeFileSync(notMbox, 'Subject: hello\n\njust a message, no From line\n')
+    const empty = join(dir, 'empty.mbox')
+    writeFileSync(empty, '')
+    const plainDir = join(dir, 'plain-dir')
+    mkdirSync(plainDir, { recursive: true })
+    for (const [path, why] of [[notMbox, /notes\.txt is not an mbox file \(it does not start with a "From " line\) nor a Maildir/], [empty, /empty\.mbox is empty: not an mbox file/], [plainDir, /plain-dir is a directory but not a Maildir \(a Maildir has cur\/ and new\/ subdirectories\)/], [join(dir, 'missing'), /missing does not exist/]] as const) {
+      await expect(cli('import', 'dora/Wrong', path, '--url', node.url)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(why) })
+    }
+    const boxes = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).mailboxes()
+    expect(boxes.map((b) => b.name)).not.toContain('Wrong')
+  }, 60_000)
 
   it('explains bad invocations and refuses a wrong secret', async () => {
     await expect(cli('inspect', 'nouser', '--url', node.url, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringContaining('expected <user>/<mailbox>') })

@@ -1,4 +1,4 @@
 export { main } from './main.ts'
 export { adminApi, readSecret } from './client.ts'
-export { readMessages, countMessages, isMaildir } from './importMail.ts'
-export type { ImportedMessage } from './importMail.ts'
+export { ImportSourceError, countMessages, detectSource, importKey, isMaildir, readMessages } from './importMail.ts'
+export type { ImportedMessage, MailSource } from './importMail.ts'

@@ -6,7 +6,7 @@ import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { NodeApi } from '@mailweave/client'
 import { adminApi, readSecret } from './client.ts'
 import { openPgStorage } from './openPgStorage.ts'
-import { countMessages, readMessages } from './importMail.ts'
+import { countMessages, detectSource, importKey, readMessages } from './importMail.ts'
 
 const int = (name: string) => (v: string) => {
   const n = Number(v)
@@ -156,17 +156,35 @@ export async function main(argv: string[]): Promise<void> {
       const mailbox = target.slice(i + 1)
       const password = o.password ?? process.env.MAILWEAVE_PASSWORD
       if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
+      // what the path is, before anything is created: no empty mailbox left behind for a wrong path
+      const source = await detectSource(path)
+      const total = await countMessages(source)
       const api = new NodeApi(o.url, { token: await new NodeApi(o.url, { user, password }).token() })
       if (!(await api.mailboxes()).some((m) => m.name === mailbox)) await api.createMailbox(mailbox)
-      const total = await countMessages(path)
+      // idempotent: a message whose content and INTERNALDATE are there already (as often as in the source) is skipped
+      const present = new Map<string, number>()
+      for (const e of await api.digests(mailbox)) {
+        for (const k of [`${e.hash}/${e.internalDate === undefined ? '*' : Date.parse(e.internalDate)}`, `${e.hash}/*`]) present.set(k, (present.get(k) ?? 0) + 1)
+      }
       const bar = new SingleBar({ format: 'importing {bar} {value}/{total} messages | {eta}s left', stream: process.stderr }, Presets.shades_classic)
       bar.start(total, 0)
       let n = 0
-      for await (const m of readMessages(path)) {
+      let skipped = 0
+      for await (const m of readMessages(source)) {
+        const key = importKey(m.raw, m.internalDate)
+        const left = present.get(key) ?? 0
+        if (left > 0) {
+          present.set(key, left - 1)
+          skipped++
+          bar.update(n + skipped)
+          continue
+        }
         await api.append(mailbox, m.raw, { flags: m.flags, internalDate: m.internalDate })
-        bar.update(++n)
+        n++
+        bar.update(n + skipped)
       }
       bar.stop()
+      if (skipped > 0) console.log(`skipped ${skipped} messages already in ${target} (same content and date)`)
       console.log(`imported ${n} messages into ${target}`)
     })
 

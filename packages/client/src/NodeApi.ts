@@ -139,6 +139,11 @@ export class NodeApi {
     return (await this.request<{ guid: string }>('POST', `/api/mailboxes/${enc(mailbox)}/messages?${q}`, undefined, bytes)).guid
   }
 
+  /** The messages in a mailbox's view with their content hash and INTERNALDATE (an importer's check for what is there already; no exposure). */
+  async digests(mailbox: string): Promise<{ uid: number; guid: string; flags: string[]; hash: string; internalDate?: string }[]> {
+    return (await this.request<{ messages: { uid: number; guid: string; flags: string[]; hash: string; internalDate?: string }[] }>('GET', `/api/mailboxes/${enc(mailbox)}/messages`)).messages
+  }
+
   /** One message's metadata and bindings, or undefined when the mailbox has no such message. */
   async message(mailbox: string, guid: string): Promise<ApiMessageInfo | undefined> {
     const r = await this.call('GET', `/api/mailboxes/${enc(mailbox)}/messages/${enc(guid)}`)

@@ -67,6 +67,7 @@ const viewJson = (v: MailboxView) => ({ uidValidity: v.uidValidity, uidNext: v.u
  * | `POST /api/mailboxes` `{name}` | user | create |
  * | `GET /api/mailboxes/:name` | user | read as a client would: an exposure |
  * | `POST /api/mailboxes/:name/messages?flags=a,b` raw body | user | append (durable) |
+ * | `GET /api/mailboxes/:name/messages` | user | the view with each message's content hash and INTERNALDATE (no exposure) |
  * | `GET /api/mailboxes/:name/messages/:guid` | user | message metadata and UID history |
  * | `GET /api/mailboxes/:name/messages/:guid/raw` | user | the raw message |
  * | `POST /api/mailboxes/:name/flags` `{guid, add?, remove?}` | user | set flags |
@@ -159,6 +160,14 @@ export class HttpApi {
         const date = c.url.searchParams.get('internalDate')
         const guid = await h.append(raw, { flags, internalDate: date === null ? undefined : new Date(date) })
         return json(res, 201, { guid })
+      }
+      if (m === 'GET' && a2 === 'messages' && a3 === undefined) {
+        // what an importer compares against to skip messages it imported before
+        const messages = h.mailbox.view().messages.map((e) => {
+          const info = h.mailbox.message(e.guid)
+          return { uid: e.uid, guid: e.guid, flags: e.flags, hash: info?.hash ?? '', internalDate: info?.internalDate.toISOString() }
+        })
+        return json(res, 200, { messages })
       }
       if (m === 'GET' && a2 === 'messages' && a3 !== undefined && a4 === undefined) {
         const info = h.mailbox.message(a3)
