@@ -413,7 +413,7 @@ const lines: [string, (o: Outcome) => string][] = [
   ['missing in server view A / B', (o) => pair(o.lostInServerView)],
   ['server views A and B identical', (o) => (o.serverViewsIdentical ? 'yes' : 'NO')],
   ['one message at 2 UIDs in a view A / B', (o) => pair(o.duplicatesInServerView)],
-  ['copies of each message delivered to both sides, view A / B', (o) => (o.delivered === 0 ? '-' : pair(o.deliveredCopies.map((n) => +(n / o.delivered).toFixed(2))))],
+  ['copies of each message delivered to both sides, view A / B', (o) => (o.delivered === 0 ? '-' : `${pair(o.deliveredCopies.map((n) => +(n / o.delivered).toFixed(2)))}${o.serverViewsIdentical ? '' : ' (sides never converged)'}`)],
   ['re-downloads by clients A / B', (o) => pair(o.clientReDownloads)],
   ['UIDVALIDITY changes at clients A / B', (o) => pair(o.uidValidityChanges)],
   ['broken UID promises (distinct, S1..S5)', (o) => (o.protocolViolations.count === 0 ? '0' : `${o.protocolViolations.count} (${Object.entries(o.protocolViolations.byKind).map(([k, n]) => `${k}: ${n}`).join(', ')})`)],
