@@ -53,7 +53,7 @@ const entry = inbox.entry
 // ---------------------------------------------------------------- the example, built and served
 const outDir = temp('mw-bench-dist-')
 await buildExample({ outDir })
-const server = await previewExample({ outDir, config: { regions: [{ id: 'eu', url: node.url }], stride: 1, cluster: 'bench', user: 'alice', password: 'wonderland' } })
+const server = await previewExample({ outDir, config: { regions: [{ id: 'eu', url: node.url }], cluster: 'bench', user: 'alice', password: 'wonderland' } })
 const browser = await chromium.launch({ executablePath: process.env.MAILWEAVE_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS })
 const context = await browser.newContext({ viewport: { width: 1360, height: 900 } })
 const page = await context.newPage()

@@ -33,7 +33,7 @@ let browser: { url: string; close(): Promise<void> } | undefined
 if (process.env.MAILWEAVE_BROWSER !== '0') {
   try {
     const { serveExample } = await import('@mailweave/example-browser-mailbox/serve')
-    browser = await serveExample({ config: { regions: cluster.nodes.map((r) => ({ id: r.id, url: r.url, label: r.id })), stride: cluster.nodes.length, cluster: root, user, password } })
+    browser = await serveExample({ config: { regions: cluster.nodes.map((r) => ({ id: r.id, url: r.url, label: r.id })), cluster: root, user, password } })
   } catch (e) {
     console.error(`(the browser example could not start: ${e instanceof Error ? e.message : String(e)})`)
   }

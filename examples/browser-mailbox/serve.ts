@@ -17,8 +17,6 @@ export interface ExampleRegion {
 /** What `/config.json` holds. */
 export interface ExampleConfig {
   regions: ExampleRegion[]
-  /** The cluster's stride K (default: the number of regions). */
-  stride?: number
   /** A stable id of the cluster's data (keeps local replicas of two clusters apart). */
   cluster?: string
   /** Prefilled on the login form (a demo account). */

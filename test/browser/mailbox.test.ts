@@ -88,7 +88,7 @@ beforeAll(async () => {
   token = ((await res.json()) as { token: string }).token
   const outDir = tempDir('mw-example-')
   await buildExample({ outDir })
-  server = await previewExample({ outDir, config: { regions: [{ id: 'eu', url: eu.url }, { id: 'us', url: us.url }], stride: 2, cluster: 'browser-test', user: 'alice', password: 'wonderland' } })
+  server = await previewExample({ outDir, config: { regions: [{ id: 'eu', url: eu.url }, { id: 'us', url: us.url }], cluster: 'browser-test', user: 'alice', password: 'wonderland' } })
   browser = await launchChromium()
 })
 

@@ -73,7 +73,7 @@ async function rawYjs(): Promise<{ ms: number; messages: number; bytes: number }
 /** @mailweave/browser: open the account offline from IndexedDB, open the mailbox, render its view. */
 async function edge(): Promise<{ ms: number; messages: number }> {
   const t0 = performance.now()
-  const account = await openAccount({ nodeUrl: 'http://127.0.0.1:9', token: 'offline', user, replica: 'bench', stride: 1, online: false, idb: { namespace } })
+  const account = await openAccount({ nodeUrl: 'http://127.0.0.1:9', token: 'offline', user, replica: 'bench', online: false, idb: { namespace } })
   const mb = await account.mailbox(mailbox)
   const view = mb.view()
   const rows: Row[] = []

@@ -8,7 +8,6 @@ export interface Region {
 
 export interface AppConfig {
   regions: Region[]
-  stride: number
   cluster: string
   user: string
   password: string
@@ -16,7 +15,6 @@ export interface AppConfig {
 
 interface RawConfig {
   regions?: { id?: unknown; url?: unknown; label?: unknown }[]
-  stride?: unknown
   cluster?: unknown
   user?: unknown
   password?: unknown
@@ -38,7 +36,7 @@ function parseRegions(text: string): Region[] {
 
 /**
  * Reads the configuration: `/config.json` (served by `pnpm start` or the dev server), then
- * query parameters override it: `regions=eu=http://…,us=http://…`, `stride`, `cluster`,
+ * query parameters override it: `regions=eu=http://…,us=http://…`, `cluster`,
  * `user`, `password`. Throws a readable error when no region is known.
  */
 export async function loadConfig(search: string = location.search): Promise<AppConfig> {
@@ -60,10 +58,8 @@ export async function loadConfig(search: string = location.search): Promise<AppC
   const qRegions = q.get('regions')
   if (qRegions !== null) regions = parseRegions(qRegions)
   if (regions.length === 0) throw new Error('No regions configured. Start the cluster with `pnpm start` (it serves /config.json), or open this page with ?regions=eu=http://127.0.0.1:PORT,us=http://127.0.0.1:PORT')
-  const stride = Number(q.get('stride') ?? raw.stride ?? regions.length)
   return {
     regions,
-    stride: Number.isInteger(stride) && stride > 0 ? stride : regions.length,
     cluster: String(q.get('cluster') ?? raw.cluster ?? 'local'),
     user: String(q.get('user') ?? raw.user ?? ''),
     password: String(q.get('password') ?? raw.password ?? ''),

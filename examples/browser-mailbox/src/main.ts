@@ -151,7 +151,7 @@ async function start(config: AppConfig, s: Session): Promise<void> {
   const online = sessionStorage.getItem('mailweave.online') !== '0'
   let account: Account
   try {
-    account = await openAccount({ nodeUrl: region.url, token: s.token, user: s.user, replica: replicaId(), stride: config.stride, online, idb: { namespace: namespace(config, s.user, region) } })
+    account = await openAccount({ nodeUrl: region.url, token: s.token, user: s.user, replica: replicaId(), online, idb: { namespace: namespace(config, s.user, region) } })
   } catch (e) {
     renderLogin(config, region.id, errorText(e))
     return

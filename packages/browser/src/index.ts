@@ -1,5 +1,7 @@
 export { openAccount } from './Account.ts'
-export type { Account, AccountStatus, ConnectionState, EdgeMailbox, OpenAccountOptions, RegionStatus } from './Account.ts'
+export type { Account, AccountStatus, OpenAccountOptions } from './Account.ts'
+export type { EdgeMailbox } from './EdgeMailbox.ts'
+export type { ConnectionState, RegionStatus } from './RegionStatus.ts'
 export { requestToken } from './NodeClient.ts'
 export type { FetchLike } from '@mailweave/client'
 export { IdbDocStore, DocPersistence } from './IdbDocStore.ts'

@@ -24,7 +24,7 @@ async function startNode(nodeId: string, slot: number): Promise<MailNode> {
 }
 
 const open = (extra: Partial<OpenAccountOptions> & { prefix: string }): Promise<Account> =>
-  openAccount({ nodeUrl: node.url, token, user: 'alice', replica: `tab-${ns++}`, stride: 3, WebSocket, ...extra, idb: { prefix: extra.prefix, persistence: { debounceMs: 5 } } })
+  openAccount({ nodeUrl: node.url, token, user: 'alice', replica: `tab-${ns++}`, WebSocket, ...extra, idb: { prefix: extra.prefix, persistence: { debounceMs: 5 } } })
 
 async function api(path: string, init: RequestInit = {}): Promise<any> {
   const res = await fetch(node.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })

@@ -28,8 +28,12 @@ export interface OpenMailboxOptions {
   replica: string
   /** The residue class this node allocates from; omitted for an edge replica. */
   slot?: number
-  /** K: the number of slots, fixed per mailbox when it is created. */
-  stride: number
+  /**
+   * K: the number of slots, fixed per mailbox when it is created. Required for a node
+   * (checked against the mailbox: `STRIDE_MISMATCH`) and to create a mailbox; an edge
+   * replica never allocates and needs none.
+   */
+  stride?: number
   /** UIDVALIDITY to propose if this replica creates the mailbox (default: seconds now). */
   uidValidity?: number
   /** Write the mailbox configuration when the document has none (default: true for nodes). */
@@ -121,6 +125,7 @@ export interface AppendOptions {
 export interface Mailbox {
   readonly replica: string
   readonly slot: number | undefined
+  /** K: a node's configured stride; for an edge replica the mailbox's, 0 until its configuration is known. */
   readonly stride: number
   readonly doc: Y.Doc
   readonly stats: Readonly<MailboxStats>
@@ -195,7 +200,7 @@ class MailboxImpl implements Mailbox {
     readonly doc: Y.Doc,
     readonly replica: string,
     readonly slot: number | undefined,
-    readonly stride: number,
+    private readonly configuredStride: number | undefined,
     private readonly blobs: BlobStore | undefined,
     private readonly now: () => number,
     randomBytes: (n: number) => Uint8Array,
@@ -238,6 +243,10 @@ class MailboxImpl implements Mailbox {
       this.log.push(facts)
     }, this.origin)
     this.ingest(facts)
+  }
+
+  get stride(): number {
+    return this.configuredStride ?? this.state.config?.[3] ?? 0
   }
 
   get strandedCount(): number {
@@ -450,7 +459,7 @@ class MailboxImpl implements Mailbox {
   /** @internal used by openMailbox: writes the config and claim this replica needs. */
   init(create: boolean, uidValidity: number): void {
     const facts: Fact[] = []
-    if (create && this.state.configs.length === 0) facts.push(['v', FACTS_VERSION, uidValidity, this.stride, this.replica])
+    if (create && this.state.configs.length === 0) facts.push(['v', FACTS_VERSION, uidValidity, this.configuredStride!, this.replica])
     if (this.slot !== undefined && !this.state.claims.get(this.slot)?.has(this.replica)) facts.push(['c', this.slot, this.replica])
     this.write(facts)
   }
@@ -474,19 +483,22 @@ function fixupOrder(a: GuidRecord, b: GuidRecord): number {
 /**
  * Opens a mailbox replica over `doc`. With `slot` it is a node (allocates and exposes
  * UIDs); without, an edge replica (appends, flags, expunges only). Throws a
- * {@link MailweaveError} (and writes nothing) on bad options, a stride that differs from
+ * {@link MailweaveError} (and writes nothing) on bad options, a node's stride that differs from
  * the mailbox's, or a slot already claimed by another node id.
  */
 export function openMailbox(doc: Y.Doc, options: OpenMailboxOptions): Mailbox {
   const { replica, slot, stride } = options
+  const create = options.create ?? slot !== undefined
   if (typeof replica !== 'string' || replica.length === 0 || replica.length > 256) throw invalid('replica must be a non-empty string of at most 256 characters')
-  if (!Number.isInteger(stride) || stride < 1 || stride > MAX_STRIDE) throw invalid(`stride must be an integer in [1, ${MAX_STRIDE}], got ${String(stride)}`, { stride })
-  if (slot !== undefined && (!Number.isInteger(slot) || slot < 0 || slot >= stride)) throw invalid(`slot must be an integer in [0, ${stride}), got ${String(slot)}`, { slot, stride })
+  if (stride === undefined && (slot !== undefined || create)) throw invalid(slot !== undefined ? 'a node needs the stride (K) of its cluster' : 'creating a mailbox needs its stride (K)')
+  if (stride !== undefined && (!Number.isInteger(stride) || stride < 1 || stride > MAX_STRIDE)) throw invalid(`stride must be an integer in [1, ${MAX_STRIDE}], got ${String(stride)}`, { stride })
+  if (slot !== undefined && (!Number.isInteger(slot) || slot < 0 || slot >= stride!)) throw invalid(`slot must be an integer in [0, ${stride}), got ${String(slot)}`, { slot, stride })
   const uidValidity = options.uidValidity ?? Math.max(1, Math.floor((options.now ?? Date.now)() / 1000) >>> 0)
   if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > MAX_UID) throw invalid('uidValidity must be a non-zero 32-bit unsigned integer', { uidValidity })
   const mb = new MailboxImpl(doc, replica, slot, stride, options.blobs, options.now ?? Date.now, options.randomBytes ?? defaultRandomBytes)
   const cfg = mb.state.config
-  if (cfg !== undefined && cfg[3] !== stride) {
+  // an edge replica never allocates: the stride matters only to nodes
+  if (slot !== undefined && cfg !== undefined && cfg[3] !== stride) {
     mb.destroy()
     throw new MailweaveError('STRIDE_MISMATCH', `mailbox was created with stride ${cfg[3]}, not ${stride}`, { stride: cfg[3] })
   }
@@ -497,6 +509,6 @@ export function openMailbox(doc: Y.Doc, options: OpenMailboxOptions): Mailbox {
       throw new MailweaveError('SLOT_CONFLICT', `slot ${slot} is already claimed by node ${others.join(', ')}; node ${replica} must use another slot`, { slot, claimers: others })
     }
   }
-  mb.init(options.create ?? slot !== undefined, uidValidity)
+  mb.init(create, uidValidity)
   return mb
 }

@@ -262,6 +262,23 @@ describe('bad input', () => {
     expect(() => openMailbox(A.doc, { replica: 'B', slot: 1, stride: 4 })).toThrow(expect.objectContaining({ code: 'STRIDE_MISMATCH' }))
   })
 
+  it('an edge replica needs no stride: it learns the mailbox\'s; a node and a creation do need one', () => {
+    const A = node('A', 0, 3)
+    A.append(rawMessage(1))
+    const eDoc = new Y.Doc()
+    const E = openMailbox(eDoc, { replica: 'tab' })
+    expect(E.stride).toBe(0) // not known before the first sync
+    Y.applyUpdate(eDoc, Y.encodeStateAsUpdate(A.doc))
+    expect(E.stride).toBe(3)
+    const g = E.append(rawMessage(2))
+    Y.applyUpdate(A.doc, Y.encodeStateAsUpdate(eDoc))
+    expect(A.expose().messages.map((m) => m.guid)).toContain(g)
+    // an edge that still passes a stride is not refused over it (it never allocates)
+    expect(() => openMailbox(A.doc, { replica: 'tab2', stride: 4 }).destroy()).not.toThrow()
+    expect(() => openMailbox(new Y.Doc(), { replica: 'B', slot: 1 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+    expect(() => openMailbox(new Y.Doc(), { replica: 'tab', create: true })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+  })
+
   it('unknown guids and bad flags leave the state unchanged', () => {
     const A = node('A', 0)
     const g = A.append(rawMessage(1))
