@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
-const SUITES = ['core', 'server', 'fastpath', 'imap', 'browser']
+const SUITES = ['core', 'server', 'postgres', 'fastpath', 'imap', 'browser']
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : SUITES
 for (const name of chosen) {
   const file = `bench/${name}.ts`
@@ -38,6 +38,13 @@ if (s !== undefined) {
     `| durable appends, one node (${s.appendsDurable.concurrency} in flight) | ${s.appendsDurable.oursPerSec}/s | raw Yjs + same fsync pattern: ${s.appendsDurable.rawYjsFsyncPerSec}/s | |`,
     `| replicate ${s.replication.messages.toLocaleString('en')} messages (with bodies) to an empty peer | ${s.replication.messagesPerSec} msg/s, ${s.replication.wireBytesPerMessage} B/msg on the wire | doveadm sync (Dovecot ${s.replication.doveadmSync.version.split(' ')[0]}, same run): ${s.replication.doveadmSync.messagesPerSec} msg/s, ${s.replication.vsDoveadmSync}× | ≥ 10× |`,
     `| catch-up after a partition, ${s.catchUp.appendsPerSide.toLocaleString('en')} appends per side | ${s.catchUp.seconds} s, ${s.catchUp.fixups} fixups | | |`,
+  ].join('\n')
+}
+const pgr = load('postgres')
+if (pgr !== undefined) {
+  tables.postgres = [
+    '| region storage (one node, same run) | result | file store | ratio | goal |', '|---|---|---|---|---|',
+    `| durable appends on PostgreSQL (${pgr.concurrency} in flight, median of ${pgr.rounds} alternating rounds) | ${pgr.postgresPerSec}/s | ${pgr.filePerSec}/s | ${pgr.ratio}× | ≥ ${pgr.goal}× |`,
   ].join('\n')
 }
 const f = load('fastpath')

@@ -10,7 +10,7 @@ import { waitFor } from './waitFor.ts'
 export interface PostgresServerOptions {
   /** Directory of initdb/pg_ctl/postgres; default `MAILWEAVE_PG_BIN` or the newest /usr/lib/postgresql/N/bin. */
   binDir?: string
-  /** Parent of the temporary cluster directory (default the OS temp dir). */
+  /** Parent of the temporary cluster directory (default the OS temp dir); the server user must be able to enter it. */
   parentDir?: string
   /** How long to wait for the server to accept connections (ms). */
   startTimeoutMs?: number
