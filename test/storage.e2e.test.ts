@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, truncateSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync, closeSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -115,4 +115,50 @@ describe('storage and process boundaries', () => {
     await b.start()
     client.sync(await atB.readMailbox('INBOX'))
   }, 180_000)
+
+  it('a damaged blob pack (100 B cut off its tail, a blob failing its hash): the bodies are fetched again from a peer', async () => {
+    const dir = tempDir()
+    const secret = readFileSync(join(dir, 'secret'), 'utf8')
+    const [portA, portB] = [await freePort(), await freePort()]
+    const common = { stride: 4, secretFile: join(dir, 'secret') }
+    const a = new NodeProcess({ ...common, nodeId: 'a', slot: 0, dataDir: join(dir, 'a'), port: portA, peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }] })
+    const b = new NodeProcess({ ...common, nodeId: 'b', slot: 1, dataDir: join(dir, 'b'), port: portB, peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }] })
+    nodes.push(a, b)
+    await Promise.all([a.start(), b.start()])
+    const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
+    expect((await fetch(b.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
+    const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
+    const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
+    await waitFor(async () => (await atA.call('GET', '/api/mailboxes/INBOX')).status === 200, 30_000, 'alice known at a')
+    const bodies = new Map<string, string>()
+    for (let i = 0; i < 20; i++) {
+      const raw = `From: x@example.org\r\nSubject: m${i}\r\n\r\n${`body ${i} `.repeat(20)}\r\n`
+      bodies.set(await atA.append('INBOX', raw), raw)
+    }
+    // every body reached b
+    await waitFor(async () => {
+      for (const g of bodies.keys()) if ((await atB.call('GET', `/api/mailboxes/INBOX/messages/${g}/raw`)).status !== 200) return false
+      return true
+    }, 30_000, 'every body at b')
+    await a.kill() // an unclean stop too: the restart checks this node's messages for missing bodies
+    const pack = join(a.o.dataDir, 'blobs', 'packs', readdirSync(join(a.o.dataDir, 'blobs', 'packs')).sort()[0]!)
+    const size = statSync(pack).size
+    truncateSync(pack, size - 100) // the last body loses its tail
+    const fd = openSync(pack, 'r+')
+    writeSync(fd, Buffer.from('X'), 0, 1, Math.floor(size / 2)) // a body in the middle fails its hash
+    closeSync(fd)
+    await a.start()
+    // no acknowledged message is given up (expunged) for a body this node lost and a peer has
+    await waitFor(async () => (await atA.readMailbox('INBOX')).messages.length === 20 && !/expunged messages of this node/.test(a.stderr), 10_000, 'all 20 messages listed').catch(() => undefined)
+    expect(a.stderr).not.toMatch(/expunged messages of this node/)
+    expect((await atA.readMailbox('INBOX')).messages.map((m) => m.guid).sort()).toEqual([...bodies.keys()].sort())
+    for (const [g, raw] of bodies) {
+      const r = await atA.fetch('GET', `/api/mailboxes/INBOX/messages/${g}/raw`)
+      expect(r.status).toBe(200)
+      expect(await r.text()).toBe(raw)
+    }
+    // fetched again means stored again: a stops serving from b
+    await b.stop()
+    for (const g of bodies.keys()) expect((await atA.fetch('GET', `/api/mailboxes/INBOX/messages/${g}/raw`)).status).toBe(200)
+  }, 120_000)
 })

@@ -186,6 +186,7 @@ export class MailNode {
     if (peers === undefined) return undefined
     return {
       connectedCount: () => peers.status().filter((p) => p.state === 'open').length,
+      knownCount: () => peers.status().length,
       verify: (docName) => peers.verify(docName),
       want: (hash, timeoutMs) => peers.want(hash, timeoutMs),
     }

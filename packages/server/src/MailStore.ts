@@ -10,11 +10,16 @@ import type { UserDirectory } from './UserDirectory.ts'
 export interface PeerBarrier {
   /** Number of peers connected now. */
   connectedCount(): number
+  /** Number of peers known (configured or ever connected). */
+  knownCount(): number
   /** Waits (bounded) until every connected peer integrated everything sent so far for `docName`. */
   verify(docName: string): Promise<{ answered: string[]; timedOut: string[] }>
   /** Fetches a blob from a peer that has it; resolves whether it is stored now. */
   want(hash: string, timeoutMs: number): Promise<boolean>
 }
+
+/** How long the unclean-stop check waits for peers to send a lost body back. */
+const SWEEP_FETCH_MS = 30_000
 
 /** This node's identity in the UID protocol. */
 export interface NodeIdentity {
@@ -234,8 +239,10 @@ export class MailStore {
    * A message this node appended is acknowledged only once its body is durable, but body and
    * metadata are fsynced in parallel: after a power loss the metadata can survive alone. Such a
    * message was never acknowledged and never left this node (the registry held it back), so it
-   * is expunged when its mailbox is first loaded after an unclean stop. Runs over the messages
-   * known at load only, once per mailbox (again only if the check failed).
+   * is expunged when its mailbox is first loaded after an unclean stop. A missing body may also
+   * be an acknowledged one lost since (a damaged pack): the peers are asked first, a body one of
+   * them has is stored again, and nothing is expunged while a peer cannot be asked. Runs over
+   * the messages known at load only, once per mailbox (again if the check failed or was put off).
    */
   private async sweepBodiless(docName: string, mailbox: Mailbox): Promise<void> {
     this.swept.add(docName)
@@ -245,9 +252,23 @@ export class MailStore {
       if (info !== undefined && info.origin === this.o.node.nodeId && info.hash !== '') mine.push({ guid: e.guid, hash: info.hash })
     }
     try {
-      const missing: string[] = []
-      for (const m of mine) if (!(await this.o.blobs.has(m.hash))) missing.push(m.guid)
+      const absent: { guid: string; hash: string }[] = []
+      for (const m of mine) if (!(await this.o.blobs.has(m.hash))) absent.push(m)
+      if (absent.length === 0) return
+      // A body a peer holds was durable here once (the message fact leaves only after its body
+      // is fsynced): the message was acknowledged and its body was lost since (a damaged pack).
+      // Fetch it back; only a body no peer has can be one that never became durable.
+      const peers = this.o.peers
+      const fetched = peers === undefined ? absent.map(() => false) : await Promise.all(absent.map((m) => peers.want(m.hash, SWEEP_FETCH_MS)))
+      const missing = absent.filter((_, i) => !fetched[i]).map((m) => m.guid)
+      if (fetched.some((f) => f)) this.o.log.warn({ doc: docName, messages: fetched.filter((f) => f).length }, 'fetched again from peers the lost bodies of acknowledged messages of this node')
       if (missing.length === 0) return
+      if (peers !== undefined && peers.connectedCount() < peers.knownCount()) {
+        // a peer that cannot be asked may hold the body: never expunge what may have been acknowledged
+        this.swept.delete(docName)
+        this.o.log.warn({ doc: docName, messages: missing.length }, 'messages of this node without a body are kept until every peer can be asked for it')
+        return
+      }
       // unloaded meanwhile: the next load checks again
       if (this.mailboxes.get(docName) !== mailbox) return void this.swept.delete(docName)
       mailbox.expunge(missing)

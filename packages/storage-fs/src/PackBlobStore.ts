@@ -713,7 +713,7 @@ export class PackBlobStore implements BlobStore {
       this.indexSize += frame.length
     }
     if (indexEnd < buf!.length || packsDropped.length > 0 || stale.size > 0) {
-      this.log?.('storage-fs: blob store recovered after an unclean stop (unacknowledged tail truncated)', {
+      this.log?.('storage-fs: blob store recovered after an unclean stop or damage (torn or damaged pack tail truncated; a node fetches lost bodies again from its peers)', {
         dir: this.dir,
         indexBytesDropped: buf!.length - indexEnd,
         packsTruncated: packsDropped,
