@@ -6,18 +6,54 @@ const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(byt
 
 /** Keys listed per round trip by {@link PgBlobStore.keys}. */
 const KEYS_PAGE = 1000
+/** At most this many puts (or bytes) go into one group commit. */
+const GROUP_MAX = 256
+const GROUP_MAX_BYTES = 16 * 1024 * 1024
 
 /**
  * A {@link BlobStore} in PostgreSQL (table `mw_blobs`). `put` refuses bytes that do not
- * hash to their key (`HASH_MISMATCH`, nothing stored) and resolves once committed; `get`
+ * hash to their key (`HASH_MISMATCH`, nothing stored) and resolves once committed (group commit); `get`
  * re-checks the hash, so a damaged row reads as a `CORRUPT` error, never as other bytes.
  */
 export class PgBlobStore implements BlobStore {
+  private queue: { key: string; bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void }[] = []
+  private writing = false
+
   constructor(private readonly db: PgDatabase) {}
 
+  /** Puts waiting while a commit is in flight are inserted by the next statement together (one WAL flush). */
   async put(key: string, bytes: Uint8Array): Promise<void> {
     if (!isBlobKey(key) || sha256Hex(bytes) !== key) throw new StorageError('HASH_MISMATCH', `blob bytes do not hash to ${key}`)
-    await this.db.commit(`cannot store blob ${key}`, 'INSERT INTO mw_blobs (key, data) VALUES ($1, $2) ON CONFLICT DO NOTHING', [key, asBuffer(bytes)])
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ key, bytes: bytes.slice(), resolve, reject })
+      if (!this.writing) void this.drain()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true
+    while (this.queue.length > 0) {
+      const group: typeof this.queue = []
+      let size = 0
+      while (this.queue.length > 0 && group.length < GROUP_MAX && size < GROUP_MAX_BYTES) {
+        const p = this.queue.shift()!
+        group.push(p)
+        size += p.bytes.length
+      }
+      // one row per key: the same body put twice in one group is stored once
+      const rows = new Map(group.map((p) => [p.key, p.bytes]))
+      try {
+        await this.db.commit(
+          `cannot store ${rows.size === 1 ? `blob ${group[0]!.key}` : `${rows.size} blobs`}`,
+          'INSERT INTO mw_blobs (key, data) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING',
+          [[...rows.keys()], [...rows.values()].map(asBuffer)],
+        )
+        for (const p of group) p.resolve()
+      } catch (e) {
+        for (const p of group) p.reject(e)
+      }
+    }
+    this.writing = false
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
