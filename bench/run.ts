@@ -32,7 +32,8 @@ if (c !== undefined) {
   ].join('\n')
 }
 const s = load('server')
-if (s !== undefined) {
+// (results from before the same-run doveadm reference have no doveadmSync: left as they are until `pnpm bench server` runs)
+if (s !== undefined && s.replication?.doveadmSync !== undefined) {
   tables.server = [
     '| node | result | reference | goal |', '|---|---|---|---|',
     `| durable appends, one node (${s.appendsDurable.concurrency} in flight) | ${s.appendsDurable.oursPerSec}/s | raw Yjs + same fsync pattern: ${s.appendsDurable.rawYjsFsyncPerSec}/s | |`,
