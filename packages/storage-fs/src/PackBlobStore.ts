@@ -1,11 +1,14 @@
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore } from '@mailweave/core'
 import { FileBlobStore } from './FileBlobStore.ts'
-import { concat, encodeFrame, FRAME_HEADER, frameAt, isMissing, parseFrames, readIfExists } from './frames.ts'
+import { concat, encodeFrame, FRAME_HEADER, isMissing } from './frames.ts'
 import { checkBlobKey, isBlobKey, sha256Hex } from './blobKey.ts'
+import { COMMIT, delEntry, encodeIndex, indexFrame, KEY_BYTES, putEntry, recordBytes } from './packIndex.ts'
+import type { Loc } from './packIndex.ts'
+import { PackRecovery, packSizes } from './PackRecovery.ts'
 import { StorageError, toStorageError } from './StorageError.ts'
 import type { StorageLog } from './StorageError.ts'
 import { defaultWriteOp, replaceFile, syncDir, writeFully } from './writeFully.ts'
@@ -44,13 +47,6 @@ export interface PackCompaction {
   bytesAfter: number
 }
 
-/** Where a packed blob lives: its record starts at `offset` of pack `pack`; `length` is the blob's. */
-interface Loc {
-  pack: number
-  offset: number
-  length: number
-}
-
 interface PendingRead {
   key: string
   loc: Loc
@@ -64,90 +60,16 @@ interface Batch {
   done: Promise<void>
 }
 
-const KEY_BYTES = 32
-const PACK_NAME = /^(\d{6,})\.pack$/
 const DEFAULT_LARGE = 1 << 20
 const DEFAULT_PACK = 256 << 20
 const MAX_LARGE = 1 << 30
 const MAX_PACK = 0xffffffff
-// Index record = one frame per group commit: a kind byte, then entries PUT key pack offset length | DEL key.
-// A COMMIT frame is fsynced together with its pack records, so after a crash the last one may
-// point at records that never reached the disk: open verifies them. A SETTLED frame was written
-// after its records were durable (compaction, rebuild, recovery tombstones).
-const COMMIT = 0x43
-const SETTLED = 0x53
-const PUT = 1
-const DEL = 2
-const PUT_ENTRY = 1 + KEY_BYTES + 12
-const DEL_ENTRY = 1 + KEY_BYTES
-const ENTRIES_PER_FRAME = 16384
-// Record 0 of the index: magic + u32le number of the generation's first pack (older packs are garbage).
-const INDEX_MAGIC = Buffer.from('mailweave-blobindex/1\n')
 // Reads of one tick join into one when their records are at most READ_GAP apart and the run stays within READ_SPAN.
 const READ_GAP = 16 << 10
 const READ_SPAN = 1 << 20
 // Compaction reads neighbouring records in one go and writes in chunks of about this size.
 const COPY_CHUNK = 8 << 20
-
-/** Bytes of a pack record holding a blob of `length` bytes: frame header, raw key, blob. */
-const recordBytes = (length: number): number => FRAME_HEADER + KEY_BYTES + length
 const closedError = (): StorageError => new StorageError('IO', 'PackBlobStore is closed')
-const ignoreMissing = (err: unknown): void => {
-  if (!isMissing(err)) throw err
-}
-
-function putEntry(key: string, loc: Loc): Uint8Array {
-  const out = Buffer.allocUnsafe(PUT_ENTRY)
-  out[0] = PUT
-  out.write(key, 1, 'hex')
-  out.writeUInt32LE(loc.pack, 1 + KEY_BYTES)
-  out.writeUInt32LE(loc.offset, 5 + KEY_BYTES)
-  out.writeUInt32LE(loc.length, 9 + KEY_BYTES)
-  return out
-}
-
-function delEntry(key: string): Uint8Array {
-  const out = Buffer.allocUnsafe(DEL_ENTRY)
-  out[0] = DEL
-  out.write(key, 1, 'hex')
-  return out
-}
-
-/** One index frame of `kind` holding `entries`. */
-const indexFrame = (kind: number, entries: Uint8Array[]): Uint8Array => encodeFrame(Uint8Array.of(kind), ...entries)
-
-/** Replays one index frame; false (and no callback) when the frame is malformed. */
-function decodeEntries(payload: Uint8Array, onPut: (key: string, loc: Loc) => void, onDel: (key: string) => void): boolean {
-  if (payload[0] !== COMMIT && payload[0] !== SETTLED) return false
-  const buf = Buffer.from(payload.buffer, payload.byteOffset + 1, payload.byteLength - 1)
-  for (let at = 0; at < buf.length; ) {
-    const size = buf[at] === PUT ? PUT_ENTRY : buf[at] === DEL ? DEL_ENTRY : Infinity
-    if (at + size > buf.length) return false
-    at += size
-  }
-  for (let at = 0; at < buf.length; ) {
-    const key = buf.toString('hex', at + 1, at + 1 + KEY_BYTES)
-    if (buf[at] === PUT) {
-      onPut(key, { pack: buf.readUInt32LE(at + 1 + KEY_BYTES), offset: buf.readUInt32LE(at + 5 + KEY_BYTES), length: buf.readUInt32LE(at + 9 + KEY_BYTES) })
-      at += PUT_ENTRY
-    } else {
-      onDel(key)
-      at += DEL_ENTRY
-    }
-  }
-  return true
-}
-
-const headerFrame = (firstPack: number): Uint8Array => {
-  const first = Buffer.alloc(4)
-  first.writeUInt32LE(firstPack)
-  return encodeFrame(INDEX_MAGIC, first)
-}
-
-const headerFirstPack = (payload: Uint8Array | undefined): number | undefined => {
-  if (payload?.length !== INDEX_MAGIC.length + 4 || !INDEX_MAGIC.equals(payload.subarray(0, INDEX_MAGIC.length))) return undefined
-  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).readUInt32LE(INDEX_MAGIC.length)
-}
 
 /**
  * A durable, content-addressed {@link BlobStore} that appends blobs as CRC-framed records
@@ -528,7 +450,7 @@ export class PackBlobStore implements BlobStore {
     let first = 0
     let index: { file: FileHandle; size: number }
     try {
-      before = await this.packSizes()
+      before = await packSizes(this.packsDir)
       first = Math.max(this.active, ...before.keys()) + 1
       await startPack(first)
       for (let i = 0; i < live.length; ) {
@@ -609,212 +531,29 @@ export class PackBlobStore implements BlobStore {
 
   /** Writes a complete index (header + PUT entries) to a temp file and renames it over `index.log`. */
   private async writeIndex(firstPack: number, entries: Map<string, Loc>): Promise<{ file: FileHandle; size: number }> {
-    const frames = [headerFrame(firstPack)]
-    let batch: Uint8Array[] = []
-    for (const [key, loc] of entries) {
-      batch.push(putEntry(key, loc))
-      if (batch.length === ENTRIES_PER_FRAME) {
-        frames.push(indexFrame(SETTLED, batch))
-        batch = []
-      }
-    }
-    if (batch.length > 0) frames.push(indexFrame(SETTLED, batch))
-    const data = concat(frames)
+    const data = encodeIndex(firstPack, entries)
     return { file: await replaceFile(this.writeOp, this.indexPath, data, (file) => this.sync(file)), size: data.length }
   }
 
-  /** Loads the index and reconciles it with the packs on disk. */
+  /** Loads the index and reconciles it with the packs on disk (see PackRecovery). */
   private async recover(): Promise<void> {
-    await unlink(`${this.indexPath}.tmp`).catch(ignoreMissing)
-    const sizes = await this.packSizes()
-    const buf = await readIfExists(this.indexPath)
-    const { records, offsets, validEnd } = parseFrames(buf ?? new Uint8Array(0))
-    const firstPack = headerFirstPack(records[0])
-    if (firstPack === undefined) return this.rebuild(sizes, buf?.length ?? 0)
-
-    let indexEnd = validEnd
-    /** End of the last readable record of each pack. */
-    const packEnd = new Map<number, number>()
-    /** End of the last record the index ever placed in each pack, readable or not. */
-    const claimedEnd = new Map<number, number>()
-    /** Keys whose latest entry points past the end of its pack (bytes lost) and has no tombstone yet. */
-    const stale = new Set<string>()
-    /** Readable-looking PUT entries of the last frame if it is a COMMIT frame: still to verify. */
-    let unverified: [string, Loc][] = []
-    for (let r = 1; r < records.length; r++) {
-      const puts: [string, Loc][] = []
-      const ok = decodeEntries(
-        records[r]!,
-        (key, loc) => {
-          const end = loc.offset + recordBytes(loc.length)
-          claimedEnd.set(loc.pack, Math.max(claimedEnd.get(loc.pack) ?? 0, end))
-          if (end > (sizes.get(loc.pack) ?? 0)) {
-            this.index.delete(key)
-            stale.add(key)
-            return
-          }
-          this.index.set(key, loc)
-          stale.delete(key)
-          packEnd.set(loc.pack, Math.max(packEnd.get(loc.pack) ?? 0, end))
-          puts.push([key, loc])
-        },
-        (key) => {
-          this.index.delete(key)
-          stale.delete(key)
-        },
-      )
-      if (!ok) {
-        indexEnd = offsets[r]!
-        break
-      }
-      unverified = records[r]![0] === COMMIT ? puts : []
-    }
-    const verified = await this.verify(unverified, packEnd, stale)
-
-    let active = Math.max(firstPack, ...packEnd.keys())
-    // A pack that lost indexed bytes takes no more appends: its dead entries must never cover new records.
-    if ((claimedEnd.get(active) ?? 0) > (packEnd.get(active) ?? 0)) active++
-    const packsDropped: { pack: number; bytes: number }[] = []
-    let unlinked = false
-    for (const [pack, size] of sizes) {
-      if (pack > active || (pack < firstPack && !packEnd.has(pack))) {
-        // Packs of an older generation (compaction finished) or never indexed (crash first).
-        await unlink(this.packPath(pack))
-        unlinked = true
-        if (pack > active && size > 0) packsDropped.push({ pack, bytes: size })
-        continue
-      }
-      const end = packEnd.get(pack) ?? 0
-      if (size > end || verified.has(pack)) {
-        const file = await open(this.packPath(pack), 'r+')
-        try {
-          if (size > end) await file.truncate(end)
-          // Records verified from the page cache must be on disk before anything builds on them.
-          await this.sync(file)
-        } finally {
-          await file.close()
-        }
-        if (size > end) packsDropped.push({ pack, bytes: size - end })
-      }
-    }
-    if (unlinked) await this.syncDirectory(this.packsDir)
-
-    this.indexFile = await open(this.indexPath, 'r+')
-    if (indexEnd < buf!.length) await this.indexFile.truncate(indexEnd)
-    if (indexEnd < buf!.length || verified.size > 0) await this.sync(this.indexFile)
-    this.indexSize = indexEnd
-    this.active = active
-    this.activeSize = packEnd.get(active) ?? 0
-    if (stale.size > 0) {
-      // Tombstones, so that the next open does not report the same lost entries again.
-      const frame = indexFrame(SETTLED, [...stale].map(delEntry))
-      await writeFully(this.writeOp, this.indexFile, frame, this.indexSize)
-      await this.sync(this.indexFile)
-      this.indexSize += frame.length
-    }
-    if (indexEnd < buf!.length || packsDropped.length > 0 || stale.size > 0) {
-      this.log?.('storage-fs: blob store recovered after an unclean stop or damage (torn or damaged pack tail truncated; a node fetches lost bodies again from its peers)', {
-        dir: this.dir,
-        indexBytesDropped: buf!.length - indexEnd,
-        packsTruncated: packsDropped,
-        entriesLost: stale.size,
-      })
-    }
-  }
-
-  /**
-   * Checks the records of the last COMMIT frame (the only ones that may not have reached the disk):
-   * from the first record of a pack that does not verify on, entries are dropped (and marked stale)
-   * and that pack ends there. Returns the packs whose records verified.
-   */
-  private async verify(puts: [string, Loc][], packEnd: Map<number, number>, stale: Set<string>): Promise<Set<number>> {
-    const verified = new Set<number>()
-    const byPack = new Map<number, [string, Loc][]>()
-    for (const put of puts) {
-      const entries = byPack.get(put[1].pack)
-      if (entries) entries.push(put)
-      else byPack.set(put[1].pack, [put])
-    }
-    for (const [pack, entries] of byPack) {
-      entries.sort(([, a], [, b]) => a.offset - b.offset)
-      const from = entries[0]![1].offset
-      const last = entries.at(-1)![1]
-      const file = await open(this.packPath(pack), 'r')
-      const buf = Buffer.alloc(last.offset + recordBytes(last.length) - from)
-      try {
-        await file.read(buf, 0, buf.length, from)
-      } finally {
-        await file.close()
-      }
-      const bad = entries.findIndex(([key, loc]) => {
-        const payload = frameAt(buf, loc.offset - from)
-        return payload?.length !== KEY_BYTES + loc.length || Buffer.from(payload.buffer, payload.byteOffset, KEY_BYTES).toString('hex') !== key
-      })
-      if (bad < 0) {
-        verified.add(pack)
-        continue
-      }
-      for (const [key, loc] of entries.slice(bad)) {
-        if (this.index.get(key) !== loc) continue // superseded within the same commit
-        this.index.delete(key)
-        stale.add(key)
-      }
-      packEnd.set(pack, entries[bad]![1].offset)
-      if (bad > 0) verified.add(pack)
-    }
-    return verified
-  }
-
-  /** No readable index: rebuilds it from the packs' records (deletions since the last compaction come back). */
-  private async rebuild(sizes: Map<number, number>, indexBytes: number): Promise<void> {
-    const packs = [...sizes.keys()].sort((a, b) => a - b)
-    let end = 0
-    const packsDropped: { pack: number; bytes: number }[] = []
-    for (const pack of packs) {
-      const buf = Buffer.from(await readFile(this.packPath(pack)))
-      const { records, offsets } = parseFrames(buf)
-      end = 0
-      for (const [r, record] of records.entries()) {
-        if (record.length < KEY_BYTES) break
-        const key = buf.toString('hex', offsets[r]! + FRAME_HEADER, offsets[r]! + FRAME_HEADER + KEY_BYTES)
-        this.index.set(key, { pack, offset: offsets[r]!, length: record.length - KEY_BYTES })
-        end = offsets[r]! + FRAME_HEADER + record.length
-      }
-      if (end < buf.length) packsDropped.push({ pack, bytes: buf.length - end })
-      const file = await open(this.packPath(pack), 'r+')
-      try {
-        // Only the last pack receives appends, so only its bad tail must go.
-        if (end < buf.length && pack === packs.at(-1)) await file.truncate(end)
-        // What was read may exist only in the page cache: make it durable before indexing it.
-        await this.sync(file)
-      } finally {
-        await file.close()
-      }
-    }
-    const firstPack = packs[0] ?? 0
-    const { file, size } = await this.writeIndex(firstPack, this.index)
-    this.indexFile = file
-    this.indexSize = size
-    this.active = packs.at(-1) ?? firstPack
-    this.activeSize = end
-    await this.syncDirectory(this.dir)
-    if (indexBytes > 0 || packs.length > 0) {
-      this.log?.('storage-fs: blob index missing or unreadable, rebuilt from the packs (deletions since the last compaction are undone)', {
-        dir: this.dir,
-        indexBytes,
-        blobs: this.index.size,
-        packsWithBadTail: packsDropped,
-      })
-    }
-  }
-
-  private async packSizes(): Promise<Map<number, number>> {
-    const sizes = new Map<number, number>()
-    for (const name of await readdir(this.packsDir)) {
-      const match = PACK_NAME.exec(name)
-      if (match) sizes.set(Number(match[1]), (await stat(join(this.packsDir, name))).size)
-    }
-    return sizes
+    const recovery = new PackRecovery({
+      dir: this.dir,
+      packsDir: this.packsDir,
+      indexPath: this.indexPath,
+      writeOp: this.writeOp,
+      log: this.log,
+      index: this.index,
+      packPath: (pack) => this.packPath(pack),
+      sync: (file) => this.sync(file),
+      syncDirectory: (dir) => this.syncDirectory(dir),
+      writeIndex: (first, entries) => this.writeIndex(first, entries),
+    })
+    await recovery.recover()
+    this.indexFile = recovery.indexFile
+    this.indexSize = recovery.indexSize
+    this.active = recovery.active
+    this.activeSize = recovery.activeSize
   }
 
   private packPath(pack: number): string {
