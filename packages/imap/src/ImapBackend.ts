@@ -1,8 +1,9 @@
-import type { Mailbox, MailboxView } from '@mailweave/core'
+import type { MailboxView, MessageInfo, ViewChange } from '@mailweave/core'
 
 // The interface the IMAP server needs from the node that holds the mailboxes. It is small on
-// purpose: mailbox state and replication live in @mailweave/core `Mailbox`es; the backend adds
-// accounts, names, durability and bodies. Refusals a client should read (a name that exists,
+// purpose: mailbox state and replication live in @mailweave/core `Mailbox`es, which the server
+// never writes to directly (go-imap's backend Session is the model); the backend adds accounts,
+// names, durability and bodies. Refusals a client should read (a name that exists,
 // a mailbox that does not) are thrown as `ImapError` (`no('...', 'ALREADYEXISTS')`); any
 // other rejection becomes `NO [SERVERBUG]` and is logged. Mailbox names are Unicode strings,
 // hierarchy delimiter "/", and "INBOX" is always spelled in upper case.
@@ -46,19 +47,43 @@ export interface ImapAccount {
   close?(): void
 }
 
+/** One message to append: its raw bytes, flags and INTERNALDATE (default: now). */
+export interface AppendInput {
+  readonly raw: Uint8Array
+  readonly flags?: readonly string[]
+  readonly internalDate?: Date
+}
+
+/** What {@link ImapMailbox.append} resolves with: the new messages' guids and the exposure taken after them. */
+export interface Appended {
+  readonly guids: string[]
+  readonly view: MailboxView
+}
+
+/** A flag change of one message: flags to add and flags to remove. */
+export interface FlagChange {
+  readonly guid: string
+  readonly add?: readonly string[]
+  readonly remove?: readonly string[]
+}
+
 /**
- * An open mailbox. The server reads through `mailbox` (view, message, onChange) and writes
- * flags and expunges through it; everything that reveals UIDs goes through `expose()` first.
+ * An open mailbox. The server reads the node's replica through `view`, `message` and
+ * `onChange`, and changes it only through the operations below, each of which applies
+ * its change at once (visible to `view`/`message` when the call returns) and resolves only
+ * once the change is durable; a rejected operation leaves nothing of itself behind that a
+ * client could be told about. Everything that reveals UIDs goes through `expose()` first.
+ * {@link DurableMailbox} implements all of this over a core `Mailbox`.
  */
 export interface ImapMailbox {
-  /**
-   * This node's replica (a node: it has a slot). Its `onChange` must report every view change
-   * this node observes, local and replicated. Writes through it (`setFlags`, `expunge`) apply
-   * at once; they are durable once `flush()` resolves.
-   */
-  readonly mailbox: Mailbox
   /** This node's modification sequences for the mailbox (see {@link ModSeqSource}). */
   readonly modseq: ModSeqSource
+  /** The current view (not an exposure: tell no client a UID from it that `expose()` has not shown). */
+  view(): MailboxView
+  /** The metadata of a message this replica knows (expunged ones too), or `undefined`. */
+  message(guid: string): MessageInfo | undefined
+  /** Every view change this node observes, local and replicated; returns the unsubscribe function. */
+  onChange(listener: (change: ViewChange) => void): () => void
   /**
    * docs/protocol.md rule 5: fixes stranded messages, records an exposure (after the fast-path
    * reservation, if the node does that), and resolves once that exposure is durable. The
@@ -67,13 +92,23 @@ export interface ImapMailbox {
    */
   expose(): Promise<MailboxView>
   /**
-   * Appends a message; resolves with its guid once its body is durable. The message itself
-   * may become durable only with the next `expose()` or `flush()`, which callers await
-   * before they acknowledge (APPEND and COPY expose right after: one metadata fsync).
+   * Appends the messages, all or nothing, then exposes: resolves with their guids (in order)
+   * and that exposure once bodies, messages and exposure are durable (one round of fsyncs for
+   * all). When one fails, the others are expunged again and it rejects. A message the
+   * exposure does not show yet (stranded) has no UID to tell.
    */
-  append(raw: Uint8Array, opts: { flags?: readonly string[]; internalDate?: Date }): Promise<string>
-  /** Resolves once every earlier write through `mailbox` (flags, expunges) is durable. */
-  flush(): Promise<void>
+  append(messages: readonly AppendInput[]): Promise<Appended>
+  /** Changes flags; resolves once durable. */
+  setFlags(changes: readonly FlagChange[]): Promise<void>
+  /** Expunges the messages; resolves once durable. */
+  expunge(guids: readonly string[]): Promise<void>
+  /**
+   * Copies the messages (bytes, flags, INTERNALDATE) into `target` (a handle of the same
+   * backend) exactly as `target.append` would (all or nothing, exposed, durable). Rejects
+   * `NO [UNAVAILABLE]` when a body is not on this node. MOVE is this plus `expunge` of the
+   * originals.
+   */
+  copyTo(target: ImapMailbox, guids: readonly string[]): Promise<Appended>
   /**
    * The raw bytes of a message the mailbox knows (expunged ones too, while stored), or
    * `undefined` when the body is not available here (not replicated yet, or deleted).

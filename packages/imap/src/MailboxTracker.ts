@@ -59,7 +59,7 @@ export class MailboxTracker {
   static async open(handle: ImapMailbox): Promise<MailboxTracker> {
     // Changes that arrive while the first exposure is in flight are replayed once the tracker exists.
     const box: { tracker?: MailboxTracker; pending: ViewChange[] } = { pending: [] }
-    const unsubscribe = handle.mailbox.onChange((c) => {
+    const unsubscribe = handle.onChange((c) => {
       try {
         if (box.tracker === undefined) box.pending.push(c)
         else box.tracker.note(c.added.length > 0, c.removed, c.flagsChanged)
@@ -198,7 +198,6 @@ export class MailboxTracker {
    */
   async sync(allowExpunge: boolean): Promise<TrackerEvent[]> {
     const events: TrackerEvent[] = []
-    const mailbox = this.handle.mailbox
     let added: ViewEntry[] = []
     if (this.#grown) {
       this.#grown = false
@@ -219,7 +218,7 @@ export class MailboxTracker {
       added = added.filter((e) => e.uid > max)
     }
     if (this.#removed.size > 0) {
-      const now = mailbox.view().snapshot
+      const now = this.handle.view().snapshot
       for (const uid of this.#removed) {
         const seq = this.seqOf(uid)
         if (seq === undefined) continue
@@ -241,7 +240,7 @@ export class MailboxTracker {
       events.push({ kind: 'exists', count: this.#entries.length })
     }
     if (this.#flagged.size > 0) {
-      const now = mailbox.view().snapshot
+      const now = this.handle.view().snapshot
       const changed: number[] = []
       for (const uid of this.#flagged) {
         const seq = this.seqOf(uid)

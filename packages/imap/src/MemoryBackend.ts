@@ -1,8 +1,9 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { MemoryBlobStore, openMailbox } from '@mailweave/core'
-import type { BlobStore, Mailbox, MailboxView } from '@mailweave/core'
+import type { BlobStore, Mailbox } from '@mailweave/core'
 import * as Y from 'yjs'
-import type { ImapAccount, ImapBackend, ImapMailbox, ModSeqSource } from './ImapBackend.ts'
+import { DurableMailbox } from './DurableMailbox.ts'
+import type { ImapAccount, ImapBackend, ImapMailbox } from './ImapBackend.ts'
 import { no } from './ImapError.ts'
 import { ModSeqIndex } from './ModSeqIndex.ts'
 
@@ -108,40 +109,26 @@ export class MemoryBackend implements ImapBackend {
 
   /** @internal */
   handle(entry: MailboxEntry): ImapMailbox {
-    return new MemoryMailbox(entry, this.blobs)
+    const { mailbox, modseq } = entry
+    const blobs = this.blobs
+    // memory is this backend's durability: a write is durable once applied and its body stored
+    return new DurableMailbox({
+      mailbox,
+      modseq,
+      expose: async () => {
+        const view = mailbox.expose()
+        await mailbox.whenBlobsStored()
+        return view
+      },
+      stage: async (m) => mailbox.append(m.raw, { ...(m.flags !== undefined ? { flags: [...m.flags] } : {}), ...(m.internalDate !== undefined ? { internalDate: m.internalDate } : {}) }),
+      persist: () => mailbox.whenBlobsStored(),
+      body: async (guid) => {
+        const info = mailbox.message(guid)
+        return info === undefined ? undefined : blobs.get(info.hash)
+      },
+      release: () => undefined,
+    })
   }
-}
-
-class MemoryMailbox implements ImapMailbox {
-  readonly mailbox: Mailbox
-  readonly modseq: ModSeqSource
-
-  constructor(
-    entry: MailboxEntry,
-    private readonly blobs: BlobStore,
-  ) {
-    this.mailbox = entry.mailbox
-    this.modseq = entry.modseq
-  }
-
-  async expose(): Promise<MailboxView> {
-    return this.mailbox.expose()
-  }
-
-  async append(raw: Uint8Array, opts: { flags?: readonly string[]; internalDate?: Date }): Promise<string> {
-    const guid = this.mailbox.append(raw, { ...(opts.flags !== undefined ? { flags: [...opts.flags] } : {}), ...(opts.internalDate !== undefined ? { internalDate: opts.internalDate } : {}) })
-    await this.mailbox.whenBlobsStored()
-    return guid
-  }
-
-  async flush(): Promise<void> {}
-
-  async body(guid: string): Promise<Uint8Array | undefined> {
-    const info = this.mailbox.message(guid)
-    return info === undefined ? undefined : this.blobs.get(info.hash)
-  }
-
-  release(): void {}
 }
 
 const isInferior = (name: string, of: string): boolean => name.startsWith(`${of}/`)

@@ -2,7 +2,9 @@
 // (framing, command parsing, response encoding) it is built on.
 export { ImapServer } from './ImapServer.ts'
 export type { ImapServerOptions } from './ImapServer.ts'
-export type { ImapAccount, ImapBackend, ImapMailbox, ModSeqSource } from './ImapBackend.ts'
+export type { Appended, AppendInput, FlagChange, ImapAccount, ImapBackend, ImapMailbox, ModSeqSource } from './ImapBackend.ts'
+export { DurableMailbox } from './DurableMailbox.ts'
+export type { MailboxStorage } from './DurableMailbox.ts'
 export { ImapError, bad, errorResponse, no } from './ImapError.ts'
 export type { ErrorResponse, PlainResponseCode } from './ImapError.ts'
 export { ModSeqIndex } from './ModSeqIndex.ts'

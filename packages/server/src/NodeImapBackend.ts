@@ -1,4 +1,4 @@
-import { ModSeqIndex, no, type ImapAccount, type ImapBackend, type ImapMailbox } from '@mailweave/imap'
+import { DurableMailbox, ModSeqIndex, no, type ImapAccount, type ImapBackend, type ImapMailbox } from '@mailweave/imap'
 import type { AccountDoc } from './AccountDoc.ts'
 import { mailboxDocName } from '@mailweave/core'
 import type { DocRegistry } from './DocRegistry.ts'
@@ -118,14 +118,15 @@ class NodeImapAccount implements ImapAccount {
     const docName = mailboxDocName(this.user, h.entry.id)
     let modseq = this.modseqs.get(docName)
     if (modseq === undefined) this.modseqs.set(docName, (modseq = new ModSeqIndex(h.mailbox)))
-    return {
+    return new DurableMailbox({
       mailbox: h.mailbox,
       modseq,
       expose: () => h.expose(),
-      append: (raw, opts) => h.stage(raw, { flags: opts.flags === undefined ? undefined : [...opts.flags], internalDate: opts.internalDate }).catch(imapError),
-      flush: () => h.flush(),
+      // the body and the message fact are fsynced together by persist (MailStore.flush)
+      stage: (m) => h.stage(m.raw, { flags: m.flags === undefined ? undefined : [...m.flags], internalDate: m.internalDate }).catch(imapError),
+      persist: () => h.flush(),
       body: (guid) => h.body(guid),
       release: () => h.release(),
-    }
+    })
   }
 }

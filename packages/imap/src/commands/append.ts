@@ -2,7 +2,6 @@ import { no } from '../ImapError.ts'
 import { mailboxName } from '../mailboxNames.ts'
 import { exposedSet } from '../uidSets.ts'
 import type { AppendCommand } from '../wire/Command.ts'
-import { appendAll } from './appendAll.ts'
 import { AUTHENTICATED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 import { storableFlags } from './flags.ts'
@@ -20,12 +19,8 @@ export const append: CommandSpec<AppendCommand> = {
     const handle = await session.account!.open(name)
     if (handle === undefined) throw no(`No mailbox ${name}`, 'TRYCREATE')
     try {
-      const guids = await appendAll(handle, messages.length, (i) => {
-        const m = messages[i]!
-        return handle.append(m.raw, { flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) })
-      })
-      const view = await handle.expose()
-      const infos = guids.map((g) => handle.mailbox.message(g))
+      const { guids, view } = await handle.append(messages.map((m) => ({ raw: m.raw, flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) })))
+      const infos = guids.map((g) => handle.message(g))
       // a mail client lists what it just saved: parse the envelopes now, after the reply is out,
       // while the bytes are in memory (Dovecot fills its index cache at save time the same way)
       const cache = session.context.cache

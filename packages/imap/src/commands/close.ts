@@ -12,12 +12,9 @@ export const close: CommandSpec<SimpleCommand> = {
       const guids: string[] = []
       for (let seq = 1; seq <= tracker.count; seq++) {
         const e = tracker.at(seq)!
-        if (handle.mailbox.message(e.guid)?.flags.includes('\\Deleted')) guids.push(e.guid)
+        if (handle.message(e.guid)?.flags.includes('\\Deleted')) guids.push(e.guid)
       }
-      if (guids.length > 0) {
-        handle.mailbox.expunge(guids)
-        await handle.flush()
-      }
+      await handle.expunge(guids)
     }
     session.deselect()
   },

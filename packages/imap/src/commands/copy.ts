@@ -3,7 +3,6 @@ import { mailboxName } from '../mailboxNames.ts'
 import { exposedSet, orderedSet } from '../uidSets.ts'
 import type { CopyCommand } from '../wire/Command.ts'
 import type { ResponseCode } from '../wire/encode.ts'
-import { appendAll } from './appendAll.ts'
 import { SELECTED } from './CommandSpec.ts'
 import type { CommandSpec } from './CommandSpec.ts'
 
@@ -27,21 +26,13 @@ export const copy: CommandSpec<CopyCommand> = {
     if (dest === undefined) throw no(`No mailbox ${target}`, 'TRYCREATE')
     try {
       if (sources.length === 0) return { text: `${cmd.name} completed, no messages` }
-      const copies = await appendAll(dest, sources.length, async (i) => {
-        const e = sources[i]!
-        const info = handle.mailbox.message(e.guid)
-        const raw = await handle.body(e.guid)
-        if (info === undefined || raw === undefined) throw no('A message body is not available on this server yet', 'UNAVAILABLE')
-        return dest.append(raw, { flags: info.flags, internalDate: info.internalDate })
-      })
-      const view = await dest.expose()
-      const destination = exposedSet(view, copies.map((g) => dest.mailbox.message(g)?.uid))
+      const { guids: copies, view } = await handle.copyTo(dest, sources.map((e) => e.guid))
+      const destination = exposedSet(view, copies.map((g) => dest.message(g)?.uid))
       const code: ResponseCode | undefined = destination !== undefined
         ? { code: 'COPYUID', uidValidity: view.uidValidity, source: orderedSet(sources.map((e) => e.uid)), destination }
         : undefined
       if (cmd.name === 'COPY') return { text: 'COPY completed', ...(code !== undefined ? { code } : {}) }
-      handle.mailbox.expunge(sources.map((e) => e.guid))
-      await handle.flush()
+      await handle.expunge(sources.map((e) => e.guid))
       if (code !== undefined) await session.untaggedStatus('OK', 'Messages copied', code)
       return { text: 'MOVE completed' }
     } finally {

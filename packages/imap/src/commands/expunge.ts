@@ -18,11 +18,8 @@ export const expunge: CommandSpec<ExpungeCommand> = {
       const e = tracker.at(seq)!
       if (tracker.isGone(e.uid)) continue
       if (cmd.sequenceSet !== undefined && !cmd.sequenceSet.contains(e.uid, max)) continue
-      if (handle.mailbox.message(e.guid)?.flags.includes('\\Deleted')) guids.push(e.guid)
+      if (handle.message(e.guid)?.flags.includes('\\Deleted')) guids.push(e.guid)
     }
-    if (guids.length > 0) {
-      handle.mailbox.expunge(guids)
-      await handle.flush()
-    }
+    await handle.expunge(guids)
   },
 }

@@ -56,7 +56,8 @@ export const fetch: CommandSpec<FetchCommand> = {
     const wantsFlags = cmd.items.some((i) => i.type === 'FLAGS')
     const unavailable: Array<{ seq: number; uid: number }> = []
     let expunged = 0
-    let seenSet = false
+    const seenWrites: Promise<void>[] = []
+    let seenFailure: unknown
     const cache = session.context.cache
     // CHANGEDSINCE: messages not modified since (or gone) are left out
     const unchanged = (e: { uid: number }): boolean =>
@@ -66,7 +67,7 @@ export const fetch: CommandSpec<FetchCommand> = {
       if (!needsBody) return undefined
       const e = tracker.at(seqs[i]!)
       if (e === undefined || unchanged(e)) return undefined
-      const info = handle.mailbox.message(e.guid)
+      const info = handle.message(e.guid)
       if (info === undefined || info.hash === '') return undefined
       if ((envelopeOnly && (cache.peekEnvelopeToken(info.hash) !== undefined || cache.peekEnvelope(info.hash) !== undefined)) || (!needsRaw && cache.has(info.hash))) return undefined
       return { guid: e.guid, size: info.size }
@@ -79,7 +80,7 @@ export const fetch: CommandSpec<FetchCommand> = {
       const entry = tracker.at(seq)!
       const gone = tracker.isGone(entry.uid)
       if (unchanged(entry)) continue
-      const info = handle.mailbox.message(entry.guid)
+      const info = handle.message(entry.guid)
       if (info === undefined) {
         expunged++
         continue
@@ -87,10 +88,12 @@ export const fetch: CommandSpec<FetchCommand> = {
       let flags = gone ? entry.flags : info.flags
       let flagsChanged = false
       if (marksSeen && !gone && !flags.includes('\\Seen')) {
-        handle.mailbox.setFlags(entry.guid, { add: ['\\Seen'] })
-        flags = handle.mailbox.message(entry.guid)?.flags ?? flags
+        // applied at once (the response shows the new flags and MODSEQ), durable before the tagged OK
+        seenWrites.push(handle.setFlags([{ guid: entry.guid, add: ['\\Seen'] }]).catch((e: unknown) => {
+          seenFailure ??= e
+        }))
+        flags = handle.message(entry.guid)?.flags ?? flags
         flagsChanged = true
-        seenSet = true
       }
       let raw: Buffer | undefined
       let parsed: ParsedMessage | undefined
@@ -178,7 +181,8 @@ export const fetch: CommandSpec<FetchCommand> = {
     } finally {
       session.uncork()
     }
-    if (seenSet) await handle.flush()
+    await Promise.all(seenWrites)
+    if (seenFailure !== undefined) throw seenFailure
     for (const u of unavailable.slice(0, MAX_UNAVAILABLE_LINES)) {
       await session.untaggedStatus('NO', `UID ${u.uid} (message ${u.seq}): body not available on this server yet; try again later`, { code: 'UNAVAILABLE' })
     }

@@ -165,7 +165,7 @@ export const search: CommandSpec<SearchCommand> = {
     for (let seq = 1; seq <= count; seq++) {
       const e = tracker.at(seq)!
       if (tracker.isGone(e.uid)) continue
-      const info = handle.mailbox.message(e.guid)
+      const info = handle.message(e.guid)
       if (info === undefined || info.expunged) continue
       let raw: Buffer | undefined
       let parsed: ParsedMessage | undefined

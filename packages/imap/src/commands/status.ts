@@ -15,7 +15,7 @@ export async function statusResponse(session: ImapSession, name: string, items: 
   const handle = await session.account!.open(name)
   if (handle === undefined) return undefined
   try {
-    const view = items.includes('UIDNEXT') ? await handle.expose() : handle.mailbox.view()
+    const view = items.includes('UIDNEXT') ? await handle.expose() : handle.view()
     if (view.uidValidity === 0) throw no(`Mailbox ${name} is not ready on this server yet`, 'UNAVAILABLE')
     const values: Token[] = []
     const count = (pred: (flags: readonly string[]) => boolean): number => {
@@ -46,7 +46,7 @@ export async function statusResponse(session: ImapSession, name: string, items: 
           break
         case 'SIZE': {
           let total = 0
-          for (let s = 1; s <= view.size; s++) total += handle.mailbox.message(view.atSeq(s)!.guid)?.size ?? 0
+          for (let s = 1; s <= view.size; s++) total += handle.message(view.atSeq(s)!.guid)?.size ?? 0
           value = total
           break
         }

@@ -1,3 +1,4 @@
+import type { FlagChange } from '../ImapBackend.ts'
 import { bad, no } from '../ImapError.ts'
 import type { StoreCommand } from '../wire/Command.ts'
 import { wireFlagList } from '../wireFlags.ts'
@@ -26,6 +27,7 @@ export const store: CommandSpec<StoreCommand> = {
     if (cmd.unchangedSince !== undefined) session.enabled.add('CONDSTORE')
     const modified: number[] = []
     const stored: number[] = []
+    const changes: FlagChange[] = []
     for (const seq of seqs) {
       const e = tracker.at(seq)!
       if (tracker.isGone(e.uid)) continue
@@ -33,16 +35,16 @@ export const store: CommandSpec<StoreCommand> = {
         modified.push(cmd.uid ? e.uid : seq)
         continue
       }
-      const current = handle.mailbox.message(e.guid)?.flags ?? []
-      if (cmd.operation === 'add') handle.mailbox.setFlags(e.guid, { add: flags })
-      else if (cmd.operation === 'remove') handle.mailbox.setFlags(e.guid, { remove: flags })
-      else handle.mailbox.setFlags(e.guid, { add: flags, remove: current.filter((f) => !flags.includes(f)) })
+      const current = handle.message(e.guid)?.flags ?? []
+      if (cmd.operation === 'add') changes.push({ guid: e.guid, add: flags })
+      else if (cmd.operation === 'remove') changes.push({ guid: e.guid, remove: flags })
+      else changes.push({ guid: e.guid, add: flags, remove: current.filter((f) => !flags.includes(f)) })
       stored.push(seq)
     }
-    await handle.flush()
+    await handle.setFlags(changes)
     for (const seq of stored) {
       const e = tracker.at(seq)!
-      const now = handle.mailbox.message(e.guid)?.flags ?? []
+      const now = handle.message(e.guid)?.flags ?? []
       const newList = tracker.told(e.uid, now)
       if (newList !== undefined) await session.send(encodeUntagged([atom('FLAGS'), wireFlagList(newList)]))
       const items: Array<[string, Token]> = []
