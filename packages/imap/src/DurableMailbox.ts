@@ -7,7 +7,7 @@ export interface MailboxStorage {
   /** This node's replica of the mailbox (a node: it has a slot). Only DurableMailbox writes to it. */
   readonly mailbox: Mailbox
   readonly modseq: ModSeqSource
-  /** PROTOCOL rule 5, as {@link ImapMailbox.expose}; also makes every earlier write and staged body durable. */
+  /** Rule 5 (docs/protocol.md), as {@link ImapMailbox.expose}; also makes every earlier write and staged body durable. */
   expose(): Promise<MailboxView>
   /**
    * Appends one message to `mailbox` at once and stores its body; resolves with the guid.
