@@ -13,6 +13,7 @@ import { addedFacts, readFacts } from './readFacts.ts'
 import { toHex } from './hex.ts'
 
 /** Name of the Y.Array holding a mailbox's facts inside its document. */
+const NO_FLAGS: readonly string[] = Object.freeze([])
 export const MAILBOX_LOG = 'mailweave.log'
 /** Name of the Y.Array of segment breaks (see `write`). */
 export const SEGMENTS = 'mailweave.seg'
@@ -292,7 +293,8 @@ class MailboxImpl implements Mailbox {
     const guid = toHex(this.randomBytes(16))
     const hash = opts.hash ?? toHex(sha256(raw))
     const [ms, c] = this.hlc.tick()
-    const flags = opts.flags === undefined || opts.flags.length === 0 ? [] : [...new Set(opts.flags)].sort()
+    // most messages have no flags: one shared, frozen empty list instead of one array each
+    const flags = opts.flags === undefined || opts.flags.length === 0 ? NO_FLAGS : [...new Set(opts.flags)].sort()
     const m: MessageFact =
       opts.delivery === undefined
         ? ['m', guid, this.replica, hash, raw.length, internalDate.getTime(), ms, c, flags, listHeaders(raw)]

@@ -42,6 +42,8 @@ export interface ViewChange {
 }
 
 const NO_FLAGS: readonly string[] = Object.freeze([])
+/** The uids of a record never bound (shared: replaced, never pushed onto). */
+const NO_UIDS = Object.freeze([]) as unknown as number[]
 const BULK_THRESHOLD = 512
 
 /**
@@ -126,7 +128,7 @@ export class MailboxState {
   record(guid: string): GuidRecord {
     let r = this.records.get(guid)
     if (r === undefined) {
-      r = { guid, meta: undefined, uids: [], expunged: false, flagCells: undefined, flags: NO_FLAGS, viewUid: 0 }
+      r = { guid, meta: undefined, uids: NO_UIDS, expunged: false, flagCells: undefined, flags: NO_FLAGS, viewUid: 0 }
       this.records.set(guid, r)
     }
     return r
