@@ -1,21 +1,15 @@
 // PgStorage's region lock against a real PostgreSQL server started by this file.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import pg from 'pg'
 import { StorageError } from '@mailweave/core'
-import { PostgresServer, waitFor } from '@mailweave/testkit'
+import { usePostgresServer, waitFor } from '@mailweave/testkit'
 import { PgStorage } from '../src/index.ts'
 
-let server: PostgresServer | undefined
-beforeAll(async () => {
-  server = await PostgresServer.start()
-}, 180_000)
-afterAll(async () => {
-  await server?.stop()
-})
+const server = usePostgresServer()
 
 describe('PgStorage', () => {
   it('refuses a second storage on the same schema, and opens once the first is closed', async () => {
-    const url = server!.url()
+    const url = server().url()
     const first = await PgStorage.open({ url, schema: 'lock_a' })
     const err = await PgStorage.open({ url, schema: 'lock_a' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StorageError)
@@ -30,7 +24,7 @@ describe('PgStorage', () => {
   })
 
   it('a storage whose lock connection dies while another process takes the lock refuses every later write', async () => {
-    const url = server!.url()
+    const url = server().url()
     const logs: string[] = []
     const old = await PgStorage.open({ url, schema: 'fence', log: (m) => logs.push(m) })
     await old.updates.append('d', Uint8Array.of(1))

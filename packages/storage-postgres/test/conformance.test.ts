@@ -1,17 +1,10 @@
 // The storage contracts (@mailweave/core/conformance) against a real PostgreSQL server that
 // this file starts (initdb in a temporary directory) and stops. Each test gets its own schema.
-import { afterAll, beforeAll } from 'vitest'
 import { blobStoreConformance, metaStoreConformance, updateStoreConformance } from '@mailweave/core/conformance'
-import { PostgresServer } from '@mailweave/testkit'
+import { usePostgresServer } from '@mailweave/testkit'
 import { PgBlobStore, PgDatabase, PgMetaStore, PgUpdateStore } from '../src/index.ts'
 
-let server: PostgresServer | undefined
-beforeAll(async () => {
-  server = await PostgresServer.start()
-}, 180_000)
-afterAll(async () => {
-  await server?.stop()
-})
+const server = usePostgresServer()
 
 let schemas = 0
 /** A fresh schema; `open` connects another pool to it (a reopen), `cleanup` closes every pool. */
@@ -19,7 +12,7 @@ async function fixture<S>(make: (db: PgDatabase) => S) {
   const schema = `t${++schemas}`
   const dbs: PgDatabase[] = []
   const open = async () => {
-    const db = await PgDatabase.connect({ url: server!.url(), schema, maxConnections: 4 })
+    const db = await PgDatabase.connect({ url: server().url(), schema, maxConnections: 4 })
     dbs.push(db)
     return make(db)
   }

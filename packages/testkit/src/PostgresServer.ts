@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync, readdirSync } from 'node:fs'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
@@ -162,5 +163,24 @@ export class PostgresServer {
         else resolve()
       })
     })
+  }
+}
+
+/**
+ * For a vitest file: starts a {@link PostgresServer} before its tests (beforeAll) and stops
+ * and removes it after them (afterAll, also when tests failed). Call at the top level;
+ * the returned function gives the running server inside tests.
+ */
+export function usePostgresServer(options: PostgresServerOptions = {}): () => PostgresServer {
+  let server: PostgresServer | undefined
+  beforeAll(async () => {
+    server = await PostgresServer.start(options)
+  }, 180_000)
+  afterAll(async () => {
+    await server?.stop()
+  })
+  return () => {
+    if (server === undefined) throw new Error('the PostgreSQL server is not running (usePostgresServer must be called at the top level of a test file)')
+    return server
   }
 }

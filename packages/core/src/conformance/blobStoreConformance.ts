@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { BlobStore } from '../BlobStore.ts'
 import { toHex } from '../hex.ts'
-import { testBytes } from './updateStoreConformance.ts'
+import { testBytes, withFixture } from './updateStoreConformance.ts'
 import type { StoreFixture } from './updateStoreConformance.ts'
 
 /** Lowercase hex SHA-256 of `bytes`: the key a {@link BlobStore} holds them under. */
@@ -22,14 +22,7 @@ const collect = async (it: AsyncIterable<string>): Promise<string[]> => {
  * (when `reopen` is given) persistence across reopen.
  */
 export function blobStoreConformance<S extends BlobStore>(name: string, make: () => Promise<StoreFixture<S>>): void {
-  const withStore = (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
-    const fx = await make()
-    try {
-      await fn(fx)
-    } finally {
-      await fx.cleanup()
-    }
-  }
+  const withStore = withFixture(make)
 
   describe(`BlobStore conformance: ${name}`, () => {
     it('round-trips blobs and reports absence as undefined/false', withStore(async ({ store }) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { toHex } from '../hex.ts'
 import type { MetaStore } from '../MetaStore.ts'
 import { StorageError } from '../StorageError.ts'
-import { testBytes } from './updateStoreConformance.ts'
+import { testBytes, withFixture } from './updateStoreConformance.ts'
 import type { StoreFixture } from './updateStoreConformance.ts'
 
 const hexOr = (b: Uint8Array | undefined) => (b === undefined ? undefined : toHex(b))
@@ -13,14 +13,7 @@ const hexOr = (b: Uint8Array | undefined) => (b === undefined ? undefined : toHe
  * ending with one of the written values, and (when `reopen` is given) persistence.
  */
 export function metaStoreConformance<S extends MetaStore>(name: string, make: () => Promise<StoreFixture<S>>): void {
-  const withStore = (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
-    const fx = await make()
-    try {
-      await fn(fx)
-    } finally {
-      await fx.cleanup()
-    }
-  }
+  const withStore = withFixture(make)
 
   describe(`MetaStore conformance: ${name}`, () => {
     it('answers undefined for an absent key, then replaces and deletes', withStore(async ({ store }) => {

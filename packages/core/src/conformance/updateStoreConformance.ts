@@ -9,6 +9,22 @@ export interface StoreFixture<S> {
   cleanup: () => Promise<void>
 }
 
+/**
+ * Wraps one test body: a fresh fixture from `make`, `fn` on it, then `close` (when given,
+ * failures ignored) and the fixture's cleanup, also when `fn` fails.
+ */
+export function withFixture<S>(make: () => Promise<StoreFixture<S>>, close?: (store: S) => Promise<void>) {
+  return (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
+    const fx = await make()
+    try {
+      await fn(fx)
+    } finally {
+      if (close) await close(fx.store).catch(() => {})
+      await fx.cleanup()
+    }
+  }
+}
+
 /** Deterministic pseudo-random bytes (xorshift), so failures replay exactly. */
 export function testBytes(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length)
@@ -32,15 +48,7 @@ const h = (...rows: number[][]): string[] => rows.map((r) => toHex(Uint8Array.fr
  * `reopen` is given) persistence across close/reopen.
  */
 export function updateStoreConformance<S extends UpdateStore>(name: string, make: () => Promise<StoreFixture<S>>): void {
-  const withStore = (fn: (fx: StoreFixture<S>) => Promise<void>) => async () => {
-    const fx = await make()
-    try {
-      await fn(fx)
-    } finally {
-      await fx.store.close().catch(() => {})
-      await fx.cleanup()
-    }
-  }
+  const withStore = withFixture(make, (store) => store.close())
   // Reopens (if supported) after closing, returning the store to keep testing with.
   const cycle = async (fx: StoreFixture<S>, store: S): Promise<S> => {
     if (!fx.reopen) return store
