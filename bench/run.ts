@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
-const SUITES = ['core', 'server', 'postgres', 'fastpath', 'imap', 'browser']
+const SUITES = ['core', 'server', 'postgres', 'fastpath', 'imap', 'lmtp', 'browser']
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : SUITES
 for (const name of chosen) {
   const file = `bench/${name}.ts`
@@ -61,6 +61,13 @@ const ic = load('imap-cold')
 if (ic !== undefined && Array.isArray(ic.rows)) {
   tables['imap-cold'] = [`| mailweave, ${ic.messages.toLocaleString('en')}-message mailbox | SELECT | SELECT + FETCH 1:* (UID FLAGS ENVELOPE) |`, '|---|---|---|',
     ...ic.rows.map((r: any) => `| ${r.name} | ${r.selectMs} ms | ${r.selectFetchMs} ms |`)].join('\n')
+}
+const l = load('lmtp')
+if (l !== undefined && Array.isArray(l.rows)) {
+  tables.lmtp = ['| LMTP into one node (250 after the fsync) | deliveries/s | messages/s |', '|---|---|---|',
+    ...l.rows.map((r: any) => `| ${r.messages.toLocaleString('en')} messages, ${r.connections} connection${r.connections > 1 ? 's' : ''}, ${r.recipients} recipient${r.recipients > 1 ? 's' : ''} each (raw LMTP client) | ${r.deliveriesPerSec} | ${r.messagesPerSec} |`),
+    typeof l.postfix === 'object' ? `| ${l.postfix.messages} queued messages, Postfix's LMTP client at its defaults (queue filled first, delivery timed) | ${l.postfix.messagesPerSec} | ${l.postfix.messagesPerSec} |` : `| Postfix | ${l.postfix} | |`,
+  ].join('\n')
 }
 const b = load('browser')
 if (b !== undefined && b.summary !== undefined) tables.browser = String(b.summary)

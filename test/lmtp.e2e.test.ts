@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LmtpClient, freePort, waitFor } from '@mailweave/testkit'
+import { LmtpClient, PrivatePostfix, freePort, waitFor } from '@mailweave/testkit'
 import { NodeApi } from '@mailweave/client'
 import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
-import { PrivatePostfix } from './helpers/Postfix.ts'
 
 const run = promisify(execFile)
 const MAX = 20_000

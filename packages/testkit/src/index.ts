@@ -8,3 +8,4 @@ export { PostgresServer, postgresBinDir, usePostgresServer } from './PostgresSer
 export type { PostgresServerOptions } from './PostgresServer.ts'
 export { LmtpClient } from './LmtpClient.ts'
 export type { LmtpReply } from './LmtpClient.ts'
+export { PrivatePostfix } from './PrivatePostfix.ts'

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { waitFor } from '@mailweave/testkit'
+import { waitFor } from './waitFor.ts'
 
 const run = promisify(execFile)
 
@@ -125,6 +125,21 @@ export class PrivatePostfix {
   /** Log lines of the delivery attempts (`status=sent|deferred|bounced`) of one recipient. */
   outcomes(rcpt: string): string[] {
     return this.log().split('\n').filter((l) => l.includes(`to=<${rcpt}>`) && / status=/.test(l)).map((l) => / status=(\w+)/.exec(l)![1]!)
+  }
+
+  /**
+   * Holds deliveries back (`defer_transports = lmtp`) or lets them go and flushes the queue:
+   * a benchmark fills the queue first, then times the deliveries alone.
+   */
+  async hold(on: boolean): Promise<void> {
+    await run('postconf', ['-c', this.dir, '-e', `defer_transports = ${on ? 'lmtp' : ''}`])
+    await run('postfix', ['-c', this.dir, 'reload'])
+    if (!on) await run('postqueue', ['-c', this.dir, '-f'])
+  }
+
+  /** Number of delivery attempts with `status=<status>` logged so far (every recipient). */
+  count(status: 'sent' | 'deferred' | 'bounced'): number {
+    return this.log().split('\n').filter((l) => l.includes(` status=${status} `)).length
   }
 
   /** Stops Postfix (`postfix stop`, then SIGKILL to whatever is left) and removes its directory. */
