@@ -1,7 +1,9 @@
 import { MemoryBlobStore, openMailbox } from '@mailweave/core'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { ModSeqIndex, encodeBodyStructure, encodeEnvelope, encodeToken, parseMessage } from '../src/index.ts'
+import { ModSeqIndex } from '../src/index.ts'
+import { encodeBodyStructure, encodeEnvelope, encodeToken } from '../src/wire/encode.ts'
+import { parseMessage } from '../src/mime/parseMessage.ts'
 import { bodySection } from '../src/mime/bodySection.ts'
 import { bodyText } from '../src/mime/searchText.ts'
 

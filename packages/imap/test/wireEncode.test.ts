@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import {
-  NIL, SequenceSet, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, encodeResponseCode,
-  encodeTagged, encodeToken, encodeUntagged, encodeUntaggedStatus, fetchItemResponseName, flagList, list, literal, mailboxName,
-  nstr, num, parseCommand, preEncode, str,
-} from '../src/index.ts'
-import type { BodyStructure, Envelope, FetchItem } from '../src/index.ts'
+import { NIL, atom, dateTime, encodeBodyStructure, encodeContinuation, encodeEnvelope, encodeFetch, encodeResponseCode, encodeTagged, encodeToken, encodeUntagged, encodeUntaggedStatus, fetchItemResponseName, flagList, list, literal, mailboxName, nstr, num, preEncode, str } from '../src/wire/encode.ts'
+import { SequenceSet } from '../src/wire/SequenceSet.ts'
+import { parseCommand } from '../src/wire/parseCommand.ts'
+import type { BodyStructure, Envelope } from '../src/wire/BodyStructure.ts'
+import type { FetchItem } from '../src/wire/Command.ts'
 import { frameOf } from './wireFixtures.ts'
 
 const enc = (...args: Parameters<typeof encodeToken>): string => encodeToken(...args).toString('utf8')

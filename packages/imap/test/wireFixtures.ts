@@ -1,7 +1,9 @@
 // Shared helpers for the wire tests: framing a literal command string, a seeded PRNG and a
 // corpus of real client command lines (RFC 3501/9051/7162 examples, Thunderbird, imapflow, mbsync).
-import { CommandReader, parseCommand } from '../src/index.ts'
-import type { CommandFrame, ParseResult, ReaderEvent } from '../src/index.ts'
+import { CommandReader } from '../src/wire/CommandReader.ts'
+import { parseCommand } from '../src/wire/parseCommand.ts'
+import type { CommandFrame, ReaderEvent } from '../src/wire/CommandReader.ts'
+import type { ParseResult } from '../src/wire/parseCommand.ts'
 
 /** Frames `text` + CRLF and returns its single command frame; throws otherwise. */
 export function frameOf(text: string | Buffer): CommandFrame {

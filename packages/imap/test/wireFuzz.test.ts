@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { CommandReader, encodeToken, mailboxName, parseCommand } from '../src/index.ts'
-import type { ParseResult, ReaderEvent } from '../src/index.ts'
+import { CommandReader } from '../src/wire/CommandReader.ts'
+import { encodeToken, mailboxName } from '../src/wire/encode.ts'
+import { parseCommand } from '../src/wire/parseCommand.ts'
+import type { ParseResult } from '../src/wire/parseCommand.ts'
+import type { ReaderEvent } from '../src/wire/CommandReader.ts'
 import { CORPUS, describeEvents, randomChunks, rng } from './wireFixtures.ts'
 
 const SEED = process.env.IMAP_FUZZ_SEED !== undefined ? Number(process.env.IMAP_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32)

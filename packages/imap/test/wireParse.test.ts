@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { SequenceSet, parseCommand } from '../src/index.ts'
-import type { Command } from '../src/index.ts'
+import { SequenceSet } from '../src/wire/SequenceSet.ts'
+import { parseCommand } from '../src/wire/parseCommand.ts'
+import type { Command } from '../src/wire/Command.ts'
 import { CORPUS, frameOf, lit, parse } from './wireFixtures.ts'
 
 const seq = (text: string): SequenceSet => {

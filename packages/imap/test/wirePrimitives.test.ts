@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { SequenceSet, decodeMutf7, encodeMutf7, formatDateTime, parseDateTime, parseSearchDate } from '../src/index.ts'
+import { SequenceSet } from '../src/wire/SequenceSet.ts'
+import { decodeMutf7, encodeMutf7 } from '../src/wire/mutf7.ts'
+import { formatDateTime, parseDateTime, parseSearchDate } from '../src/wire/dateTime.ts'
 import { rng } from './wireFixtures.ts'
 
 const set = (text: string): SequenceSet => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { CommandReader, isIdleDone, parseCommand } from '../src/index.ts'
-import type { CommandFrame, CommandReaderOptions, ReaderEvent } from '../src/index.ts'
+import { CommandReader, isIdleDone } from '../src/wire/CommandReader.ts'
+import { parseCommand } from '../src/wire/parseCommand.ts'
+import type { CommandFrame, CommandReaderOptions, ReaderEvent } from '../src/wire/CommandReader.ts'
 import { CORPUS, describeEvents, lit, randomChunks, rng } from './wireFixtures.ts'
 
 function feed(input: string | Buffer | readonly Buffer[], options?: CommandReaderOptions): { events: ReaderEvent[]; reader: CommandReader } {

@@ -1,7 +1,8 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { MemoryUpdateStore } from '@mailweave/core'
-import { DocRegistry, silentLogger } from '../src/index.ts'
+import { silentLogger } from '../src/index.ts'
+import { DocRegistry } from '../src/DocRegistry.ts'
 import type { Logger } from '../src/index.ts'
 
 describe('DocRegistry loading', () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryEnvelopeStore } from '@mailweave/imap'
 import type { EnvelopeStore } from '@mailweave/imap'
-import { FileEnvelopeStore, silentLogger } from '../src/index.ts'
+import { silentLogger } from '../src/index.ts'
+import { FileEnvelopeStore } from '../src/FileEnvelopeStore.ts'
 
 const dirs: string[] = []
 /** Stores the conformance tests leave open (the interface has no close). */

@@ -3,7 +3,10 @@ import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { MemoryBlobStore, MemoryUpdateStore, deliveryKey, type BlobStore } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
-import { DocRegistry, MailStore, UserDirectory, silentLogger } from '../src/index.ts'
+import { silentLogger } from '../src/index.ts'
+import { DocRegistry } from '../src/DocRegistry.ts'
+import { MailStore } from '../src/MailStore.ts'
+import { UserDirectory } from '../src/UserDirectory.ts'
 
 const raw = (i: number) => new TextEncoder().encode(`From: a@example.org\r\nSubject: staged ${i}\r\nMessage-ID: <${i}@staged>\r\n\r\nbody ${i}\r\n`)
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')

@@ -1,6 +1,10 @@
 import { MemoryBlobStore, MemoryUpdateStore } from '@mailweave/core'
 import { imapBackendConformance } from '@mailweave/imap/conformance'
-import { DocRegistry, MailStore, NodeImapBackend, UserDirectory, silentLogger } from '../src/index.ts'
+import { silentLogger } from '../src/index.ts'
+import { DocRegistry } from '../src/DocRegistry.ts'
+import { MailStore } from '../src/MailStore.ts'
+import { NodeImapBackend } from '../src/NodeImapBackend.ts'
+import { UserDirectory } from '../src/UserDirectory.ts'
 
 /** A memory blob store whose writes can be made to fail. */
 class FailingBlobs extends MemoryBlobStore {
