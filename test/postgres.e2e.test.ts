@@ -91,4 +91,23 @@ describe('a region on PostgreSQL', () => {
     expect(new Set(uids).size).toBe(uids.length)
     console.log(`pg crash: ${acked.size} APPENDs acknowledged (${ackedBeforeCrash} before the crash), ${failed} refused while the database was down, ${view.messages.length} messages after restart`)
   }, 300_000)
+
+  it('a PostgreSQL region replicates with file-store regions, and a restarted one catches up from its peers', async () => {
+    const db = await pg.createDatabase('mixed')
+    const mixed = await ProcessCluster.start({ nodes: ['eu', 'us', 'ap'], proxies: false, node: (i) => ({ args: i === 0 ? ['--store', db] : [] }) })
+    try {
+      const [eu, us] = await mixed.addUser('mo', 'mixed-pass')
+      await mixed.linksAre('open')
+      const guid = await eu!.append('INBOX', raw('from-pg@eu'))
+      await waitFor(async () => (await us!.readMailbox('INBOX')).messages.some((m) => m.guid === guid), 30_000, 'the PostgreSQL region reaches a file-store region')
+      await mixed.nodes[0]!.stop()
+      const later = await us!.append('INBOX', raw('while-eu-was-down@us'))
+      await mixed.nodes[0]!.start()
+      await waitFor(async () => (await eu!.readMailbox('INBOX')).messages.some((m) => m.guid === later), 30_000, 'the restarted PostgreSQL region catches up')
+      const view = await eu!.readMailbox('INBOX')
+      expect(view.messages.map((m) => m.guid).sort()).toEqual([guid, later].sort())
+    } finally {
+      await mixed.stop()
+    }
+  }, 180_000)
 })
