@@ -199,7 +199,7 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
         if (a.uid === b.uid) out.push(`<line x1="${x(a.step)}" y1="${y(a.uid)}" x2="${x(b.step)}" y2="${y(b.uid)}" stroke="${c}" stroke-width="2.2" stroke-opacity="0.55"/>`)
         else {
           arrows.push(curve(x(a.step), y(a.uid), x(b.step), y(b.uid), DUP, 'ah-dup', false))
-          arrows.push(`<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} ${id === rec.failover?.id ? 'one copy per delivery' : 'duplicate-on-seen'}</text>`)
+          arrows.push(`<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} ${id === rec.failover?.id && a.uid === rec.failover.dropped?.uid ? 'one copy per delivery' : 'duplicate-on-seen'}</text>`)
           dots.push(`<g stroke="${DUP}" stroke-width="2"><line x1="${x(b.step) - 4}" y1="${y(a.uid) - 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) + 4}"/><line x1="${x(b.step) - 4}" y1="${y(a.uid) + 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) - 4}"/></g>`)
           dots.push(`<text x="${x(b.step) + 8}" y="${y(a.uid) + 3.5}" font-size="9.5" ${HALO} fill="${DUP}">EXPUNGE ${a.uid}</text>`)
           dots.push(`<circle cx="${x(b.step)}" cy="${y(b.uid)}" r="9" fill="${DUP}" fill-opacity="0.18" stroke="${DUP}" stroke-width="1.5"/>`)

@@ -121,7 +121,7 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
       }
     }
 
-    step = log.step('partition', 'MTA failover', `an MTA delivers ${FAILOVER.label} at ${FAILOVER.regions[0]} (LMTP), gets no reply in time and delivers it again at ${FAILOVER.regions[1]}; each client resyncs`)
+    step = log.step('partition', 'failover', `an MTA delivers ${FAILOVER.label} at ${FAILOVER.regions[0]} (LMTP), gets no reply in time and delivers it again at ${FAILOVER.regions[1]}; each client resyncs`)
     const failoverId = `${FAILOVER.label}@tour.mailweave`
     const failoverRaw = raw(FAILOVER.label, FAILOVER.subject, 'mta')
     rec.failover = { id: failoverId, label: FAILOVER.label, regions: FAILOVER.regions }
