@@ -55,7 +55,7 @@ export class PostgresServer {
   private constructor(
     /** The temporary directory holding the cluster (`data/`) and its log. */
     readonly dir: string,
-    readonly port: number,
+    private _port: number,
     private readonly binDir: string,
     private readonly user: { uid: number; gid: number } | undefined,
     private readonly startTimeoutMs: number,
@@ -71,7 +71,16 @@ export class PostgresServer {
     try {
       // -N: the cluster's own files are not fsynced at creation (a test cluster); the server runs with fsync on
       await server.run('initdb', ['-D', server.dataDir, '-U', 'mailweave', '-A', 'trust', '-E', 'UTF8', '--no-locale', '-N'])
-      await server.restart()
+      // the free port may be taken by someone else before the server binds it: try others
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await server.restart()
+          break
+        } catch (e) {
+          if (attempt >= 3 || !/exited during start/.test(String(e))) throw e
+          server._port = await freePort()
+        }
+      }
       await server.createDatabase('mailweave')
     } catch (e) {
       await server.stop()
@@ -88,6 +97,11 @@ export class PostgresServer {
   /** Connection URL of database `db` (default `mailweave`). */
   url(db = 'mailweave'): string {
     return `postgres://mailweave@127.0.0.1:${this.port}/${db}`
+  }
+
+  /** The loopback port the server listens on. */
+  get port(): number {
+    return this._port
   }
 
   /** Whether the server process is running. */
