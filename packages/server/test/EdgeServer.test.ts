@@ -1,28 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { edgeClientId, MAILBOX_LOG } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
-import { MailNode, silentLogger } from '../src/index.ts'
+import type { MailNode } from '../src/index.ts'
+import { startNode, stopNodesAfterEach } from './helpers/startNode.ts'
 import { writeRawItem } from '../../core/test/helpers/rawItems.ts'
 
-const secret = new Uint8Array(32).fill(7)
-const nodes: MailNode[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+stopNodesAfterEach()
 
 async function start(maxMessageBytes?: number): Promise<{ node: MailNode; token: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mw-edge-'))
-  dirs.push(dataDir)
-  const node = await MailNode.start({ nodeId: 'n', slot: 0, stride: 1, dataDir, host: '127.0.0.1', port: 0, peers: [], secret, maxMessageBytes }, silentLogger())
-  nodes.push(node)
+  const node = await startNode({ nodeId: 'n', slot: 0, stride: 1, peers: [], maxMessageBytes })
   await node.addUser('ann', 'pw-ann-1')
   const issued = await fetch(`${node.url}/api/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('ann:pw-ann-1').toString('base64')}` } })
   return { node, token: ((await issued.json()) as { token: string }).token }

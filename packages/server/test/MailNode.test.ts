@@ -1,27 +1,12 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { waitFor } from '@mailweave/testkit'
-import { MailNode, silentLogger } from '../src/index.ts'
+import { startNode, stopNodesAfterEach } from './helpers/startNode.ts'
 
-const secret = new Uint8Array(32).fill(7)
-const nodes: MailNode[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop()
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+stopNodesAfterEach()
 
-async function start(nodeId: string, slot: number, peers: { id: string; url: string }[]): Promise<MailNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), `mw-${nodeId}-`))
-  dirs.push(dataDir)
-  const node = await MailNode.start({ nodeId, slot, stride: 2, dataDir, host: '127.0.0.1', port: 0, peers, secret }, silentLogger())
-  nodes.push(node)
-  return node
-}
+const start = (nodeId: string, slot: number, peers: { id: string; url: string }[]) => startNode({ nodeId, slot, stride: 2, peers })
 
 describe('MailNode', () => {
   it('fetches the body of a message learnt from a peer, and ignores a message fact whose hash is not SHA-256 hex', async () => {
