@@ -54,8 +54,13 @@ describe('the mailweave CLI against a running node', () => {
     expect(inspect.stdout).toMatch(/mailbox INBOX\s+UIDVALIDITY \d+/)
     expect(inspect.stdout).toMatch(/N0\s+0\s+\d+/) // W of N0
     expect(inspect.stdout.match(/ valid$/gm)).toHaveLength(2)
-    const status = JSON.parse((await cli('status', '--url', node.url, '--secret-file', secretFile)).stdout) as { node: { nodeId: string } }
+    const status = JSON.parse((await cli('status', '--wait', '--url', node.url, '--secret-file', secretFile)).stdout) as { node: { nodeId: string } }
     expect(status.node.nodeId).toBe('N0')
+    // an expunged message's binding says so (it used to read "valid")
+    expect((await api.call('POST', '/api/mailboxes/INBOX/expunge', { guids: [inbox.messages[0]!.guid] })).status).toBe(200)
+    const after = await cli('inspect', 'dora/INBOX', '--url', node.url, '--secret-file', secretFile)
+    expect(after.stdout.match(/ valid$/gm)).toHaveLength(1)
+    expect(after.stdout.match(/ expunged$/gm)).toHaveLength(1)
   }, 60_000)
 
   it('serve fails to start, with a clear error, when --imap or --lmtp is busy or bad (no half-running node)', async () => {
@@ -144,7 +149,15 @@ describe('the mailweave CLI against a running node', () => {
     await expect(cli('inspect', 'nouser', '--url', node.url, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringContaining('expected <user>/<mailbox>') })
     const wrong = join(dir, 'wrong')
     writeFileSync(wrong, 'x'.repeat(64))
-    await expect(cli('status', '--url', node.url, '--secret-file', wrong)).rejects.toMatchObject({ stderr: expect.stringContaining('401') })
+    // a wrong secret says the same on every admin command
+    for (const args of [['status'], ['inspect', 'dora/INBOX'], ['user', 'add', 'eve', '--password', 'pw'], ['status', '--wait', '5']]) {
+      await expect(cli(...args, '--url', node.url, '--secret-file', wrong), args.join(' ')).rejects.toMatchObject({ stderr: expect.stringContaining("refused the admin token (401): --secret-file does not hold this cluster's secret") })
+    }
+    // an unreachable node is named with the cause, not "fetch failed"; --wait gives up after its bound
+    const closed = `http://127.0.0.1:${await freePort()}`
+    await expect(cli('status', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringContaining(`cannot reach the node at ${closed}: connection refused`) })
+    await expect(cli('status', '--wait', '1', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringMatching(/not ready after 1 s: cannot reach the node .* \(ECONNREFUSED\)/) })
+    await expect(cli('import', 'dora/INBOX', dir, '--url', 'not a url')).rejects.toMatchObject({ stderr: expect.stringContaining('--url "not a url" is not a URL') })
     const badHash = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).call('PUT', `/api/blobs/${'0'.repeat(64)}`, undefined, new TextEncoder().encode('bytes'))
     expect(badHash.status).toBe(400)
     expect(badHash.data.message).toMatch(/hashes to/)

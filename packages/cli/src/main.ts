@@ -3,8 +3,8 @@ import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
-import { NodeApi } from '@mailweave/client'
-import { adminApi, readSecret } from './client.ts'
+import { ApiError, NodeApi } from '@mailweave/client'
+import { adminApi, explain, httpUrl, readSecret } from './client.ts'
 import { openPgStorage } from './openPgStorage.ts'
 import { countMessages, detectSource, importKey, readMessages } from './importMail.ts'
 
@@ -55,14 +55,14 @@ export async function main(argv: string[]): Promise<void> {
     .command('serve')
     .description('run a node')
     .option('--config <file>', 'JSON config file (keys as the long options, camelCased)')
-    .option('--node-id <id>', 'stable node id')
-    .option('--slot <n>', 'UID residue class of this node', int('slot'))
-    .option('--stride <k>', 'number of slots (fixed per cluster)', int('stride'))
-    .option('--data <dir>', 'data directory (all data with the file store; only the IMAP cache with --store postgres://…)')
+    .option('--node-id <id>', 'stable node id (default: N0)')
+    .option('--slot <n>', 'UID residue class of this node (default: 0)', int('slot'))
+    .option('--stride <k>', 'number of slots, fixed per cluster (default: 1)', int('stride'))
+    .option('--data <dir>', 'data directory (default: .data/node; all data with the file store; only the IMAP cache with --store postgres://…)')
     .option('--store <where>', "'files' (the embedded store in --data, the default) or a PostgreSQL URL postgres://user@host:port/db (password from $PGPASSWORD)")
-    .option('--listen <host:port>', 'HTTP/WebSocket listen address', hostPort)
+    .option('--listen <host:port>', 'HTTP/WebSocket listen address (default: 127.0.0.1:7100)', hostPort)
     .option('--peer <id=url>', 'a peer node (repeatable)', peer)
-    .option('--secret-file <file>', 'cluster secret file')
+    .option('--secret-file <file>', 'cluster secret file (required)')
     .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
     .option('--lmtp <host:port>', 'also accept deliveries from an MTA over LMTP on this address (loopback or a private network)', hostPort)
     .option('--max-message-size <bytes>', 'largest message taken by IMAP APPEND, LMTP and the API (default 52428800)', int('max-message-size'))
@@ -121,33 +121,44 @@ export async function main(argv: string[]): Promise<void> {
       process.on('SIGTERM', () => void stop())
     })
 
-  const admin = (cmd: Command) => cmd.requiredOption('--url <url>', 'node HTTP URL').requiredOption('--secret-file <file>', 'cluster secret file')
+  const admin = (cmd: Command) => cmd.requiredOption('--url <url>', 'node HTTP URL', httpUrl).requiredOption('--secret-file <file>', 'cluster secret file')
+  /** Runs an admin command's calls; errors come out as causes (see explain). */
+  const asAdmin = async <T>(o: { url: string; secretFile: string }, fn: (api: NodeApi) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(adminApi(o.url, o.secretFile))
+    } catch (e) {
+      throw explain(e, o.url, 'admin')
+    }
+  }
 
-  admin(program.command('status').description('show a node: peers, storage, exposures'))
-    .action(async (o: { url: string; secretFile: string }) => {
-      console.log(JSON.stringify(await adminApi(o.url, o.secretFile).status(), null, 2))
+  admin(program.command('status').description('show a node as JSON: peers, storage, exposures'))
+    .option('--wait [seconds]', 'first wait (default 30 s) until the node answers and every peer link is open; exit 1 if not (for readiness checks)', int('wait'))
+    .action(async (o: { url: string; secretFile: string; wait?: number | true }) => {
+      const status = await asAdmin(o, (api) => (o.wait === undefined ? api.status() : waitReady(api, o.url, o.wait === true ? 30 : o.wait)))
+      console.log(JSON.stringify(status, null, 2))
     })
 
   admin(program.command('inspect <mailbox>').description('protocol state of <user>/<mailbox>: bindings, W, Seen, R, fixups, stranded'))
     .action(async (target: string, o: { url: string; secretFile: string }) => {
       const i = target.indexOf('/')
       if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
-      const data = await adminApi(o.url, o.secretFile).request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`)
+      const data = await asAdmin(o, (api) => api.request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`))
       printInspection(data)
     })
 
-  admin(program.command('user').command('add <name>').description('create a user or set its password').option('--password <password>', 'password (default: $MAILWEAVE_PASSWORD)'))
+  const user = program.command('user').description('manage users (saved at one node; they spread to the others asynchronously)')
+  admin(user.command('add <name>').description('create a user or set its password at the node of --url; the other nodes learn it once replication reaches them (seconds; later while a link is down)').option('--password <password>', 'password (default: $MAILWEAVE_PASSWORD)'))
     .action(async (name: string, o: { url: string; secretFile: string; password?: string }) => {
       const password = o.password ?? process.env.MAILWEAVE_PASSWORD
       if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
-      await adminApi(o.url, o.secretFile).setPassword(name, password)
+      await asAdmin(o, (api) => api.setPassword(name, password))
       console.log(`user ${name} saved`)
     })
 
   program
     .command('import <mailbox> <path>')
     .description('import an mbox file or a Maildir into <user>/<mailbox>')
-    .requiredOption('--url <url>', 'node HTTP URL')
+    .requiredOption('--url <url>', 'node HTTP URL', httpUrl)
     .option('--password <password>', "the user's password (default: $MAILWEAVE_PASSWORD)")
     .action(async (target: string, path: string, o: { url: string; password?: string }) => {
       const i = target.indexOf('/')
@@ -159,7 +170,10 @@ export async function main(argv: string[]): Promise<void> {
       // what the path is, before anything is created: no empty mailbox left behind for a wrong path
       const source = await detectSource(path)
       const total = await countMessages(source)
-      const api = new NodeApi(o.url, { token: await new NodeApi(o.url, { user, password }).token() })
+      const token = await new NodeApi(o.url, { user, password }).token().catch((e: unknown) => {
+        throw explain(e, o.url, 'user')
+      })
+      const api = new NodeApi(o.url, { token })
       if (!(await api.mailboxes()).some((m) => m.name === mailbox)) await api.createMailbox(mailbox)
       // idempotent: a message whose content and INTERNALDATE are there already (as often as in the source) is skipped
       const present = new Map<string, number>()
@@ -187,6 +201,17 @@ export async function main(argv: string[]): Promise<void> {
       if (skipped > 0) console.log(`skipped ${skipped} messages already in ${target} (same content and date)`)
       console.log(`imported ${n} messages into ${target}`)
     })
+
+  const control = (cmd: Command) => cmd.option('--control <url>', 'link control of `pnpm start` (default: $MAILWEAVE_CONTROL or http://127.0.0.1:7190)')
+  const link = program.command('link').description('cut and heal the peer links of a local cluster started by `pnpm start` (watch the protocol live)')
+  control(link.command('list', { isDefault: true }).description('list the links and whether each is cut')).action(async (o: { control?: string }) => {
+    printLinks(await linkControl(o.control, 'GET', '/links'))
+  })
+  for (const action of ['cut', 'heal'] as const) {
+    control(link.command(`${action} <link>`).description(`${action} one link (<a>-<b>, e.g. eu-us) or every link (all)`)).action(async (name: string, o: { control?: string }) => {
+      printLinks(await linkControl(o.control, 'POST', `/links/${encodeURIComponent(name)}/${action}`))
+    })
+  }
 
   try {
     await program.parseAsync(argv)
@@ -217,6 +242,45 @@ function printInspection(d: Inspection): void {
   }
   console.log(`\nfixups here: ${d.stats.fixupsSilent ?? 0} silent, ${d.stats.fixupsDuplicate ?? 0} duplicate-on-seen, ${d.stats.edgeBinds ?? 0} edge binds; stranded now: ${d.stranded.length}`)
   console.log('\n     uid  guid              allocator  state')
-  for (const b of d.bindings) console.log(`${String(b.uid).padStart(8)}  ${b.guid.slice(0, 16)}  ${b.allocator.padEnd(9)}  ${b.conflicted ? 'CONFLICT' : b.valid ? 'valid' : 'stranded'}`)
+  for (const b of d.bindings) console.log(`${String(b.uid).padStart(8)}  ${b.guid.slice(0, 16)}  ${b.allocator.padEnd(9)}  ${b.state}`)
   for (const g of d.stranded) console.log(`stranded (no valid uid): ${g}`)
+}
+
+interface LinkList {
+  links: { id: string; cut: boolean }[]
+}
+
+/** Calls the link control of `pnpm start`; errors name an unreachable control and the control's own message. */
+async function linkControl(url: string | undefined, method: 'GET' | 'POST', path: string): Promise<LinkList> {
+  const base = httpUrl(url ?? process.env.MAILWEAVE_CONTROL ?? 'http://127.0.0.1:7190').replace(/\/+$/, '')
+  const r = await new NodeApi(base).call(method, path).catch((e: unknown) => {
+    throw explain(e, base, 'user', 'the link control (it runs with `pnpm start`)')
+  })
+  const data = r.data as Partial<LinkList> & { message?: string }
+  if (r.status !== 200 || data.links === undefined) throw new Error(`${method} ${path}: ${r.status} ${data.message ?? ''}`)
+  return data as LinkList
+}
+
+function printLinks(d: LinkList): void {
+  for (const l of d.links) console.log(`${l.id.padEnd(12)} ${l.cut ? 'cut' : 'up'}`)
+}
+
+/** Polls a node's status until it answers and every peer link is open, for at most `seconds`; the last status, or an error naming what was missing. */
+async function waitReady(api: NodeApi, url: string, seconds: number): Promise<unknown> {
+  const deadline = Date.now() + seconds * 1000
+  for (;;) {
+    let why: string
+    try {
+      const s = await api.status<{ peers: { id: string; state: string }[] }>()
+      const down = s.peers.filter((p) => p.state !== 'open')
+      if (down.length === 0) return s
+      why = `peer links not open: ${down.map((p) => `${p.id} (${p.state})`).join(', ')}`
+    } catch (e) {
+      // a wrong secret does not get better by waiting; an unreachable node may
+      if (!(e instanceof ApiError) || e.code !== 'OFFLINE') throw e
+      why = (explain(e, url, 'admin') as Error).message
+    }
+    if (Date.now() >= deadline) throw new Error(`not ready after ${seconds} s: ${why}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
 }

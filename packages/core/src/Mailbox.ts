@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { isBlobKey } from './blobKey.ts'
 import type { BlobStore } from './BlobStore.ts'
 import { compareStamp, Hlc, MAX_CLOCK_SKEW_MS, stampAfter } from './Hlc.ts'
-import { MailboxState, type GuidRecord, type ViewChange } from './MailboxState.ts'
+import { MailboxState, type BindingRecord, type GuidRecord, type ViewChange } from './MailboxState.ts'
 import { SnapshotView, type MailboxView } from './MailboxView.ts'
 import { assert, MailweaveError } from './MailweaveError.ts'
 import { toRanges } from './RangeSet.ts'
@@ -90,7 +90,7 @@ export interface MailboxInspection {
   watermarks: Record<string, number>
   reservations: Record<string, number>
   seen: Record<string, number[]>
-  bindings: { uid: number; guid: string; allocator: string; valid: boolean; conflicted: boolean }[]
+  bindings: { uid: number; guid: string; allocator: string; valid: boolean; conflicted: boolean; state: BindingState }[]
   stranded: string[]
   /** Copies removed by the delivery rule, with the copy of the same delivery the view keeps. */
   superseded: { guid: string; by: string }[]
@@ -98,6 +98,15 @@ export interface MailboxInspection {
   /** Message facts for a guid that already had a different one (the lowest is kept). */
   duplicateMessageFacts: number
 }
+
+/**
+ * What became of one binding, for people reading an inspection: `valid` (the message
+ * shows at this uid), `expunged` (the message is gone: expunged, or moved to another
+ * mailbox), `superseded` (a duplicate delivery the delivery rule removed), `renumbered`
+ * (rule 4 moved the message to a higher uid), `stranded` (invalid, the message waits for
+ * a new uid), `conflict` (two messages claim the uid: a slot misconfiguration).
+ */
+export type BindingState = 'valid' | 'expunged' | 'superseded' | 'renumbered' | 'stranded' | 'conflict'
 
 /** Metadata-only append, for imports and replication of bodies stored elsewhere. */
 export interface AppendOptions {
@@ -169,6 +178,15 @@ function defaultRandomBytes(n: number): Uint8Array {
   }
   randomPos += n
   return randomPool.slice(randomPos - n, randomPos)
+}
+
+function bindingState(s: MailboxState, b: BindingRecord): BindingState {
+  if (b.conflicted) return 'conflict'
+  const r = s.records.get(b.guid)
+  if (r?.expunged === true) return 'expunged'
+  if (r !== undefined && s.superseded.has(r)) return 'superseded'
+  if (b.valid) return 'valid'
+  return r !== undefined && r.uids.some((u) => s.bindings.get(u)?.valid === true) ? 'renumbered' : 'stranded'
 }
 
 function invalid(message: string, details?: Record<string, unknown>): MailweaveError {
@@ -445,7 +463,7 @@ class MailboxImpl implements Mailbox {
       watermarks: Object.fromEntries(s.W),
       reservations: Object.fromEntries(s.R),
       seen: Object.fromEntries([...s.seen].map(([n, rs]) => [n, rs.toRanges()])),
-      bindings: [...s.bindings.values()].sort((a, b) => a.uid - b.uid).map((b) => ({ uid: b.uid, guid: b.guid, allocator: b.allocator, valid: b.valid, conflicted: b.conflicted })),
+      bindings: [...s.bindings.values()].sort((a, b) => a.uid - b.uid).map((b) => ({ uid: b.uid, guid: b.guid, allocator: b.allocator, valid: b.valid, conflicted: b.conflicted, state: bindingState(s, b) })),
       stranded: [...s.stranded].map((r) => r.guid).sort(),
       superseded: [...s.superseded].map((r) => ({ guid: r.guid, by: s.deliveryGroup(r)![0]!.guid })).sort((a, b) => (a.guid < b.guid ? -1 : 1)),
       malformedFacts: s.malformedFacts,

@@ -1,5 +1,5 @@
 export { openMailbox, MAILBOX_LOG } from './Mailbox.ts'
-export type { Mailbox, OpenMailboxOptions, AppendOptions, MailboxStats, MessageInfo, MailboxInspection } from './Mailbox.ts'
+export type { Mailbox, OpenMailboxOptions, AppendOptions, MailboxStats, MessageInfo, MailboxInspection, BindingState } from './Mailbox.ts'
 export type { MailboxView } from './MailboxView.ts'
 export type { ViewEntry, ViewSnapshot } from './ViewSeq.ts'
 export type { ViewChange } from './MailboxState.ts'
