@@ -4,7 +4,9 @@
  * peer link passes through a fault proxy. One imapflow client per side; both sides take
  * appends while partitioned; then heal; then everybody syncs again. mbsync pulls side A
  * into a local Maildir before the partition and after the heal. Prints what the clients
- * and mbsync saw, side by side, and writes bench/results/compare-dovecot.json.
+ * and mbsync saw, side by side, and writes .data/compare/compare-dovecot.json (with --save:
+ * bench/results/compare-dovecot.json, the tracked copy the docs cite; a plain run changes no
+ * tracked file). Needs Dovecot (Debian: dovecot-imapd) and mbsync (isync).
  *
  * During the partition an MTA also delivers COMPARE_DELIVERIES messages (default 3) to
  * both sides, as a failover or a retry does: Dovecot through its delivery agent
@@ -29,8 +31,10 @@ import { swaksLmtp } from './lib/swaksLmtp.ts'
 import { ProcessCluster } from '@mailweave/testkit/cluster'
 
 const system = process.argv[2]
-if (system !== 'dovecot') {
-  process.stderr.write(`usage: pnpm compare dovecot\n(${system === undefined ? 'no system given' : `unknown system "${system}"`}; the only one is "dovecot")\n`)
+const save = process.argv.slice(3).includes('--save')
+if (system !== 'dovecot' || process.argv.slice(3).some((a) => a !== '--save')) {
+  const why = system === 'dovecot' ? `unknown option; the only one is --save` : `${system === undefined ? 'no system given' : `unknown system "${system}"`}; the only one is "dovecot"`
+  process.stderr.write(`usage: pnpm compare dovecot [--save]\n(${why})\n`)
   process.exit(2)
 }
 const bins = requireDovecot('pnpm compare dovecot')
@@ -443,7 +447,9 @@ for (const o of outcomes) {
 console.log('\nS1 across clients: the same UID named different messages at A and B during the partition (a client that stays on one side does not notice; one that moves between sides does).')
 if (DELIVERIES > 0) console.log(`delivered to both sides: ${DELIVERIES} messages an MTA delivered at B and again at A during the partition (failover); Dovecot keeps both copies (doveadm sync matches its own GUIDs only), mailweave one (the delivery key rule).`)
 console.log('re-downloads: a Message-ID a client already had, shown again at a new UID (the old UID expunged): what a renumbering costs a client.')
-mkdirSync('bench/results', { recursive: true })
-writeFileSync('bench/results/compare-dovecot.json', JSON.stringify({ when: new Date().toISOString(), dovecot: bins.version, before: BEFORE, perSide: PER_SIDE, rounds: ROUNDS, deliveries: DELIVERIES, outcomes }, null, 2) + '\n')
-console.log('\nwrote bench/results/compare-dovecot.json')
+// a plain run leaves tracked files alone; --save refreshes the copy in bench/results
+const resultsDir = save ? 'bench/results' : '.data/compare'
+mkdirSync(resultsDir, { recursive: true })
+writeFileSync(join(resultsDir, 'compare-dovecot.json'), JSON.stringify({ when: new Date().toISOString(), dovecot: bins.version, before: BEFORE, perSide: PER_SIDE, rounds: ROUNDS, deliveries: DELIVERIES, outcomes }, null, 2) + '\n')
+console.log(`\nwrote ${join(resultsDir, 'compare-dovecot.json')}${save ? '' : ' (--save writes bench/results/compare-dovecot.json)'}`)
 if (failed) process.exitCode = 1

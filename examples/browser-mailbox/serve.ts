@@ -22,6 +22,8 @@ export interface ExampleConfig {
   /** Prefilled on the login form (a demo account). */
   user?: string
   password?: string
+  /** The link control of `pnpm start` (cut/heal per peer link), shown as the page's Links panel. */
+  control?: string
 }
 
 /** A running server of the example. */

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { adminToken } from '@mailweave/server'
@@ -49,18 +48,9 @@ export interface PeerStatus {
   lastCloseCode?: number
 }
 
-/** Binds `port` on 127.0.0.1 for a moment: true when nothing else holds it. */
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.once('error', () => resolve(false))
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
-  })
-}
-
-/** `preferred` when it is free (and not handed out already), else a free port. */
+/** `preferred` when it is free and not handed out already, else another free port. */
 async function pickPort(preferred: number | undefined, taken: Set<number>): Promise<number> {
-  let port = preferred !== undefined && preferred > 0 && !taken.has(preferred) && (await portIsFree(preferred)) ? preferred : await freePort()
+  let port = await freePort(preferred !== undefined && taken.has(preferred) ? undefined : preferred)
   while (taken.has(port)) port = await freePort()
   taken.add(port)
   return port
