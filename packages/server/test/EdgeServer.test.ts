@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import * as net from 'node:net'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { edgeClientId, MAILBOX_LOG } from '@mailweave/core'
+import { ACCOUNT_LOG, edgeClientId, MAILBOX_LOG } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
 import type { MailNode } from '../src/index.ts'
 import { startNode, stopNodesAfterEach } from './helpers/startNode.ts'
@@ -10,8 +11,8 @@ import { writeRawItem } from '../../core/test/helpers/rawItems.ts'
 
 stopNodesAfterEach()
 
-async function start(maxMessageBytes?: number): Promise<{ node: MailNode; token: string }> {
-  const node = await startNode({ nodeId: 'n', slot: 0, stride: 1, peers: [], maxMessageBytes })
+async function start(maxMessageBytes?: number, imap = false): Promise<{ node: MailNode; token: string }> {
+  const node = await startNode({ nodeId: 'n', slot: 0, stride: 1, peers: [], maxMessageBytes, ...(imap ? { imap: { host: '127.0.0.1', port: 0 } } : {}) })
   await node.addUser('ann', 'pw-ann-1')
   const issued = await fetch(`${node.url}/api/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('ann:pw-ann-1').toString('base64')}` } })
   return { node, token: ((await issued.json()) as { token: string }).token }
@@ -82,5 +83,34 @@ describe('EdgeServer', () => {
     expect(Y.encodeStateVector(doc)).toEqual(before)
     expect(h.mailbox.view().messages).toHaveLength(1)
     h.release()
+  }, 30_000)
+
+  it('account documents are not validated: an entry with a numeric name or an id like ../../x is refused, and IMAP LIST answers OK', async () => {
+    const { node, token } = await start(undefined, true)
+    for (const fact of [['mb', 'a'.repeat(24), 42, 7, 1, 'e'], ['mb', '../../x', 'Evil', 7, 1, 'e']]) {
+      const d = new Y.Doc()
+      d.clientID = edgeClientId()
+      d.getArray(ACCOUNT_LOG).push([fact])
+      expect(await sendUpdate(node, token, 'acct/ann', Y.encodeStateAsUpdate(d))).toBe(4003)
+    }
+    // a valid entry from an edge is accepted and listed
+    const ok = new Y.Doc()
+    ok.clientID = edgeClientId()
+    ok.getArray(ACCOUNT_LOG).push([['mb', 'b'.repeat(24), 'FromEdge', 7, 1, 'e']])
+    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/edge/acct/ann?token=${token}`)
+    ws.once('message', () => ws.send(updateMessage(Y.encodeStateAsUpdate(ok))))
+    const socket = net.connect(Number(new URL(node.imapUrl!).port), '127.0.0.1')
+    let text = ''
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
+    await waitFor(async () => {
+      text = ''
+      socket.write('a LOGIN ann pw-ann-1\r\nb LIST "" "*"\r\n')
+      await waitFor(() => /\r\nb (OK|NO|BAD)[^\r\n]*\r\n$/.test(text), 10_000, 'the LIST response')
+      return text.includes('FromEdge')
+    }, 10_000, 'the valid entry listed')
+    expect(text).toMatch(/\r\nb OK/)
+    expect(text).not.toMatch(/Evil|SERVERBUG/)
+    socket.destroy()
+    ws.close()
   }, 30_000)
 })
