@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { link, open, readFile, rename, unlink } from 'node:fs/promises'
+import { link, open, readFile, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -60,25 +60,69 @@ function parseHolder(text: string): Holder | undefined {
 }
 
 /**
+ * Creates `path` holding `text`, failing with EEXIST when it exists. The bytes are written
+ * and synced under a temporary name first and linked into place, so a lock file is never
+ * seen empty or half written: an empty one would be judged stale and taken over while its
+ * creator still believes it holds the lock.
+ */
+async function createWithContent(path: string, text: string): Promise<void> {
+  const temp = `${path}.new-${randomBytes(6).toString('hex')}`
+  const file = await open(temp, 'wx')
+  try {
+    await file.writeFile(text)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  try {
+    await link(temp, path)
+  } finally {
+    await unlink(temp).catch(() => {})
+  }
+}
+
+/**
+ * Removes the lock file at `path` if it still holds `staleText`, under a takeover guard
+ * (`<path>.takeover`, created like the lock): only the guard's holder re-reads and removes
+ * the stale file, so a fresh lock created meanwhile by the winner of a concurrent takeover
+ * is never removed (moving the file aside and back left a gap in which a third process
+ * could create its own lock while the first still held one). A guard left by a process
+ * killed mid-takeover is removed. Resolves whether this call removed the stale lock.
+ */
+async function removeStale(path: string, staleText: string, me: Holder): Promise<boolean> {
+  const guard = `${path}.takeover`
+  try {
+    await createWithContent(guard, JSON.stringify(me) + '\n')
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw toStorageError(err, `lock guard ${guard}`)
+    const other = parseHolder((await readFile(guard, 'utf8').catch(() => undefined)) ?? '')
+    if (other === undefined || !isAlive(other)) await unlink(guard).catch(() => {})
+    return false
+  }
+  try {
+    if ((await readFile(path, 'utf8').catch(() => undefined)) !== staleText) return false
+    await unlink(path)
+    return true
+  } finally {
+    await unlink(guard).catch(() => {})
+  }
+}
+
+/**
  * Takes an exclusive lock on `dir` (which must exist) by creating `dir/lock` with O_EXCL,
- * recording this process's pid, start time and host. Rejects with `StorageError('LOCKED')`,
+ * recording this process's pid, start time and host (written whole before the file
+ * appears). Rejects with `StorageError('LOCKED')`,
  * naming the holder's pid, while a live process holds it. A lock whose holder is dead (a
  * SIGKILLed node) is stale: it is taken over at once and logged. A lock file that cannot be
- * read (a crash between create and write) is stale too. Takeover renames the stale file
- * away first, so two processes taking over the same stale lock cannot both win.
+ * read is stale too. Takeovers of one stale lock are serialized by a guard file, so two
+ * processes taking over the same stale lock cannot both win.
  */
 export async function lockDirectory(dir: string, log?: StorageLog): Promise<DirLock> {
   const path = join(dir, LOCK_FILE)
   const me: Holder = { pid: process.pid, start: procStat(process.pid)?.[1], host: hostname() }
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const file = await open(path, 'wx')
-      try {
-        await file.writeFile(JSON.stringify(me) + '\n')
-        await file.sync()
-      } finally {
-        await file.close()
-      }
+      await createWithContent(path, JSON.stringify(me) + '\n')
       let released = false
       return {
         path,
@@ -97,22 +141,7 @@ export async function lockDirectory(dir: string, log?: StorageLog): Promise<DirL
     if (holder !== undefined && isAlive(holder)) {
       throw new StorageError('LOCKED', `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop that process first, or start this one on another data directory`)
     }
-    // Stale: move it aside, then check that what moved is the file judged stale (not a fresh lock).
-    const aside = `${path}.stale-${randomBytes(6).toString('hex')}`
-    try {
-      await rename(path, aside)
-    } catch {
-      continue // someone else took it over first
-    }
-    const moved = await readFile(aside, 'utf8').catch(() => undefined)
-    if (moved !== text) {
-      // a live lock created since our read: put it back (fails only if yet another lock exists)
-      await link(aside, path).catch(() => {})
-      await unlink(aside).catch(() => {})
-      continue
-    }
-    await unlink(aside).catch(() => {})
-    log?.('storage-fs: took over a stale lock (its process is gone)', { dir, stalePid: holder?.pid })
+    if (await removeStale(path, text, me)) log?.('storage-fs: took over a stale lock (its process is gone)', { dir, stalePid: holder?.pid })
   }
   throw new StorageError('LOCKED', `${dir}: could not take the lock ${path} (it keeps changing hands)`)
 }
