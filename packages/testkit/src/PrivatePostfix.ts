@@ -100,10 +100,18 @@ export class PrivatePostfix {
     try {
       await run('postfix', ['-c', p.dir, 'start'])
     } catch (e) {
-      throw new Error(`postfix -c ${p.dir} start failed: ${String(e)}\n${p.log()}`)
+      const log = p.log()
+      await p.stop()
+      throw new Error(`postfix -c ${p.dir} start failed: ${String(e)}\n${log}`)
     }
     const pidFile = join(p.dir, 'queue', 'pid', 'master.pid')
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 20_000, 'the Postfix master to write its pid')
+    try {
+      await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 20_000, 'the Postfix master to write its pid')
+    } catch (e) {
+      // started but not trackable: stop it by its configuration, leave nothing behind
+      await p.stop()
+      throw e
+    }
     p.masterPid = Number(readFileSync(pidFile, 'utf8').trim())
     masters.add(p.masterPid)
     return p
