@@ -11,6 +11,7 @@ import { PNG } from 'pngjs'
 import type { Page } from 'playwright-core'
 import { MailNode, silentLogger } from '@mailweave/server'
 import { FaultProxy, waitFor, freePort } from '@mailweave/testkit'
+import { serveLinkControl, type LinkControl } from '@mailweave/testkit/cluster'
 import { buildExample, previewExample, type ExampleServer } from '@mailweave/example-browser-mailbox/serve'
 import { launchChromium } from './chromium.ts'
 
@@ -23,6 +24,7 @@ let proxy: FaultProxy
 let server: ExampleServer
 let browser: Awaited<ReturnType<typeof launchChromium>>
 let token: string
+let control: LinkControl
 
 function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix))
@@ -88,13 +90,18 @@ beforeAll(async () => {
   token = ((await res.json()) as { token: string }).token
   const outDir = tempDir('mw-example-')
   await buildExample({ outDir })
-  server = await previewExample({ outDir, config: { regions: [{ id: 'eu', url: eu.url }, { id: 'us', url: us.url }], cluster: 'browser-test', user: 'alice', password: 'wonderland' } })
+  const live: { controlUrl?: string } = {} // the control starts after the server (it needs the page's origin)
+  server = await previewExample({ outDir, config: () => ({ regions: [{ id: 'eu', url: eu.url }, { id: 'us', url: us.url }], cluster: 'browser-test', user: 'alice', password: 'wonderland', control: live.controlUrl }) })
+  // the page's Links panel talks to the same link control `pnpm start` serves, here over the one proxy
+  control = await serveLinkControl({ links: () => [{ id: 'eu-us', a: 'eu', b: 'us', cut: proxy.isCut }], cut: () => proxy.cut(), heal: () => proxy.restore(), cutAll: () => proxy.cut(), healAll: () => proxy.restore() }, { port: 0, origins: [server.url] })
+  live.controlUrl = control.url
   browser = await launchChromium()
 })
 
 afterAll(async () => {
   await browser?.close()
   await server?.close()
+  await control?.close()
   await eu?.stop()
   await us?.stop()
   await proxy?.close()
@@ -225,5 +232,43 @@ describe('browser-mailbox example in Chromium', () => {
     expect(colours.size).toBeGreaterThan(20) // axes, labels, region colours, bands
     await tabEu.close()
     await tabUs.close()
+  })
+
+  it('fits a phone and a desktop (no sideways overflow, mailboxes and header in view), and cuts and heals the eu-us link from its Links panel', async () => {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    for (const [name, viewport] of [['phone', { width: 420, height: 860 }], ['desktop', { width: 1360, height: 900 }]] as const) {
+      const page = await browser.context.newPage()
+      await page.setViewportSize(viewport)
+      await signIn(page, 'eu')
+      await waitFor(async () => (await page.getByTestId('link-eu-us').count()) === 1, 10_000, 'the Links panel', 50)
+      // nothing wider than the screen; the mailbox list, the online switch and Sign out are on it
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: page width`).toBeLessThanOrEqual(viewport.width)
+      for (const el of [page.getByTestId('mailbox-INBOX'), page.getByTestId('online-label'), page.getByRole('button', { name: 'Sign out' }), page.getByTestId('link-eu-us'), page.getByTestId('status')]) {
+        const box = await el.boundingBox()
+        expect(box, `${name}: ${await el.textContent()} shown`).not.toBeNull()
+        expect(box!.width).toBeGreaterThan(0)
+        expect(box!.x, `${name}: ${await el.textContent()} inside the screen`).toBeGreaterThanOrEqual(0)
+        expect(box!.x + box!.width).toBeLessThanOrEqual(viewport.width + 0.5)
+      }
+      expect(await page.getByTestId('online-label').textContent()).toBe('Online')
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+      writeFileSync(join(ARTIFACTS, `browser-${name}.png`), await page.screenshot({ fullPage: true }))
+      if (name === 'phone') {
+        // cut from the page: the proxy cuts, the nodes see the link go down, the panel says so; then heal
+        await waitFor(() => eu.peerStatus().every((p) => p.state === 'open'), 15_000, 'eu-us link up', 50)
+        await page.getByTestId('link-eu-us').click()
+        await waitFor(async () => proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'true', 10_000, 'link cut from the page', 50)
+        await waitFor(() => eu.peerStatus().every((p) => p.state !== 'open'), 15_000, 'eu-us link down', 50)
+        writeFileSync(join(ARTIFACTS, 'browser-phone-cut.png'), await page.screenshot({ fullPage: true }))
+        await page.getByTestId('link-eu-us').click()
+        await waitFor(async () => !proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'false', 10_000, 'link healed from the page', 50)
+        await waitFor(() => eu.peerStatus().every((p) => p.state === 'open'), 20_000, 'eu-us link up again', 50)
+        // the switch says what it is
+        await setAppOnline(page, false)
+        expect(await page.getByTestId('online-label').textContent()).toBe('Offline')
+        await setAppOnline(page, true)
+      }
+      await page.close()
+    }
   })
 })

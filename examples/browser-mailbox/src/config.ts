@@ -11,6 +11,8 @@ export interface AppConfig {
   cluster: string
   user: string
   password: string
+  /** The link control of `pnpm start` (cut/heal per peer link), when the page was served by it. */
+  control?: string
 }
 
 interface RawConfig {
@@ -18,6 +20,7 @@ interface RawConfig {
   cluster?: unknown
   user?: unknown
   password?: unknown
+  control?: unknown
 }
 
 function parseRegions(text: string): Region[] {
@@ -63,5 +66,6 @@ export async function loadConfig(search: string = location.search): Promise<AppC
     cluster: String(q.get('cluster') ?? raw.cluster ?? 'local'),
     user: String(q.get('user') ?? raw.user ?? ''),
     password: String(q.get('password') ?? raw.password ?? ''),
+    control: typeof raw.control === 'string' ? raw.control.replace(/\/+$/, '') : undefined,
   }
 }

@@ -179,6 +179,10 @@ class MailApp {
   private readonly regionTabs = h('nav', { class: 'regions', 'aria-label': 'Regions' })
   private readonly syncInfo = h('span', { class: 'sync', 'data-testid': 'status' })
   private readonly onlineToggle = h('input', { type: 'checkbox', role: 'switch', 'data-testid': 'online-toggle' })
+  /** Says what the switch is now: Online or Offline. */
+  private readonly switchLabel = h('span', { class: 'switch-label', 'data-testid': 'online-label', text: 'Online' })
+  /** The Links panel: a cut/heal switch per peer link of `pnpm start`'s cluster. */
+  private readonly linksList = h('ul', { class: 'links', 'data-testid': 'links' })
   private readonly sidebar = h('ul', { class: 'mailboxes' })
   private readonly listTitle = h('h2', {})
   private readonly listCount = h('span', { class: 'muted small' })
@@ -219,7 +223,7 @@ class MailApp {
       this.regionTabs,
       h('div', { class: 'spacer' }),
       this.syncInfo,
-      h('label', { class: 'switch', title: 'The offline switch: disconnects every socket and stops uploads' }, this.onlineToggle, h('span', { class: 'slider' }), h('span', { class: 'switch-label', text: 'Online' })),
+      h('label', { class: 'switch', title: 'The offline switch: disconnects every socket and stops uploads' }, this.onlineToggle, h('span', { class: 'slider' }), this.switchLabel),
       h('span', { class: 'user', text: this.session.user }),
       h('button', { class: 'ghost', onclick: () => void this.logout() }, 'Sign out'),
     )
@@ -233,6 +237,8 @@ class MailApp {
         h('h3', { text: 'Mailboxes' }),
         this.sidebar,
         h('button', { class: 'ghost small', onclick: () => void this.newMailbox() }, '+ New mailbox'),
+        this.config.control === undefined ? null : h('h3', { text: 'Links', title: 'Cut regions apart and heal them (pnpm start’s link control)' }),
+        this.config.control === undefined ? null : this.linksList,
       ),
       h('section', { class: 'messages' }, h('div', { class: 'list-head' }, this.listTitle, this.listCount), this.list),
       this.reader,
@@ -256,9 +262,11 @@ class MailApp {
     window.addEventListener('resize', () => this.queueRender())
     this.probeTimer = setInterval(() => {
       void this.probeRegions()
+      void this.loadLinks()
       this.renderTimelineNow() // the time axis moves on
     }, 4000)
     void this.probeRegions()
+    void this.loadLinks()
     this.renderRegions()
     this.renderSidebar()
     this.onStatus(this.account.status())
@@ -271,6 +279,41 @@ class MailApp {
     await this.account.close().catch(() => undefined)
     session.set(undefined)
     renderLogin(this.config, this.region.id)
+  }
+
+  // ------------------------------------------------------------ links (cut/heal)
+
+  /** Reads the links from the control (or changes one first) and redraws the panel. */
+  private async loadLinks(change?: { id: string; action: 'cut' | 'heal' }): Promise<void> {
+    const control = this.config.control
+    if (control === undefined) return
+    try {
+      const res = await fetch(change === undefined ? `${control}/links` : `${control}/links/${encodeURIComponent(change.id)}/${change.action}`, { method: change === undefined ? 'GET' : 'POST', cache: 'no-store' })
+      if (!res.ok) throw new Error(`${res.status} ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? ''}`)
+      this.renderLinks(((await res.json()) as { links: { id: string; cut: boolean }[] }).links)
+      if (change !== undefined) toast(change.action === 'cut' ? `Link ${change.id} cut: the two regions no longer talk directly` : `Link ${change.id} healed`)
+    } catch (e) {
+      if (change !== undefined) toast(`The link control did not answer: ${e instanceof Error ? e.message : String(e)}`, 'error')
+      this.linksList.replaceChildren(h('li', { class: 'muted small', text: 'link control unreachable' }))
+    }
+  }
+
+  private renderLinks(links: { id: string; cut: boolean }[]): void {
+    this.linksList.replaceChildren(
+      ...links.map((l) =>
+        h(
+          'li',
+          {},
+          h(
+            'button',
+            { class: `link ${l.cut ? 'cut' : 'up'}`, 'data-testid': `link-${l.id}`, 'data-cut': String(l.cut), title: l.cut ? 'Cut: click to heal' : 'Up: click to cut', onclick: () => void this.loadLinks({ id: l.id, action: l.cut ? 'heal' : 'cut' }) },
+            h('span', { class: `dot ${l.cut ? 'down' : 'up'}` }),
+            h('span', { class: 'name', text: l.id.replace('-', ' ↔ ') }),
+            h('span', { class: 'state', text: l.cut ? 'cut' : 'up' }),
+          ),
+        ),
+      ),
+    )
   }
 
   // ------------------------------------------------------------ regions and status
@@ -337,6 +380,7 @@ class MailApp {
     this.syncInfo.dataset.pendingWrites = String(st.pendingWrites)
     this.syncInfo.dataset.synced = String(st.docs.open > 0 && st.docs.synced === st.docs.open)
     this.onlineToggle.checked = st.online
+    this.switchLabel.textContent = st.online ? 'Online' : 'Offline'
     this.timeline.connection(st.connection)
     this.renderRegions()
     const rejected = st.connection === 'rejected'
@@ -361,10 +405,18 @@ class MailApp {
         h(
           'li',
           {},
-          h('button', { class: `mailbox ${m.id === this.selected ? 'active' : ''}`, 'data-testid': `mailbox-${m.name}`, onclick: () => void this.select(m.id) }, h('span', { class: 'icon', text: m.id === 'INBOX' ? '⌂' : /draft/i.test(m.name) ? '✎' : /sent/i.test(m.name) ? '➚' : '▤' }), h('span', { class: 'name', text: m.name }), m.id === this.selected && this.mailbox !== undefined ? h('span', { class: 'count', text: String(this.mailbox.view().size + this.mailbox.pending().length) }) : null),
+          h('button', { class: `mailbox ${m.id === this.selected ? 'active' : ''}`, 'data-testid': `mailbox-${m.name}`, onclick: () => void this.select(m.id) }, h('span', { class: 'icon', text: m.id === 'INBOX' ? '⌂' : /draft/i.test(m.name) ? '✎' : /sent/i.test(m.name) ? '➚' : '▤' }), h('span', { class: 'name', text: m.name }), m.id === this.selected && this.mailbox !== undefined ? this.unreadBadge(this.mailbox) : null),
         ),
       ),
     )
+  }
+
+  /** The unread count of the open mailbox (messages without \\Seen, saved-but-unbound ones included); nothing when all are read. */
+  private unreadBadge(mb: EdgeMailbox): HTMLElement | null {
+    const view = mb.view()
+    let unread = mb.pending().filter((m) => !m.flags.includes('\\Seen')).length
+    for (let seq = 1; seq <= view.size; seq++) if (view.atSeq(seq)?.flags.includes('\\Seen') === false) unread++
+    return unread === 0 ? null : h('span', { class: 'count', 'data-testid': 'unread-count', title: `${unread} unread`, text: String(unread) })
   }
 
   private async newMailbox(): Promise<void> {

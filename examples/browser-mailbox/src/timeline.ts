@@ -215,16 +215,22 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
     if (e.k === 'append') svg.append(el('path', { d: `M${x(e.t)},${height - m.b} l-4,7 h8 z`, fill: '#0f172a' }))
   }
 
-  // legend
+  // legend: wraps to a second row on a narrow timeline instead of running off its right edge
   let lx = m.l + 40
+  let ly = 12
   const legend = (color: string, label: string, shape: 'dot' | 'ring' | 'dash' | 'band' | 'tri') => {
-    if (shape === 'dot') svg.append(el('circle', { cx: lx, cy: 12, r: 4, fill: color }))
-    if (shape === 'ring') svg.append(el('circle', { cx: lx, cy: 12, r: 4.5, fill: '#cbd5e1', stroke: '#dc2626', 'stroke-width': 2 }))
-    if (shape === 'dash') svg.append(el('path', { d: `M${lx - 7},12 h14`, stroke: '#dc2626', 'stroke-dasharray': '4 3' }))
-    if (shape === 'band') svg.append(el('rect', { x: lx - 6, y: 6, width: 12, height: 12, fill: color }))
-    if (shape === 'tri') svg.append(el('path', { d: `M${lx},7 l-4,8 h8 z`, fill: color }))
-    svg.append(el('text', { x: lx + 8, y: 16, 'font-size': 10.5, fill: '#334155' }, label))
-    lx += 26 + label.length * 6
+    const w = 26 + label.length * 6
+    if (lx + w > width && lx > m.l + 40) {
+      lx = m.l + 40
+      ly += 15
+    }
+    if (shape === 'dot') svg.append(el('circle', { cx: lx, cy: ly, r: 4, fill: color }))
+    if (shape === 'ring') svg.append(el('circle', { cx: lx, cy: ly, r: 4.5, fill: '#cbd5e1', stroke: '#dc2626', 'stroke-width': 2 }))
+    if (shape === 'dash') svg.append(el('path', { d: `M${lx - 7},${ly} h14`, stroke: '#dc2626', 'stroke-dasharray': '4 3' }))
+    if (shape === 'band') svg.append(el('rect', { x: lx - 6, y: ly - 6, width: 12, height: 12, fill: color, stroke: '#fca5a5' }))
+    if (shape === 'tri') svg.append(el('path', { d: `M${lx},${ly - 5} l-4,8 h8 z`, fill: color }))
+    svg.append(el('text', { x: lx + 8, y: ly + 4, 'font-size': 10.5, fill: '#334155' }, label))
+    lx += w
   }
   const seen = new Set(binds.map((b) => b.by))
   for (const r of [...regions, ...[...seen].filter((s) => !regions.includes(s))]) legend(regionColor(regions, r), r, 'dot')

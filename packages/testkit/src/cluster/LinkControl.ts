@@ -7,6 +7,9 @@ export interface LinkControl {
   close(): Promise<void>
 }
 
+/** What the control switches: a {@link ProcessCluster}, or any set of links cut and healed the same way. */
+export type LinkSwitchboard = Pick<ProcessCluster, 'links' | 'cut' | 'heal' | 'cutAll' | 'healAll'>
+
 /** Options of {@link serveLinkControl}. */
 export interface LinkControlOptions {
   /** Port on 127.0.0.1 (0: any free port). */
@@ -23,7 +26,7 @@ export interface LinkControlOptions {
  * A browser request from an origin not in `origins` gets 403, so no other web page can
  * partition the cluster.
  */
-export async function serveLinkControl(cluster: ProcessCluster, o: LinkControlOptions): Promise<LinkControl> {
+export async function serveLinkControl(cluster: LinkSwitchboard, o: LinkControlOptions): Promise<LinkControl> {
   const allowed = new Set(o.origins ?? [])
   const send = (res: ServerResponse, status: number, body: unknown, origin: string | undefined): void => {
     res.statusCode = status

@@ -3,4 +3,4 @@ export type { ProcessClusterOptions, ClusterLink, PeerStatus } from './ProcessCl
 export { NodeProcess, MAILWEAVE_BIN } from './NodeProcess.ts'
 export type { NodeProcessOptions } from './NodeProcess.ts'
 export { serveLinkControl } from './LinkControl.ts'
-export type { LinkControl, LinkControlOptions } from './LinkControl.ts'
+export type { LinkControl, LinkControlOptions, LinkSwitchboard } from './LinkControl.ts'
