@@ -128,6 +128,9 @@ export function regionColor(regions: readonly string[], id: string): string {
 
 const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
 
+/** Colours of the periods this tab was not connected (the bands and their legend). */
+const BAND = { offline: '#e2e8f0', connecting: '#fef9c3', disconnected: '#fee2e2' } as const
+
 /** Draws `events` into `svg` (replacing its content). */
 export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEvent[], regions: readonly string[], now = Date.now()): void {
   const width = Math.max(480, Math.round(svg.clientWidth || svg.parentElement?.clientWidth || 900))
@@ -159,7 +162,7 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   conns.forEach((c, i) => {
     if (c.state === 'connected') return
     const end = conns[i + 1]?.t ?? t1
-    const band = el('rect', { x: x(c.t), y: m.t, width: Math.max(1, x(end) - x(c.t)), height: height - m.t - m.b, fill: c.state === 'offline' ? '#e2e8f0' : c.state === 'connecting' ? '#fef9c3' : '#fee2e2', opacity: 0.8 })
+    const band = el('rect', { x: x(c.t), y: m.t, width: Math.max(1, x(end) - x(c.t)), height: height - m.t - m.b, fill: BAND[c.state === 'offline' || c.state === 'connecting' ? c.state : 'disconnected'], opacity: 0.8 })
     band.append(el('title', {}, `${c.state} ${clock(c.t)}–${clock(end)}`))
     svg.append(band)
     if (x(end) - x(c.t) > 46) svg.append(el('text', { x: x(c.t) + 4, y: m.t + 12, 'font-size': 10, fill: '#475569' }, c.state))
@@ -227,7 +230,7 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
     if (shape === 'dot') svg.append(el('circle', { cx: lx, cy: ly, r: 4, fill: color }))
     if (shape === 'ring') svg.append(el('circle', { cx: lx, cy: ly, r: 4.5, fill: '#cbd5e1', stroke: '#dc2626', 'stroke-width': 2 }))
     if (shape === 'dash') svg.append(el('path', { d: `M${lx - 7},${ly} h14`, stroke: '#dc2626', 'stroke-dasharray': '4 3' }))
-    if (shape === 'band') svg.append(el('rect', { x: lx - 6, y: ly - 6, width: 12, height: 12, fill: color, stroke: '#fca5a5' }))
+    if (shape === 'band') svg.append(el('rect', { x: lx - 6, y: ly - 6, width: 12, height: 12, fill: color, stroke: '#cbd5e1' }))
     if (shape === 'tri') svg.append(el('path', { d: `M${lx},${ly - 5} l-4,8 h8 z`, fill: color }))
     svg.append(el('text', { x: lx + 8, y: ly + 4, 'font-size': 10.5, fill: '#334155' }, label))
     lx += w
@@ -237,6 +240,7 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   legend('', 'late arrival', 'ring')
   legend('', 'fixup', 'dash')
   legend('#0f172a', 'appended here', 'tri')
-  legend('#fee2e2', 'disconnected', 'band')
+  // one entry per kind of band the chart draws, in the chart's colours
+  for (const [state, colour] of Object.entries(BAND)) legend(colour, state, 'band')
   if (events.length === 0) svg.append(el('text', { x: width / 2, y: height / 2, 'font-size': 13, fill: '#94a3b8', 'text-anchor': 'middle' }, 'UIDs will appear here as this tab learns them'))
 }
