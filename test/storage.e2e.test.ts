@@ -28,6 +28,29 @@ async function nodeOn(dir: string, dataDir: string, nodeId = 'N0', slot = 0): Pr
   return node
 }
 
+/**
+ * Two peered node processes `a` (slot 0) and `b` (slot 1) of stride 4 on their own data
+ * directories; `alice` is added at `addAt` and known at the other before this resolves.
+ */
+async function peeredPair(addAt: 'a' | 'b') {
+  const dir = tempDir()
+  const secret = readFileSync(join(dir, 'secret'), 'utf8')
+  const [portA, portB] = [await freePort(), await freePort()]
+  const common = { stride: 4, secretFile: join(dir, 'secret') }
+  const a = new NodeProcess({ ...common, nodeId: 'a', slot: 0, dataDir: join(dir, 'a'), port: portA, peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }] })
+  const b = new NodeProcess({ ...common, nodeId: 'b', slot: 1, dataDir: join(dir, 'b'), port: portB, peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }] })
+  nodes.push(a, b)
+  await Promise.all([a.start(), b.start()])
+  const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
+  const [added, other] = addAt === 'a' ? [a, b] : [b, a]
+  expect((await fetch(added.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
+  const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
+  const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
+  const atOther = other === a ? atA : atB
+  await waitFor(async () => (await atOther.call('GET', '/api/mailboxes/INBOX')).status === 200, 30_000, `alice known at ${other.o.nodeId}`)
+  return { dir, a, b, atA, atB }
+}
+
 describe('storage and process boundaries', () => {
   it('two processes on one data directory: the second refuses to start, and a SIGKILLed holder does not block a restart', async () => {
     const dir = tempDir()
@@ -43,19 +66,7 @@ describe('storage and process boundaries', () => {
   }, 60_000)
 
   it('mid-file log corruption: the node refuses to start naming the file and offset; --rejoin brings back every acknowledged message from a peer under a new slot, with no UID reused', async () => {
-    const dir = tempDir()
-    const secret = readFileSync(join(dir, 'secret'), 'utf8')
-    const [portA, portB] = [await freePort(), await freePort()]
-    const common = { stride: 4, secretFile: join(dir, 'secret') }
-    const a = new NodeProcess({ ...common, nodeId: 'a', slot: 0, dataDir: join(dir, 'a'), port: portA, peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }] })
-    const b = new NodeProcess({ ...common, nodeId: 'b', slot: 1, dataDir: join(dir, 'b'), port: portB, peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }] })
-    nodes.push(a, b)
-    await Promise.all([a.start(), b.start()])
-    const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
-    expect((await fetch(a.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
-    const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
-    const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
-    await waitFor(async () => (await atB.call('GET', '/api/mailboxes/INBOX')).status === 200, 30_000, 'alice known at b')
+    const { b, atA, atB } = await peeredPair('a')
     const client = new ModelClient('client of b')
     const acked: string[] = []
     for (let i = 0; i < 57; i++) {
@@ -117,19 +128,7 @@ describe('storage and process boundaries', () => {
   }, 180_000)
 
   it('a damaged blob pack (100 B cut off its tail, a blob failing its hash): the bodies are fetched again from a peer', async () => {
-    const dir = tempDir()
-    const secret = readFileSync(join(dir, 'secret'), 'utf8')
-    const [portA, portB] = [await freePort(), await freePort()]
-    const common = { stride: 4, secretFile: join(dir, 'secret') }
-    const a = new NodeProcess({ ...common, nodeId: 'a', slot: 0, dataDir: join(dir, 'a'), port: portA, peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }] })
-    const b = new NodeProcess({ ...common, nodeId: 'b', slot: 1, dataDir: join(dir, 'b'), port: portB, peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }] })
-    nodes.push(a, b)
-    await Promise.all([a.start(), b.start()])
-    const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
-    expect((await fetch(b.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
-    const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
-    const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
-    await waitFor(async () => (await atA.call('GET', '/api/mailboxes/INBOX')).status === 200, 30_000, 'alice known at a')
+    const { a, b, atA, atB } = await peeredPair('b')
     const bodies = new Map<string, string>()
     for (let i = 0; i < 20; i++) {
       const raw = `From: x@example.org\r\nSubject: m${i}\r\n\r\n${`body ${i} `.repeat(20)}\r\n`
