@@ -15,7 +15,6 @@ const progress = (m: string) => process.stderr.write(`[bench fastpath] ${m}\n`)
 const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
 const raw = (t: string) => new TextEncoder().encode(`Subject: ${t}\r\n\r\n${t}\r\n`)
 
-
 /** Waits (up to 60 s, polling every 10 ms) for `cond`: testkit's waitFor with bench-sized bounds. */
 const until = (cond: () => boolean | Promise<boolean>, what: string): Promise<void> => waitFor(cond, 60_000, what, 10)
 
@@ -26,8 +25,25 @@ async function scenario(delayMs: number) {
   for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) proxies.set(`${i}${j}`, await FaultProxy.start({ targetPort: ports[j]! }))
   const nodes: MailNode[] = []
   for (let i = 0; i < 3; i++) {
-    const peers = [0, 1, 2].filter((j) => j !== i).map((j) => ({ id: `N${j}`, url: `http://127.0.0.1:${i < j ? proxies.get(`${i}${j}`)!.port : ports[j]}` }))
-    nodes.push(await MailNode.start({ nodeId: `N${i}`, slot: i, stride: 3, dataDir: join(root, `N${i}`), host: '127.0.0.1', port: ports[i]!, peers, secret, verifyTimeoutMs: 2000 }, silentLogger()))
+    const peers = [0, 1, 2]
+      .filter((j) => j !== i)
+      .map((j) => ({ id: `N${j}`, url: `http://127.0.0.1:${i < j ? proxies.get(`${i}${j}`)!.port : ports[j]}` }))
+    nodes.push(
+      await MailNode.start(
+        {
+          nodeId: `N${i}`,
+          slot: i,
+          stride: 3,
+          dataDir: join(root, `N${i}`),
+          host: '127.0.0.1',
+          port: ports[i]!,
+          peers,
+          secret,
+          verifyTimeoutMs: 2000,
+        },
+        silentLogger(),
+      ),
+    )
   }
   await nodes[0]!.addUser('bench', 'benchpass')
   await until(() => nodes.every((n) => n.hasUser('bench') && n.peerStatus().every((p) => p.state === 'open')), 'cluster up')
@@ -36,24 +52,28 @@ async function scenario(delayMs: number) {
   for (const n of nodes) boxes.push((await n.openMailbox('bench', 'INBOX'))!)
   const fixups = () => boxes.reduce((s, b) => s + b.mailbox.stats.fixupsSilent + b.mailbox.stats.fixupsDuplicate, 0)
   const t = performance.now()
-  await Promise.all(boxes.map(async (b, i) => {
-    for (let k = 0; k < PER_NODE; k++) {
-      await b.append(raw(`connected-${i}-${k}`))
-      await b.expose()
-    }
-  }))
+  await Promise.all(
+    boxes.map(async (b, i) => {
+      for (let k = 0; k < PER_NODE; k++) {
+        await b.append(raw(`connected-${i}-${k}`))
+        await b.expose()
+      }
+    }),
+  )
   const connectedMs = performance.now() - t
   const connectedFixups = fixups()
   // cut node 0 off (both of its links), append and expose on every side, heal
   proxies.get('01')!.cut()
   proxies.get('02')!.cut()
   await until(() => nodes[0]!.peerStatus().every((p) => p.state !== 'open'), 'N0 cut off')
-  await Promise.all(boxes.map(async (b, i) => {
-    for (let k = 0; k < 20; k++) {
-      await b.append(raw(`cut-${i}-${k}`))
-      await b.expose()
-    }
-  }))
+  await Promise.all(
+    boxes.map(async (b, i) => {
+      for (let k = 0; k < 20; k++) {
+        await b.append(raw(`cut-${i}-${k}`))
+        await b.expose()
+      }
+    }),
+  )
   for (const p of proxies.values()) p.restore()
   const total = 3 * PER_NODE + 60
   await until(async () => {
@@ -66,7 +86,14 @@ async function scenario(delayMs: number) {
   for (const n of nodes) await n.stop()
   for (const p of proxies.values()) await p.close()
   rmSync(root, { recursive: true, force: true })
-  return { delayMsPerDirection: delayMs, appendsPerNode: PER_NODE, connectedFixups, appendExposeMs: +(connectedMs / PER_NODE).toFixed(1), cutFixups, healed: true }
+  return {
+    delayMsPerDirection: delayMs,
+    appendsPerNode: PER_NODE,
+    connectedFixups,
+    appendExposeMs: +(connectedMs / PER_NODE).toFixed(1),
+    cutFixups,
+    healed: true,
+  }
 }
 
 const results = []

@@ -49,9 +49,11 @@ try {
   progress(`appending ${N.toLocaleString('en')} messages over 8 connections`)
   const clients = await Promise.all(Array.from({ length: 8 }, () => client(port)))
   let next = 0
-  await Promise.all(clients.map(async (c) => {
-    while (next < N) if ((await c.append('INBOX', benchMessage(next++))) === false) throw new Error('APPEND failed')
-  }))
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < N) if ((await c.append('INBOX', benchMessage(next++))) === false) throw new Error('APPEND failed')
+    }),
+  )
   await Promise.all(clients.map((c) => c.logout()))
   // warm the client's parser on the same listing, so each timed listing pays only the server's path
   await listing(port)
@@ -67,11 +69,21 @@ try {
   progress(`after a restart: SELECT ${Math.round(restarted[0])} ms, SELECT + FETCH ${Math.round(restarted[1])} ms`)
   const row = (name: string, [sel, total]: [number, number]) => ({ name, selectMs: Math.round(sel), selectFetchMs: Math.round(total) })
   mkdirSync('bench/results', { recursive: true })
-  writeFileSync('bench/results/imap-cold.json', JSON.stringify({ messages: N, rows: [
-    row('in memory, envelopes cached (as in bench/imap.ts)', warm),
-    row('after the idle unload (document reloaded from disk)', unloaded),
-    row('after a restart (document reloaded, envelopes from the envelope cache file)', restarted),
-  ] }, null, 2) + '\n')
+  writeFileSync(
+    'bench/results/imap-cold.json',
+    JSON.stringify(
+      {
+        messages: N,
+        rows: [
+          row('in memory, envelopes cached (as in bench/imap.ts)', warm),
+          row('after the idle unload (document reloaded from disk)', unloaded),
+          row('after a restart (document reloaded, envelopes from the envelope cache file)', restarted),
+        ],
+      },
+      null,
+      2,
+    ) + '\n',
+  )
   progress('wrote bench/results/imap-cold.json')
 } finally {
   await cluster?.stop()

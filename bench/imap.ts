@@ -38,7 +38,14 @@ interface Target {
 }
 
 async function client(t: Target): Promise<ImapFlow> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: t.port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: t.port,
+    secure: false,
+    auth: { user: USER, pass: PASS },
+    logger: false,
+    disableAutoIdle: true,
+  })
   await c.connect()
   return c
 }
@@ -51,14 +58,16 @@ async function appendPhase(t: Target, from: number, to: number, conns: number): 
   const total = to - from
   const every = Math.max(1, Math.round(total / 4))
   const t0 = performance.now()
-  await Promise.all(clients.map(async (c) => {
-    while (next < to) {
-      const i = next++
-      const r = await c.append('INBOX', message(i))
-      if (r === false) throw new Error(`${t.name}: APPEND of message ${i} failed`)
-      if (++done % every === 0) progress(`  ${t.name}: ${done}/${total} appended over ${conns} connection(s)`)
-    }
-  }))
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < to) {
+        const i = next++
+        const r = await c.append('INBOX', message(i))
+        if (r === false) throw new Error(`${t.name}: APPEND of message ${i} failed`)
+        if (++done % every === 0) progress(`  ${t.name}: ${done}/${total} appended over ${conns} connection(s)`)
+      }
+    }),
+  )
   const ms = performance.now() - t0
   await Promise.all(clients.map((c) => c.logout()))
   return (total / ms) * 1000
@@ -87,8 +96,10 @@ async function selectFetch(t: Target): Promise<number> {
   }
   const ms = performance.now() - t0
   await c.logout()
-  if (box.exists !== N || count !== N || ids.size !== N) throw new Error(`${t.name}: SELECT said ${box.exists}, FETCH returned ${count} messages (${ids.size} distinct), expected ${N}`)
-  for (let i = 0; i < N; i += Math.max(1, Math.floor(N / 50))) if (!ids.has(`<${i}.imap-bench@example.org>`)) throw new Error(`${t.name}: message ${i} missing from FETCH`)
+  if (box.exists !== N || count !== N || ids.size !== N)
+    throw new Error(`${t.name}: SELECT said ${box.exists}, FETCH returned ${count} messages (${ids.size} distinct), expected ${N}`)
+  for (let i = 0; i < N; i += Math.max(1, Math.floor(N / 50)))
+    if (!ids.has(`<${i}.imap-bench@example.org>`)) throw new Error(`${t.name}: message ${i} missing from FETCH`)
   return ms
 }
 
@@ -106,9 +117,18 @@ try {
   cluster = await ProcessCluster.start({ nodes: ['bench'], logLevel: 'error', dataDir: join(root, 'mailweave'), imap: true })
   await cluster.addUser(USER, PASS)
   dovecot = await Dovecot.start({ dir: join(root, 'dovecot'), name: `mailweave-bench-${process.pid}`, user: USER, password: PASS })
-  const targets: Target[] = [{ name: 'mailweave', port: cluster.nodes[0]!.imapPort }, { name: 'dovecot', port: dovecot.port }]
+  const targets: Target[] = [
+    { name: 'mailweave', port: cluster.nodes[0]!.imapPort },
+    { name: 'dovecot', port: dovecot.port },
+  ]
 
-  const res: Record<string, Record<Target['name'], number>> = { one: { mailweave: 0, dovecot: 0 }, eight: { mailweave: 0, dovecot: 0 }, fetch: { mailweave: 0, dovecot: 0 }, fetchFirst: { mailweave: 0, dovecot: 0 }, raw: { mailweave: 0, dovecot: 0 } }
+  const res: Record<string, Record<Target['name'], number>> = {
+    one: { mailweave: 0, dovecot: 0 },
+    eight: { mailweave: 0, dovecot: 0 },
+    fetch: { mailweave: 0, dovecot: 0 },
+    fetchFirst: { mailweave: 0, dovecot: 0 },
+    raw: { mailweave: 0, dovecot: 0 },
+  }
   // the client's own parser must be warm for both servers alike (its first FETCH pays for JIT
   // compilation): fetch a separate mailbox of each server before anything is timed
   for (const t of targets) await warmClient(t)
@@ -118,7 +138,9 @@ try {
     const from = r * perRound
     const to = Math.min(ONE_CONN, from + perRound)
     for (const t of targets) oneRounds[t.name].push(await appendPhase(t, from, to, 1))
-    progress(`APPEND over 1 connection, round ${r + 1}/${ONE_CONN_ROUNDS}: ${targets.map((t) => `${t.name} ${rate(oneRounds[t.name].at(-1)!)}`).join(', ')}`)
+    progress(
+      `APPEND over 1 connection, round ${r + 1}/${ONE_CONN_ROUNDS}: ${targets.map((t) => `${t.name} ${rate(oneRounds[t.name].at(-1)!)}`).join(', ')}`,
+    )
   }
   for (const t of targets) res.one![t.name] = median(oneRounds[t.name])
   for (const t of targets) {
@@ -141,20 +163,46 @@ try {
   }
   const k = N.toLocaleString('en')
   const rows = [
-    { name: `APPEND, 1 connection (${ONE_CONN.toLocaleString('en')} msgs, median of ${ONE_CONN_ROUNDS} alternating rounds)`, ours: rate(res.one!.mailweave), dovecot: rate(res.one!.dovecot), ratio: r2(res.one!.mailweave / res.one!.dovecot) },
-    { name: `APPEND, ${CONNS} connections (${(N - ONE_CONN).toLocaleString('en')} msgs)`, ours: rate(res.eight!.mailweave), dovecot: rate(res.eight!.dovecot), ratio: r2(res.eight!.mailweave / res.eight!.dovecot) },
-    { name: `SELECT + FETCH 1:* (UID FLAGS ENVELOPE), ${k} msgs, first`, ours: `${Math.round(res.fetchFirst!.mailweave)} ms`, dovecot: `${Math.round(res.fetchFirst!.dovecot)} ms`, ratio: r2(res.fetchFirst!.dovecot / res.fetchFirst!.mailweave) },
-    { name: `SELECT + FETCH 1:* (UID FLAGS ENVELOPE), ${k} msgs, median of the next ${FETCH_RUNS - 1}`, ours: `${Math.round(res.fetch!.mailweave)} ms`, dovecot: `${Math.round(res.fetch!.dovecot)} ms`, ratio: r2(res.fetch!.dovecot / res.fetch!.mailweave) },
-    { name: `the same listing, server side only (raw socket, no client parsing), median of ${FETCH_RUNS - 1}`, ours: `${Math.round(res.raw!.mailweave)} ms`, dovecot: `${Math.round(res.raw!.dovecot)} ms`, ratio: r2(res.raw!.dovecot / res.raw!.mailweave) },
+    {
+      name: `APPEND, 1 connection (${ONE_CONN.toLocaleString('en')} msgs, median of ${ONE_CONN_ROUNDS} alternating rounds)`,
+      ours: rate(res.one!.mailweave),
+      dovecot: rate(res.one!.dovecot),
+      ratio: r2(res.one!.mailweave / res.one!.dovecot),
+    },
+    {
+      name: `APPEND, ${CONNS} connections (${(N - ONE_CONN).toLocaleString('en')} msgs)`,
+      ours: rate(res.eight!.mailweave),
+      dovecot: rate(res.eight!.dovecot),
+      ratio: r2(res.eight!.mailweave / res.eight!.dovecot),
+    },
+    {
+      name: `SELECT + FETCH 1:* (UID FLAGS ENVELOPE), ${k} msgs, first`,
+      ours: `${Math.round(res.fetchFirst!.mailweave)} ms`,
+      dovecot: `${Math.round(res.fetchFirst!.dovecot)} ms`,
+      ratio: r2(res.fetchFirst!.dovecot / res.fetchFirst!.mailweave),
+    },
+    {
+      name: `SELECT + FETCH 1:* (UID FLAGS ENVELOPE), ${k} msgs, median of the next ${FETCH_RUNS - 1}`,
+      ours: `${Math.round(res.fetch!.mailweave)} ms`,
+      dovecot: `${Math.round(res.fetch!.dovecot)} ms`,
+      ratio: r2(res.fetch!.dovecot / res.fetch!.mailweave),
+    },
+    {
+      name: `the same listing, server side only (raw socket, no client parsing), median of ${FETCH_RUNS - 1}`,
+      ours: `${Math.round(res.raw!.mailweave)} ms`,
+      dovecot: `${Math.round(res.raw!.dovecot)} ms`,
+      ratio: r2(res.raw!.dovecot / res.raw!.mailweave),
+    },
   ]
-  const notes = `Same machine (${cpus().length} cores), same run, same ${k} messages (1-6 KB), same client: imapflow 2.10.2 ` +
+  const notes =
+    `Same machine (${cpus().length} cores), same run, same ${k} messages (1-6 KB), same client: imapflow 2.10.2 ` +
     '(APPEND with LITERAL+, one APPEND in flight per connection, each awaited; FETCH parsed by imapflow, which dominates the ' +
     'listing rows for both servers (hence the raw-socket row), and whose parser is ' +
     `warmed on a separate ${WARMUP}-message mailbox of each server before anything is timed). ` +
     `mailweave: one \`mailweave serve\` process, IMAP on loopback, appends durable before the tagged OK; its FETCHes follow ` +
     'its appends (a mailbox idle for 60 s is unloaded from memory; the first SELECT after that reloads it, see docs/benchmarks.md). ' +
     `Dovecot: ${bins.version}, private instance, Maildir, default mail_fsync=optimized (an fsync per saved message, ` +
-    'each save commits under the Maildir\'s dovecot-uidlist lock; mailweave group-commits the fsyncs of concurrent appends). ' +
+    "each save commits under the Maildir's dovecot-uidlist lock; mailweave group-commits the fsyncs of concurrent appends). " +
     `Load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after. ratio > 1: mailweave faster.`
   mkdirSync('bench/results', { recursive: true })
   writeFileSync('bench/results/imap.json', JSON.stringify({ messages: N, rows, notes }, null, 2) + '\n')

@@ -15,29 +15,62 @@ const N = Number(process.env.BENCH_LMTP_MESSAGES ?? 2000)
 const POSTFIX_N = Number(process.env.BENCH_LMTP_POSTFIX_MESSAGES ?? 500)
 const progress = (m: string) => process.stderr.write(`[bench lmtp] ${m}\n`)
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-lmtp-'))
-const message = (i: number) => `From: Sender <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: LMTP benchmark message ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.lmtp.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`
+const message = (i: number) =>
+  `From: Sender <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: LMTP benchmark message ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.lmtp.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`
 
-const node = await MailNode.start({ nodeId: 'L0', slot: 0, stride: 1, dataDir: join(root, 'L0'), host: '127.0.0.1', port: 0, peers: [], secret: new Uint8Array(32).fill(5), lmtp: { host: '127.0.0.1', port: 0 } }, silentLogger())
+const node = await MailNode.start(
+  {
+    nodeId: 'L0',
+    slot: 0,
+    stride: 1,
+    dataDir: join(root, 'L0'),
+    host: '127.0.0.1',
+    port: 0,
+    peers: [],
+    secret: new Uint8Array(32).fill(5),
+    lmtp: { host: '127.0.0.1', port: 0 },
+  },
+  silentLogger(),
+)
 const lmtpPort = Number(new URL(node.lmtpUrl!).port)
 const users = Array.from({ length: 10 }, (_, i) => `u${i}`)
 for (const u of users) await node.addUser(u, 'bench-password')
 
 /** `count` messages over `connections` connections to `rcpts`; deliveries (message x recipient) per second. */
-async function run(label: string, count: number, connections: number, rcpts: string[], offset: number): Promise<{ messages: number; connections: number; recipients: number; deliveriesPerSec: number; messagesPerSec: number }> {
+async function run(
+  label: string,
+  count: number,
+  connections: number,
+  rcpts: string[],
+  offset: number,
+): Promise<{ messages: number; connections: number; recipients: number; deliveriesPerSec: number; messagesPerSec: number }> {
   let next = 0
   const t = performance.now()
-  await Promise.all(Array.from({ length: connections }, async () => {
-    const c = await LmtpClient.connect(lmtpPort)
-    await c.command('LHLO bench.test')
-    while (next < count) {
-      const i = next++
-      const r = await c.send('bench@example.org', rcpts.map((u) => `${u}@example.org`), message(offset + i))
-      if (r.data.length !== rcpts.length || r.data.some((x) => x.code !== 250)) throw new Error(`delivery ${i} failed: ${JSON.stringify(r)}`)
-    }
-    await c.quit()
-  }))
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const c = await LmtpClient.connect(lmtpPort)
+      await c.command('LHLO bench.test')
+      while (next < count) {
+        const i = next++
+        const r = await c.send(
+          'bench@example.org',
+          rcpts.map((u) => `${u}@example.org`),
+          message(offset + i),
+        )
+        if (r.data.length !== rcpts.length || r.data.some((x) => x.code !== 250))
+          throw new Error(`delivery ${i} failed: ${JSON.stringify(r)}`)
+      }
+      await c.quit()
+    }),
+  )
   const s = (performance.now() - t) / 1000
-  const out = { messages: count, connections, recipients: rcpts.length, deliveriesPerSec: Math.round((count * rcpts.length) / s), messagesPerSec: Math.round(count / s) }
+  const out = {
+    messages: count,
+    connections,
+    recipients: rcpts.length,
+    deliveriesPerSec: Math.round((count * rcpts.length) / s),
+    messagesPerSec: Math.round(count / s),
+  }
   progress(`${label}: ${JSON.stringify(out)}`)
   return out
 }

@@ -17,7 +17,10 @@ const CONCURRENCY = 32
 const progress = (m: string) => process.stderr.write(`[bench postgres] ${m}\n`)
 const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-pg-'))
-const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`)
+const raw = (i: number) =>
+  new TextEncoder().encode(
+    `From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`,
+  )
 
 /** Appends APPENDS messages to a fresh node with CONCURRENCY in flight; resolves with appends/s. */
 async function appendsPerSec(config: NodeConfig): Promise<number> {
@@ -27,9 +30,11 @@ async function appendsPerSec(config: NodeConfig): Promise<number> {
     const inbox = (await node.openMailbox('bench', 'INBOX'))!
     let next = 0
     const t = performance.now()
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < APPENDS) await inbox.append(raw(next++))
-    }))
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < APPENDS) await inbox.append(raw(next++))
+      }),
+    )
     const ms = performance.now() - t
     inbox.release()
     return APPENDS / (ms / 1000)
@@ -58,9 +63,13 @@ try {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const result = {
-  appends: APPENDS, concurrency: CONCURRENCY, rounds: ROUNDS,
-  filePerSec: Math.round(median(file)), postgresPerSec: Math.round(median(postgres)),
-  ratio: +(median(postgres) / median(file)).toFixed(2), goal: 0.7,
+  appends: APPENDS,
+  concurrency: CONCURRENCY,
+  rounds: ROUNDS,
+  filePerSec: Math.round(median(file)),
+  postgresPerSec: Math.round(median(postgres)),
+  ratio: +(median(postgres) / median(file)).toFixed(2),
+  goal: 0.7,
   all: { file: file.map(Math.round), postgres: postgres.map(Math.round) },
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })

@@ -14,7 +14,10 @@ import { openMailbox } from '@mailweave/core'
 
 const N = Number(process.env.BENCH_MESSAGES ?? 100_000)
 const OPS = 20_000
-const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\nHello ${i}\r\n`)
+const raw = (i: number) =>
+  new TextEncoder().encode(
+    `From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\nHello ${i}\r\n`,
+  )
 
 const doc = new Y.Doc()
 doc.on('update', () => {}) // as in bench/core.ts: a node persists every update
@@ -43,7 +46,8 @@ type Node = (typeof profile.nodes)[number]
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const parent = new Map<number, number>()
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
-const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
+const label = (n: Node) =>
+  `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
 const hits = new Map<number, number>()
 for (const s of profile.samples ?? []) hits.set(s, (hits.get(s) ?? 0) + 1)
 const total = [...hits.values()].reduce((a, b) => a + b, 0)
@@ -59,7 +63,11 @@ for (const [id, c] of hits) {
     seen.add(l)
   }
 }
-const top = (m: Map<string, number>, k: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([l, c]) => `${((100 * c) / total).toFixed(1).padStart(5)}%  ${l}`)
+const top = (m: Map<string, number>, k: number) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([l, c]) => `${((100 * c) / total).toFixed(1).padStart(5)}%  ${l}`)
 console.log(`append + expose into a ${N.toLocaleString('en')}-message mailbox: ${perOpUs.toFixed(1)} µs per pair (under the profiler)`)
 console.log('\nself time\n' + top(self, 20).join('\n'))
 console.log('\ninclusive time\n' + top(incl, 25).join('\n'))

@@ -12,19 +12,24 @@ for (const name of chosen) {
   const file = `bench/${name}.ts`
   if (!existsSync(file)) continue
   process.stderr.write(`== bench ${name}\n`)
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env })
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: process.env,
+  })
   if (r.status !== 0) {
     process.stderr.write(`bench ${name} failed (exit ${r.status})\n`)
     process.exitCode = 1
   }
 }
 
-const load = (name: string): any => (existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined)
+const load = (name: string): any =>
+  existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined
 const tables: Record<string, string> = {}
 const c = load('core')
 if (c !== undefined) {
   tables.core = [
-    `| core, ${c.messages.toLocaleString('en')}-message mailbox | mailweave | raw Yjs | ratio | goal |`, '|---|---|---|---|---|',
+    `| core, ${c.messages.toLocaleString('en')}-message mailbox | mailweave | raw Yjs | ratio | goal |`,
+    '|---|---|---|---|---|',
     `| append + expose, per message | ${c.appendExpose.oursUs} µs | ${c.appendExpose.rawMapSetUs} µs (one Y.Map.set) | ${c.appendExpose.ratio}× | ≤ ${c.appendExpose.goal}× |`,
     `| heap per message | ${c.heapPerMessage.oursBytes} B | ${c.heapPerMessage.rawBytes} B | ${c.heapPerMessage.ratio}× | ≤ ${c.heapPerMessage.goal}× |`,
     `| encoded bytes per message | ${c.encodedPerMessage.oursBytes} B | ${c.encodedPerMessage.rawBytes} B | ${c.encodedPerMessage.ratio}× | ≤ ${c.encodedPerMessage.goal}× |`,
@@ -35,7 +40,8 @@ const s = load('server')
 // (results from before the same-run doveadm reference have no doveadmSync: left as they are until `pnpm bench server` runs)
 if (s !== undefined && s.replication?.doveadmSync !== undefined) {
   tables.server = [
-    '| node | result | reference | goal |', '|---|---|---|---|',
+    '| node | result | reference | goal |',
+    '|---|---|---|---|',
     `| durable appends, one node (${s.appendsDurable.concurrency} in flight) | ${s.appendsDurable.oursPerSec}/s | raw Yjs + same fsync pattern: ${s.appendsDurable.rawYjsFsyncPerSec}/s | |`,
     `| replicate ${s.replication.messages.toLocaleString('en')} messages (with bodies) to an empty peer | ${s.replication.messagesPerSec} msg/s, ${s.replication.wireBytesPerMessage} B/msg on the wire | doveadm sync (Dovecot ${s.replication.doveadmSync.version.split(' ')[0]}, same run): ${s.replication.doveadmSync.messagesPerSec} msg/s, ${s.replication.vsDoveadmSync}× | ≥ 10× |`,
     `| catch-up after a partition, ${s.catchUp.appendsPerSide.toLocaleString('en')} appends per side | ${s.catchUp.seconds} s, ${s.catchUp.fixups} fixups | | |`,
@@ -44,29 +50,49 @@ if (s !== undefined && s.replication?.doveadmSync !== undefined) {
 const pgr = load('postgres')
 if (pgr !== undefined) {
   tables.postgres = [
-    '| region storage (one node, same run) | result | file store | ratio | goal |', '|---|---|---|---|---|',
+    '| region storage (one node, same run) | result | file store | ratio | goal |',
+    '|---|---|---|---|---|',
     `| durable appends on PostgreSQL (${pgr.concurrency} in flight, median of ${pgr.rounds} alternating rounds) | ${pgr.postgresPerSec}/s | ${pgr.filePerSec}/s | ${pgr.ratio}× | ≥ ${pgr.goal}× |`,
   ].join('\n')
 }
 const f = load('fastpath')
 if (f !== undefined) {
-  tables.fastpath = ['| link latency (each way) | append+expose per node | fixups, all links up | fixups, one node cut off (then healed) |', '|---|---|---|---|',
-    ...f.map((r: any) => `| ${r.delayMsPerDirection} ms | ${r.appendsPerNode} × ${r.appendExposeMs} ms | ${r.connectedFixups} | ${r.cutFixups} |`)].join('\n')
+  tables.fastpath = [
+    '| link latency (each way) | append+expose per node | fixups, all links up | fixups, one node cut off (then healed) |',
+    '|---|---|---|---|',
+    ...f.map(
+      (r: any) => `| ${r.delayMsPerDirection} ms | ${r.appendsPerNode} × ${r.appendExposeMs} ms | ${r.connectedFixups} | ${r.cutFixups} |`,
+    ),
+  ].join('\n')
 }
 const i = load('imap')
 if (i !== undefined && Array.isArray(i.rows)) {
-  tables.imap = ['| IMAP | mailweave | Dovecot | ratio |', '|---|---|---|---|', ...i.rows.map((r: any) => `| ${r.name} | ${r.ours} | ${r.dovecot} | ${r.ratio}× |`)].join('\n')
+  tables.imap = [
+    '| IMAP | mailweave | Dovecot | ratio |',
+    '|---|---|---|---|',
+    ...i.rows.map((r: any) => `| ${r.name} | ${r.ours} | ${r.dovecot} | ${r.ratio}× |`),
+  ].join('\n')
 }
 const ic = load('imap-cold')
 if (ic !== undefined && Array.isArray(ic.rows)) {
-  tables['imap-cold'] = [`| mailweave, ${ic.messages.toLocaleString('en')}-message mailbox | SELECT | SELECT + FETCH 1:* (UID FLAGS ENVELOPE) |`, '|---|---|---|',
-    ...ic.rows.map((r: any) => `| ${r.name} | ${r.selectMs} ms | ${r.selectFetchMs} ms |`)].join('\n')
+  tables['imap-cold'] = [
+    `| mailweave, ${ic.messages.toLocaleString('en')}-message mailbox | SELECT | SELECT + FETCH 1:* (UID FLAGS ENVELOPE) |`,
+    '|---|---|---|',
+    ...ic.rows.map((r: any) => `| ${r.name} | ${r.selectMs} ms | ${r.selectFetchMs} ms |`),
+  ].join('\n')
 }
 const l = load('lmtp')
 if (l !== undefined && Array.isArray(l.rows)) {
-  tables.lmtp = ['| LMTP into one node (250 after the fsync) | deliveries/s | messages/s |', '|---|---|---|',
-    ...l.rows.map((r: any) => `| ${r.messages.toLocaleString('en')} messages, ${r.connections} connection${r.connections > 1 ? 's' : ''}, ${r.recipients} recipient${r.recipients > 1 ? 's' : ''} each (raw LMTP client) | ${r.deliveriesPerSec} | ${r.messagesPerSec} |`),
-    typeof l.postfix === 'object' ? `| ${l.postfix.messages} queued messages, Postfix's LMTP client at its defaults (queue filled first, delivery timed) | ${l.postfix.messagesPerSec} | ${l.postfix.messagesPerSec} |` : `| Postfix | ${l.postfix} | |`,
+  tables.lmtp = [
+    '| LMTP into one node (250 after the fsync) | deliveries/s | messages/s |',
+    '|---|---|---|',
+    ...l.rows.map(
+      (r: any) =>
+        `| ${r.messages.toLocaleString('en')} messages, ${r.connections} connection${r.connections > 1 ? 's' : ''}, ${r.recipients} recipient${r.recipients > 1 ? 's' : ''} each (raw LMTP client) | ${r.deliveriesPerSec} | ${r.messagesPerSec} |`,
+    ),
+    typeof l.postfix === 'object'
+      ? `| ${l.postfix.messages} queued messages, Postfix's LMTP client at its defaults (queue filled first, delivery timed) | ${l.postfix.messagesPerSec} | ${l.postfix.messagesPerSec} |`
+      : `| Postfix | ${l.postfix} | |`,
   ].join('\n')
 }
 const b = load('browser')
@@ -83,25 +109,48 @@ function ratioChart(title: string, rows: { label: string; ratio: number; goal?: 
   const bars = rows.map((r, i) => {
     const y = 44 + i * rowH
     const good = r.goal === undefined ? r.ratio >= 1 : r.lowerIsBetter ? r.ratio <= r.goal : r.ratio >= r.goal
-    const goal = r.goal === undefined ? '' : `<line x1="${x(r.goal)}" x2="${x(r.goal)}" y1="${y - 4}" y2="${y + 22}" stroke="#b45309" stroke-width="2" stroke-dasharray="4 3"/>`
+    const goal =
+      r.goal === undefined
+        ? ''
+        : `<line x1="${x(r.goal)}" x2="${x(r.goal)}" y1="${y - 4}" y2="${y + 22}" stroke="#b45309" stroke-width="2" stroke-dasharray="4 3"/>`
     return `<text x="${left - 10}" y="${y + 14}" text-anchor="end" font-size="13">${r.label}</text><rect x="${left}" y="${y}" width="${Math.max(1, x(r.ratio) - left)}" height="18" rx="3" fill="${good ? '#2563eb' : '#dc2626'}"/><text x="${x(r.ratio) + 6}" y="${y + 14}" font-size="12">${r.ratio}×</text>${goal}`
   })
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="system-ui, sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="16" y="24" font-size="15" font-weight="600">${title}</text><line x1="${x(1)}" x2="${x(1)}" y1="36" y2="${h - 24}" stroke="#94a3b8"/><text x="${x(1)}" y="${h - 8}" font-size="11" text-anchor="middle" fill="#64748b">1× (parity)</text>${bars.join('')}</svg>\n`
 }
 mkdirSync('docs/img', { recursive: true })
 if (c !== undefined) {
-  writeFileSync('docs/img/bench-core.svg', ratioChart('core vs raw Yjs (lower is better; dashed: goal)', [
-    { label: 'append + expose time', ratio: c.appendExpose.ratio, goal: c.appendExpose.goal, lowerIsBetter: true },
-    { label: 'heap per message', ratio: c.heapPerMessage.ratio, goal: c.heapPerMessage.goal, lowerIsBetter: true },
-    { label: 'encoded bytes per message', ratio: c.encodedPerMessage.ratio, goal: c.encodedPerMessage.goal, lowerIsBetter: true },
-    { label: 'cold load + view', ratio: c.coldLoad.ratio, goal: c.coldLoad.goal, lowerIsBetter: true },
-  ]))
+  writeFileSync(
+    'docs/img/bench-core.svg',
+    ratioChart('core vs raw Yjs (lower is better; dashed: goal)', [
+      { label: 'append + expose time', ratio: c.appendExpose.ratio, goal: c.appendExpose.goal, lowerIsBetter: true },
+      { label: 'heap per message', ratio: c.heapPerMessage.ratio, goal: c.heapPerMessage.goal, lowerIsBetter: true },
+      { label: 'encoded bytes per message', ratio: c.encodedPerMessage.ratio, goal: c.encodedPerMessage.goal, lowerIsBetter: true },
+      { label: 'cold load + view', ratio: c.coldLoad.ratio, goal: c.coldLoad.goal, lowerIsBetter: true },
+    ]),
+  )
 }
 if (i !== undefined && Array.isArray(i.rows)) {
-  writeFileSync('docs/img/bench-imap.svg', ratioChart('IMAP: mailweave vs Dovecot (higher is better)', i.rows.map((r: any) => ({ label: String(r.name).replace(/\(.*\)/, '').slice(0, 40), ratio: Number(r.ratio), goal: 1 }))))
+  writeFileSync(
+    'docs/img/bench-imap.svg',
+    ratioChart(
+      'IMAP: mailweave vs Dovecot (higher is better)',
+      i.rows.map((r: any) => ({
+        label: String(r.name)
+          .replace(/\(.*\)/, '')
+          .slice(0, 40),
+        ratio: Number(r.ratio),
+        goal: 1,
+      })),
+    ),
+  )
 }
 if (s !== undefined) {
-  writeFileSync('docs/img/bench-replication.svg', ratioChart('replication vs doveadm sync (higher is better)', [{ label: `${s.replication.messages} messages to an empty peer`, ratio: s.replication.vsDoveadmSync, goal: 10 }]))
+  writeFileSync(
+    'docs/img/bench-replication.svg',
+    ratioChart('replication vs doveadm sync (higher is better)', [
+      { label: `${s.replication.messages} messages to an empty peer`, ratio: s.replication.vsDoveadmSync, goal: 10 },
+    ]),
+  )
 }
 
 for (const file of ['README.md', 'docs/benchmarks.md']) {

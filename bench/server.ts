@@ -22,20 +22,24 @@ const secret = new TextEncoder().encode('bench-secret-'.repeat(4))
 const dovecotBins = requireDovecot('bench/server.ts')
 const root = mkdtempSync(join(tmpdir(), 'mailweave-bench-'))
 
-const raw = (i: number) => new TextEncoder().encode(`From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`)
-
+const raw = (i: number) =>
+  new TextEncoder().encode(
+    `From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`,
+  )
 
 async function pool(n: number, fn: (i: number) => Promise<void>, every = 1000, label = ''): Promise<number> {
   let next = 0
   let done = 0
   const t = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) {
-      const i = next++
-      await fn(i)
-      if (++done % every === 0 && label !== '') progress(`  ${label} ${done}/${n}`)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) {
+        const i = next++
+        await fn(i)
+        if (++done % every === 0 && label !== '') progress(`  ${label} ${done}/${n}`)
+      }
+    }),
+  )
   return performance.now() - t
 }
 
@@ -108,8 +112,18 @@ await A2.stop()
 // 2b. the reference, in the same run: Dovecot replicating the same REPL messages to an
 // empty peer with `doveadm sync` (dsync, what its replicator runs), A filled as an MDA would
 progress(`replication reference: ${REPL} messages, Dovecot ${dovecotBins.version} A -> empty B by doveadm sync`)
-const dvA = await Dovecot.start({ dir: join(root, 'dovecot-a'), name: `mailweave-bench-a-${process.pid}`, user: 'bench', password: 'benchpass' })
-const dvB = await Dovecot.start({ dir: join(root, 'dovecot-b'), name: `mailweave-bench-b-${process.pid}`, user: 'bench', password: 'benchpass' })
+const dvA = await Dovecot.start({
+  dir: join(root, 'dovecot-a'),
+  name: `mailweave-bench-a-${process.pid}`,
+  user: 'bench',
+  password: 'benchpass',
+})
+const dvB = await Dovecot.start({
+  dir: join(root, 'dovecot-b'),
+  name: `mailweave-bench-b-${process.pid}`,
+  user: 'bench',
+  password: 'benchpass',
+})
 let dsyncMs: number
 try {
   await dvA.fillInbox(Array.from({ length: REPL }, (_, i) => raw(i)))
@@ -166,11 +180,22 @@ rmSync(root, { recursive: true, force: true })
 const replRate = REPL / (replMs / 1000)
 const dsyncRate = REPL / (dsyncMs / 1000)
 const result = {
-  appendsDurable: { messages: APPENDS, concurrency: CONCURRENCY, oursPerSec: Math.round(APPENDS / (oursMs / 1000)), rawYjsFsyncPerSec: Math.round(APPENDS / (rawMs / 1000)), ratio: +(rawMs / oursMs).toFixed(2) },
+  appendsDurable: {
+    messages: APPENDS,
+    concurrency: CONCURRENCY,
+    oursPerSec: Math.round(APPENDS / (oursMs / 1000)),
+    rawYjsFsyncPerSec: Math.round(APPENDS / (rawMs / 1000)),
+    ratio: +(rawMs / oursMs).toFixed(2),
+  },
   replication: {
-    messages: REPL, seconds: +(replMs / 1000).toFixed(2), messagesPerSec: Math.round(replRate), metadataSeconds: +(metaMs / 1000).toFixed(2), wireBytesPerMessage: Math.round(replBytes / REPL),
+    messages: REPL,
+    seconds: +(replMs / 1000).toFixed(2),
+    messagesPerSec: Math.round(replRate),
+    metadataSeconds: +(metaMs / 1000).toFixed(2),
+    wireBytesPerMessage: Math.round(replBytes / REPL),
     doveadmSync: { version: dovecotBins.version, seconds: +(dsyncMs / 1000).toFixed(2), messagesPerSec: Math.round(dsyncRate) },
-    vsDoveadmSync: +(replRate / dsyncRate).toFixed(1), goal: '>= 10x doveadm sync, measured in the same run',
+    vsDoveadmSync: +(replRate / dsyncRate).toFixed(1),
+    goal: '>= 10x doveadm sync, measured in the same run',
   },
   catchUp: { appendsPerSide: CATCHUP, seconds: +(catchupMs / 1000).toFixed(2), fixups },
 }

@@ -2,7 +2,13 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
-const roots = ['packages', 'examples', 'test', 'bench'].filter((d) => { try { return statSync(d).isDirectory() } catch { return false } })
+const roots = ['packages', 'examples', 'test', 'bench'].filter((d) => {
+  try {
+    return statSync(d).isDirectory()
+  } catch {
+    return false
+  }
+})
 const files = []
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
@@ -32,15 +38,19 @@ const state = new Map()
 const stack = []
 let cycles = 0
 const visit = (f) => {
-  state.set(f, 1); stack.push(f)
+  state.set(f, 1)
+  stack.push(f)
   for (const d of edges.get(f) ?? []) {
     if (state.get(d) === 1) {
       cycles++
       console.error('import cycle: ' + [...stack.slice(stack.indexOf(d)), d].map((x) => x.replace(process.cwd() + '/', '')).join(' -> '))
     } else if (!state.has(d)) visit(d)
   }
-  stack.pop(); state.set(f, 2)
+  stack.pop()
+  state.set(f, 2)
 }
-files.forEach((f) => { if (!state.has(f)) visit(f) })
+files.forEach((f) => {
+  if (!state.has(f)) visit(f)
+})
 if (cycles > 0) process.exit(1)
 console.log(`no import cycles (${files.length} files)`)

@@ -80,7 +80,16 @@ try {
     taken.add(port)
     lmtpPorts.push(port)
   }
-  cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir: root, imap: withImap, httpPorts: consecutive(httpBase), imapPorts: consecutive(imapBase), node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i]}`, ...storeArgs(i)] }), logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error', onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`) })
+  cluster = await ProcessCluster.start({
+    nodes: REGIONS,
+    dataDir: root,
+    imap: withImap,
+    httpPorts: consecutive(httpBase),
+    imapPorts: consecutive(imapBase),
+    node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i]}`, ...storeArgs(i)] }),
+    logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error',
+    onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`),
+  })
 } catch (e) {
   // a region that cannot start leaves no region and no database behind
   console.error(`the cluster could not start: ${e instanceof Error ? e.message : String(e)}`)
@@ -99,27 +108,37 @@ await c.addUser(user, password)
 if (withBrowser) {
   try {
     const { serveExample } = await import('@mailweave/example-browser-mailbox/serve')
-    browser = await serveExample({ port: browserPort, config: { regions: c.nodes.map((r) => ({ id: r.id, url: r.url, label: r.id })), cluster: root, user, password, control: control.url } })
+    browser = await serveExample({
+      port: browserPort,
+      config: { regions: c.nodes.map((r) => ({ id: r.id, url: r.url, label: r.id })), cluster: root, user, password, control: control.url },
+    })
   } catch (e) {
     console.error(`(the browser example could not start: ${e instanceof Error ? e.message : String(e)})`)
   }
 }
 
 const moved = (want: number, got: number) => (want !== 0 && want !== got ? `  (${want} was taken)` : '')
-console.log(`\nmailweave: a local three-region cluster is running (data in ${onPostgres ? `private PostgreSQL servers: ${databases.map((d) => d.url()).join(', ')}; IMAP cache in ${root}` : root})\n`)
+console.log(
+  `\nmailweave: a local three-region cluster is running (data in ${onPostgres ? `private PostgreSQL servers: ${databases.map((d) => d.url()).join(', ')}; IMAP cache in ${root}` : root})\n`,
+)
 console.log('region  slot  HTTP / WebSocket            IMAP                   LMTP (for an MTA)')
 c.nodes.forEach((r, i) => {
   const wantHttp = consecutive(httpBase)[i]!
   const wantImap = consecutive(imapBase)[i]!
   const wantLmtp = consecutive(lmtpBase)[i]!
   const lmtp = r.listeners.get('lmtp')
-  console.log(`${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${(withImap ? `imap://127.0.0.1:${r.imapPort}` : '-').padEnd(22)} ${lmtp ?? '-'}${moved(wantHttp, Number(new URL(r.url).port))}${withImap ? moved(wantImap, r.imapPort) : ''}${lmtp !== undefined ? moved(wantLmtp, Number(new URL(lmtp).port)) : ''}`)
+  console.log(
+    `${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${(withImap ? `imap://127.0.0.1:${r.imapPort}` : '-').padEnd(22)} ${lmtp ?? '-'}${moved(wantHttp, Number(new URL(r.url).port))}${withImap ? moved(wantImap, r.imapPort) : ''}${lmtp !== undefined ? moved(wantLmtp, Number(new URL(lmtp).port)) : ''}`,
+  )
 })
-if (browser !== undefined) console.log(`\nbrowser mailbox: open ${browser.url}${moved(portFrom('MAILWEAVE_BROWSER_PORT', 5173), browserPort)}`)
+if (browser !== undefined)
+  console.log(`\nbrowser mailbox: open ${browser.url}${moved(portFrom('MAILWEAVE_BROWSER_PORT', 5173), browserPort)}`)
 console.log(`link control: ${control.url}  (cut/heal per link: the page's Links panel, or \`pnpm mailweave link cut eu-us\`)`)
 console.log(`\ndemo account: ${user} / ${password}`)
 const [a, b] = c.nodes
-console.log(`try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.url}/api/mailboxes/INBOX/messages`)
+console.log(
+  `try: curl -u ${user}:${password} -X POST --data-binary $'Subject: hi\\r\\n\\r\\nhello\\r\\n' ${a!.url}/api/mailboxes/INBOX/messages`,
+)
 console.log(`     curl -u ${user}:${password} ${b!.url}/api/mailboxes/INBOX`)
 if (withImap) console.log(`     curl -u ${user}:${password} 'imap://127.0.0.1:${b!.imapPort}/INBOX' -X 'UID FETCH 1:* (FLAGS ENVELOPE)'`)
 console.log(`     swaks --protocol LMTP --server 127.0.0.1 --port ${a!.lmtpPort} --to ${user}@example.org   # deliver as an MTA would`)

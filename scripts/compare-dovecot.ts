@@ -33,7 +33,10 @@ import { ProcessCluster } from '@mailweave/testkit/cluster'
 const system = process.argv[2]
 const save = process.argv.slice(3).includes('--save')
 if (system !== 'dovecot' || process.argv.slice(3).some((a) => a !== '--save')) {
-  const why = system === 'dovecot' ? `unknown option; the only one is --save` : `${system === undefined ? 'no system given' : `unknown system "${system}"`}; the only one is "dovecot"`
+  const why =
+    system === 'dovecot'
+      ? `unknown option; the only one is --save`
+      : `${system === undefined ? 'no system given' : `unknown system "${system}"`}; the only one is "dovecot"`
   process.stderr.write(`usage: pnpm compare dovecot [--save]\n(${why})\n`)
   process.exit(2)
 }
@@ -46,9 +49,13 @@ const BEFORE = 4
 const USER = 'erin'
 const PASS = 'compare-pass-1'
 const CONVERGE_TIMEOUT_MS = 60_000
-const MODES = (process.env.COMPARE_DOVEADM_MODES ?? 'fast,stateful').split(',').map((m) => m.trim()).filter((m): m is 'fast' | 'full' | 'stateful' => m === 'fast' || m === 'full' || m === 'stateful')
+const MODES = (process.env.COMPARE_DOVEADM_MODES ?? 'fast,stateful')
+  .split(',')
+  .map((m) => m.trim())
+  .filter((m): m is 'fast' | 'full' | 'stateful' => m === 'fast' || m === 'full' || m === 'stateful')
 const progress = (m: string) => process.stderr.write(`[compare] ${m}\n`)
-const raw = (id: string) => `From: compare@example.org\r\nTo: ${USER}@example.org\r\nSubject: ${id}\r\nDate: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
+const raw = (id: string) =>
+  `From: compare@example.org\r\nTo: ${USER}@example.org\r\nSubject: ${id}\r\nDate: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -72,7 +79,11 @@ class Observer {
   private gone = new Set<number>()
   private readonly heldAt = new Map<string, Set<string>>()
 
-  constructor(readonly name: string, private readonly globalUids: Map<string, string>, oracleUids: Map<number, string>) {
+  constructor(
+    readonly name: string,
+    private readonly globalUids: Map<string, string>,
+    oracleUids: Map<number, string>,
+  ) {
     this.oracle = new ModelClient(name, oracleUids)
   }
 
@@ -104,14 +115,17 @@ class Observer {
       prev = uid
       const key = `${v.uidValidity}:${uid}`
       const g = this.globalUids.get(key)
-      if (g !== undefined && g !== guid) this.violate(`S1 ${key} ${guid}`, `S1 ${where}: uid ${uid} names ${guid} here, ${g} at another client`)
+      if (g !== undefined && g !== guid)
+        this.violate(`S1 ${key} ${guid}`, `S1 ${where}: uid ${uid} names ${guid} here, ${g} at another client`)
       else this.globalUids.set(key, guid)
       const had = this.everShown.get(uid)
       if (had !== undefined && had !== guid) this.violate(`S4 ${uid} ${guid}`, `S4 ${where}: uid ${uid} named ${had}, now ${guid}`)
       // (a gone uid was always shown: `had` is set for it, so this must not require had === undefined)
       else if (this.gone.has(uid)) this.violate(`S4 back ${uid}`, `S4 ${where}: expunged uid ${uid} came back`)
-      if (had === undefined && !fresh && uid < this.uidNext) this.violate(`S3 ${uid}`, `S3 ${where}: new uid ${uid} below the UIDNEXT ${this.uidNext} it was told`)
-      if (uid >= v.uidNext) this.violate(`S3 next ${uid}`, `S3 ${where}: uid ${uid} at or above the UIDNEXT ${v.uidNext} of the same response`)
+      if (had === undefined && !fresh && uid < this.uidNext)
+        this.violate(`S3 ${uid}`, `S3 ${where}: new uid ${uid} below the UIDNEXT ${this.uidNext} it was told`)
+      if (uid >= v.uidNext)
+        this.violate(`S3 next ${uid}`, `S3 ${where}: uid ${uid} at or above the UIDNEXT ${v.uidNext} of the same response`)
       const at = this.heldAt.get(guid) ?? new Set<string>()
       if (at.size > 0 && !at.has(key)) this.reDownloads++
       at.add(key)
@@ -138,7 +152,9 @@ async function mbsync(dir: string, port: number, expected: string[]) {
   mkdirSync(maildir, { recursive: true })
   const rc = writeMbsyncrc(dir, maildir, { account: 'sideA', port, user: USER, pass: PASS })
   const r = await new Promise<{ code: number; stderr: string }>((res) => {
-    execFile('mbsync', ['-c', rc, '-a'], { timeout: 60_000 }, (err, _stdout, stderr) => res({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr }))
+    execFile('mbsync', ['-c', rc, '-a'], { timeout: 60_000 }, (err, _stdout, stderr) =>
+      res({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr }),
+    )
   })
   const live: string[] = []
   let trashed = 0
@@ -157,7 +173,16 @@ async function mbsync(dir: string, port: number, expected: string[]) {
   const distinct = new Set(live)
   // the cleartext-password warning is expected on loopback without TLS
   const errors = r.stderr.split('\n').filter((l) => /error|warning|fatal|unexpected/i.test(l) && !/sent in the clear/i.test(l))
-  return { exitCode: r.code, errors, files: live.length, trashedFiles: trashed, distinct: distinct.size, expected: expected.length, missing: expected.filter((g) => !distinct.has(g)).length, extraCopies: live.length - distinct.size }
+  return {
+    exitCode: r.code,
+    errors,
+    files: live.length,
+    trashedFiles: trashed,
+    distinct: distinct.size,
+    expected: expected.length,
+    missing: expected.filter((g) => !distinct.has(g)).length,
+    extraCopies: live.length - distinct.size,
+  }
 }
 
 type MbsyncResult = Awaited<ReturnType<typeof mbsync>>
@@ -202,7 +227,10 @@ interface Outcome {
 
 async function scenario(sides: Sides, work: string): Promise<Outcome> {
   progress(`== ${sides.label}`)
-  const flows = sides.ports.map((port) => new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true }))
+  const flows = sides.ports.map(
+    (port) =>
+      new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true }),
+  )
   const globalUids = new Map<string, string>()
   const oracleUids = new Map<number, string>()
   const obs = ['client@A', 'client@B'].map((n) => new Observer(n, globalUids, oracleUids)) as [Observer, Observer]
@@ -220,7 +248,9 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
     await flows[1]!.connect()
     for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
     const mbsyncBefore = await mbsync(join(work, 'mbsync'), sides.ports[0], expected)
-    progress(`mbsync before the partition: exit ${mbsyncBefore.exitCode}, ${mbsyncBefore.files} messages in the Maildir (expected ${mbsyncBefore.expected})`)
+    progress(
+      `mbsync before the partition: exit ${mbsyncBefore.exitCode}, ${mbsyncBefore.files} messages in the Maildir (expected ${mbsyncBefore.expected})`,
+    )
 
     await sides.partition()
     progress(`partitioned; appending ${PER_SIDE} messages at each side in ${ROUNDS} rounds, each client syncing after every round`)
@@ -249,9 +279,17 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
       for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
       progress(`delivered ${DELIVERIES} messages to both sides (an MTA failover during the partition)`)
     }
-    const mbsyncDuring = await mbsync(join(work, 'mbsync'), sides.ports[0], expected.filter((g) => !g.startsWith('split-B')))
-    progress(`mbsync during the partition: exit ${mbsyncDuring.exitCode}, ${mbsyncDuring.files} messages in the Maildir (expected ${mbsyncDuring.expected} on side A)`)
-    progress(`during the partition: A shows ${obs[0].cache.size}, B shows ${obs[1].cache.size} messages; UIDNEXT A=${obs[0].uidNext} B=${obs[1].uidNext}`)
+    const mbsyncDuring = await mbsync(
+      join(work, 'mbsync'),
+      sides.ports[0],
+      expected.filter((g) => !g.startsWith('split-B')),
+    )
+    progress(
+      `mbsync during the partition: exit ${mbsyncDuring.exitCode}, ${mbsyncDuring.files} messages in the Maildir (expected ${mbsyncDuring.expected} on side A)`,
+    )
+    progress(
+      `during the partition: A shows ${obs[0].cache.size}, B shows ${obs[1].cache.size} messages; UIDNEXT A=${obs[0].uidNext} B=${obs[1].uidNext}`,
+    )
 
     progress('healing')
     const t0 = performance.now()
@@ -269,18 +307,31 @@ async function scenario(sides: Sides, work: string): Promise<Outcome> {
       }
       await sleep(100)
     }
-    progress(convergeMs !== undefined ? `converged ${Math.round(convergeMs)} ms after the heal began (${syncsUntil} sync rounds per client)` : `NOT converged within ${sides.settleMs} ms of the heal`)
+    progress(
+      convergeMs !== undefined
+        ? `converged ${Math.round(convergeMs)} ms after the heal began (${syncsUntil} sync rounds per client)`
+        : `NOT converged within ${sides.settleMs} ms of the heal`,
+    )
     // each client syncs once more, then a fresh session per side reads the server's final view
     for (let i = 0; i < 2; i++) obs[i]!.sync(await imapflowView(flows[i]!))
     const finals: ExposureLike[] = []
     for (const port of sides.ports) {
-      const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
+      const c = new ImapFlow({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        auth: { user: USER, pass: PASS },
+        logger: false,
+        disableAutoIdle: true,
+      })
       await c.connect()
       finals.push(await imapflowView(c))
       await c.logout()
     }
     const mbsyncAfter = await mbsync(join(work, 'mbsync'), sides.ports[0], expected)
-    progress(`mbsync after the heal: exit ${mbsyncAfter.exitCode}, ${mbsyncAfter.files} live messages (${mbsyncAfter.distinct} distinct, ${mbsyncAfter.trashedFiles} marked trashed) for ${expected.length} expected`)
+    progress(
+      `mbsync after the heal: exit ${mbsyncAfter.exitCode}, ${mbsyncAfter.files} live messages (${mbsyncAfter.distinct} distinct, ${mbsyncAfter.trashedFiles} marked trashed) for ${expected.length} expected`,
+    )
 
     const byKind: Record<string, number> = {}
     const all = obs.flatMap((o) => [...o.violations.values()])
@@ -325,7 +376,10 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
   const sync = async () => {
     const r = await doveadmSync(a, b, USER, { mode, state })
     state = r.state ?? ''
-    const err = r.stderr.trim().split('\n').filter((l) => l !== '')
+    const err = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
     return { ms: r.ms, detail: `doveadm sync exit ${r.code}, ${r.runs} run(s)${err.length > 0 ? `, stderr: ${err[0]}` : ''}` }
   }
   return {
@@ -350,7 +404,13 @@ async function dovecotSides(work: string, mode: 'fast' | 'full' | 'stateful'): P
 }
 
 async function mailweaveSides(work: string): Promise<Sides> {
-  const cluster = await ProcessCluster.start({ nodes: ['a', 'b'], dataDir: join(work, 'cluster'), imap: true, logLevel: 'error', node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }) })
+  const cluster = await ProcessCluster.start({
+    nodes: ['a', 'b'],
+    dataDir: join(work, 'cluster'),
+    imap: true,
+    logLevel: 'error',
+    node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }),
+  })
   const lmtpPorts = cluster.nodes.map((n) => n.lmtpPort)
   try {
     await cluster.addUser(USER, PASS)
@@ -366,12 +426,19 @@ async function mailweaveSides(work: string): Promise<Sides> {
     replicate: async () => {
       // replication is continuous: wait until region B's IMAP shows A's appends
       const t = performance.now()
-      const c = new ImapFlow({ host: '127.0.0.1', port: ports[1], secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
+      const c = new ImapFlow({
+        host: '127.0.0.1',
+        port: ports[1],
+        secure: false,
+        auth: { user: USER, pass: PASS },
+        logger: false,
+        disableAutoIdle: true,
+      })
       await c.connect()
       try {
         const count = async () => {
           const st = await c.status('INBOX', { messages: true })
-          return st === false ? 0 : st.messages ?? 0
+          return st === false ? 0 : (st.messages ?? 0)
         }
         await waitFor(async () => (await count()) >= BEFORE, CONVERGE_TIMEOUT_MS, 'region b to receive the connected appends', 25)
       } finally {
@@ -396,7 +463,10 @@ async function mailweaveSides(work: string): Promise<Sides> {
 const root = mkdtempSync(join(tmpdir(), 'mailweave-compare-'))
 const outcomes: Outcome[] = []
 let failed = false
-const runs: [string, (work: string) => Promise<Sides>][] = [...MODES.map((m) => [`dovecot-${m}`, (w: string) => dovecotSides(w, m)] as [string, (work: string) => Promise<Sides>]), ['mailweave', mailweaveSides]]
+const runs: [string, (work: string) => Promise<Sides>][] = [
+  ...MODES.map((m) => [`dovecot-${m}`, (w: string) => dovecotSides(w, m)] as [string, (work: string) => Promise<Sides>]),
+  ['mailweave', mailweaveSides],
+]
 for (const [name, make] of runs) {
   const work = join(root, name)
   mkdirSync(work, { recursive: true })
@@ -404,23 +474,38 @@ for (const [name, make] of runs) {
     outcomes.push(await scenario(await make(work), work))
   } catch (e) {
     failed = true
-    progress(`${name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
+    progress(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
   }
 }
 rmSync(root, { recursive: true, force: true })
 
 const pair = (xs: (number | string)[]) => xs.join(' / ')
-const mb = (m: MbsyncResult) => `exit ${m.exitCode}${m.errors.length > 0 ? ` (${m.errors.length} errors)` : ''}, ${m.files}/${m.expected}${m.missing > 0 ? `, ${m.missing} missing` : ''}${m.extraCopies > 0 ? `, ${m.extraCopies} extra copies` : ''}${m.trashedFiles > 0 ? `, ${m.trashedFiles} trashed` : ''}`
+const mb = (m: MbsyncResult) =>
+  `exit ${m.exitCode}${m.errors.length > 0 ? ` (${m.errors.length} errors)` : ''}, ${m.files}/${m.expected}${m.missing > 0 ? `, ${m.missing} missing` : ''}${m.extraCopies > 0 ? `, ${m.extraCopies} extra copies` : ''}${m.trashedFiles > 0 ? `, ${m.trashedFiles} trashed` : ''}`
 const lines: [string, (o: Outcome) => string][] = [
   ['messages appended (expected live)', (o) => String(o.expected)],
   ['missing at client A / B', (o) => pair(o.lostAtClients)],
   ['missing in server view A / B', (o) => pair(o.lostInServerView)],
   ['server views A and B identical', (o) => (o.serverViewsIdentical ? 'yes' : 'NO')],
   ['one message at 2 UIDs in a view A / B', (o) => pair(o.duplicatesInServerView)],
-  ['copies of each message delivered to both sides, view A / B', (o) => (o.delivered === 0 ? '-' : `${pair(o.deliveredCopies.map((n) => +(n / o.delivered).toFixed(2)))}${o.serverViewsIdentical ? '' : ' (sides never converged)'}`)],
+  [
+    'copies of each message delivered to both sides, view A / B',
+    (o) =>
+      o.delivered === 0
+        ? '-'
+        : `${pair(o.deliveredCopies.map((n) => +(n / o.delivered).toFixed(2)))}${o.serverViewsIdentical ? '' : ' (sides never converged)'}`,
+  ],
   ['re-downloads by clients A / B', (o) => pair(o.clientReDownloads)],
   ['UIDVALIDITY changes at clients A / B', (o) => pair(o.uidValidityChanges)],
-  ['broken UID promises (distinct, S1..S5)', (o) => (o.protocolViolations.count === 0 ? '0' : `${o.protocolViolations.count} (${Object.entries(o.protocolViolations.byKind).map(([k, n]) => `${k}: ${n}`).join(', ')})`)],
+  [
+    'broken UID promises (distinct, S1..S5)',
+    (o) =>
+      o.protocolViolations.count === 0
+        ? '0'
+        : `${o.protocolViolations.count} (${Object.entries(o.protocolViolations.byKind)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')})`,
+  ],
   ['replicate while connected', (o) => `${o.replicateConnectedMs} ms`],
   ['converged after heal', (o) => (o.convergeMs === undefined ? 'never' : `${o.convergeMs} ms`)],
   ['mbsync at A: files/expected, before', (o) => mb(o.mbsyncBefore)],
@@ -430,26 +515,56 @@ const lines: [string, (o: Outcome) => string][] = [
 const w0 = Math.max(...lines.map(([l]) => l.length))
 const cells = outcomes.map((o) => lines.map(([, f]) => f(o)))
 const widths = outcomes.map((o, i) => Math.max(o.system.length, ...cells[i]!.map((c) => c.length)))
-console.log(`\nsplit-brain: ${BEFORE} messages while connected, then ${PER_SIDE} per side while partitioned (${ROUNDS} client syncs) and ${DELIVERIES} delivered to both sides, then heal; one imapflow client per side\n`)
+console.log(
+  `\nsplit-brain: ${BEFORE} messages while connected, then ${PER_SIDE} per side while partitioned (${ROUNDS} client syncs) and ${DELIVERIES} delivered to both sides, then heal; one imapflow client per side\n`,
+)
 console.log(`${''.padEnd(w0)} | ${outcomes.map((o, i) => o.system.padEnd(widths[i]!)).join(' | ')}`)
 console.log(`${'-'.repeat(w0)}-+-${widths.map((w) => '-'.repeat(w)).join('-+-')}`)
 lines.forEach(([label], r) => console.log(`${label.padEnd(w0)} | ${outcomes.map((_, i) => cells[i]![r]!.padEnd(widths[i]!)).join(' | ')}`))
 for (const o of outcomes) {
-  if (o.protocolViolations.examples.length > 0) console.log(`\n${o.system}, first broken promises:\n  ${o.protocolViolations.examples.join('\n  ')}`)
+  if (o.protocolViolations.examples.length > 0)
+    console.log(`\n${o.system}, first broken promises:\n  ${o.protocolViolations.examples.join('\n  ')}`)
   const oracle = o.oracle.filter((x) => x !== 'ok')
   if (oracle.length > 0) console.log(`${o.system}, ModelClient oracle stopped at: ${oracle.join('; ')}`)
-  for (const m of [o.mbsyncBefore, o.mbsyncDuring, o.mbsyncAfter]) if (m.errors.length > 0) console.log(`${o.system}, mbsync said: ${m.errors.slice(0, 3).join(' | ')}`)
+  for (const m of [o.mbsyncBefore, o.mbsyncDuring, o.mbsyncAfter])
+    if (m.errors.length > 0) console.log(`${o.system}, mbsync said: ${m.errors.slice(0, 3).join(' | ')}`)
   if (o.convergeMs === undefined) {
-    console.log(`${o.system}: never converged; each side still holds only its own partition-time messages (nothing deleted, nothing replicated).` +
-      (o.system.includes('(default)') ? ' doveadm-sync(1): the default fast sync compares only UIDNEXT and HIGHESTMODSEQ, and "if both sides do exactly the same number of changes" it misses them.' : ''))
+    console.log(
+      `${o.system}: never converged; each side still holds only its own partition-time messages (nothing deleted, nothing replicated).` +
+        (o.system.includes('(default)')
+          ? ' doveadm-sync(1): the default fast sync compares only UIDNEXT and HIGHESTMODSEQ, and "if both sides do exactly the same number of changes" it misses them.'
+          : ''),
+    )
   }
 }
-console.log('\nS1 across clients: the same UID named different messages at A and B during the partition (a client that stays on one side does not notice; one that moves between sides does).')
-if (DELIVERIES > 0) console.log(`delivered to both sides: ${DELIVERIES} messages an MTA delivered at B and again at A during the partition (failover); Dovecot keeps both copies (doveadm sync matches its own GUIDs only), mailweave one (the delivery key rule).`)
-console.log('re-downloads: a Message-ID a client already had, shown again at a new UID (the old UID expunged): what a renumbering costs a client.')
+console.log(
+  '\nS1 across clients: the same UID named different messages at A and B during the partition (a client that stays on one side does not notice; one that moves between sides does).',
+)
+if (DELIVERIES > 0)
+  console.log(
+    `delivered to both sides: ${DELIVERIES} messages an MTA delivered at B and again at A during the partition (failover); Dovecot keeps both copies (doveadm sync matches its own GUIDs only), mailweave one (the delivery key rule).`,
+  )
+console.log(
+  're-downloads: a Message-ID a client already had, shown again at a new UID (the old UID expunged): what a renumbering costs a client.',
+)
 // a plain run leaves tracked files alone; --save refreshes the copy in bench/results
 const resultsDir = save ? 'bench/results' : '.data/compare'
 mkdirSync(resultsDir, { recursive: true })
-writeFileSync(join(resultsDir, 'compare-dovecot.json'), JSON.stringify({ when: new Date().toISOString(), dovecot: bins.version, before: BEFORE, perSide: PER_SIDE, rounds: ROUNDS, deliveries: DELIVERIES, outcomes }, null, 2) + '\n')
+writeFileSync(
+  join(resultsDir, 'compare-dovecot.json'),
+  JSON.stringify(
+    {
+      when: new Date().toISOString(),
+      dovecot: bins.version,
+      before: BEFORE,
+      perSide: PER_SIDE,
+      rounds: ROUNDS,
+      deliveries: DELIVERIES,
+      outcomes,
+    },
+    null,
+    2,
+  ) + '\n',
+)
 console.log(`\nwrote ${join(resultsDir, 'compare-dovecot.json')}${save ? '' : ' (--save writes bench/results/compare-dovecot.json)'}`)
 if (failed) process.exitCode = 1

@@ -11,7 +11,8 @@ import { NodeApi } from '@mailweave/client'
 import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
 
 const run = promisify(execFile)
-const cli = (...args: string[]) => run(process.execPath, [MAILWEAVE_BIN, ...args], { env: { ...process.env, MAILWEAVE_PASSWORD: 'pw-of-dora' } })
+const cli = (...args: string[]) =>
+  run(process.execPath, [MAILWEAVE_BIN, ...args], { env: { ...process.env, MAILWEAVE_PASSWORD: 'pw-of-dora' } })
 
 describe('the mailweave CLI against a running node', () => {
   let dir: string
@@ -31,10 +32,23 @@ describe('the mailweave CLI against a running node', () => {
   it('adds a user, imports an mbox and a Maildir with their flags, and inspects the result', async () => {
     expect((await cli('user', 'add', 'dora', '--url', node.url, '--secret-file', secretFile)).stdout).toContain('user dora saved')
     const mbox = join(dir, 'archive.mbox')
-    writeFileSync(mbox, [
-      'From a@example.org Sat Jan  3 01:05:34 2026', 'Subject: first', 'Status: RO', '', 'one', '>From the body, quoted', '',
-      'From b@example.org Sat Jan  3 01:06:34 2026', 'Subject: second', '', 'two', '',
-    ].join('\n'))
+    writeFileSync(
+      mbox,
+      [
+        'From a@example.org Sat Jan  3 01:05:34 2026',
+        'Subject: first',
+        'Status: RO',
+        '',
+        'one',
+        '>From the body, quoted',
+        '',
+        'From b@example.org Sat Jan  3 01:06:34 2026',
+        'Subject: second',
+        '',
+        'two',
+        '',
+      ].join('\n'),
+    )
     const imported = await cli('import', 'dora/Archive', mbox, '--url', node.url)
     expect(imported.stdout).toContain('imported 2 messages into dora/Archive')
     const maildir = join(dir, 'Maildir')
@@ -54,7 +68,9 @@ describe('the mailweave CLI against a running node', () => {
     expect(inspect.stdout).toMatch(/mailbox INBOX\s+UIDVALIDITY \d+/)
     expect(inspect.stdout).toMatch(/N0\s+0\s+\d+/) // W of N0
     expect(inspect.stdout.match(/ valid$/gm)).toHaveLength(2)
-    const status = JSON.parse((await cli('status', '--wait', '--url', node.url, '--secret-file', secretFile)).stdout) as { node: { nodeId: string } }
+    const status = JSON.parse((await cli('status', '--wait', '--url', node.url, '--secret-file', secretFile)).stdout) as {
+      node: { nodeId: string }
+    }
     expect(status.node.nodeId).toBe('N0')
     // an expunged message's binding says so (it used to read "valid")
     expect((await api.call('POST', '/api/mailboxes/INBOX/expunge', { guids: [inbox.messages[0]!.guid] })).status).toBe(200)
@@ -77,7 +93,24 @@ describe('the mailweave CLI against a running node', () => {
       for (const [flag, addr, cause] of cases) {
         const port = await freePort()
         const started = Date.now()
-        const out = await run(process.execPath, [MAILWEAVE_BIN, 'serve', '--node-id', 'B0', '--data', join(dir, `busy-${port}`), '--listen', `127.0.0.1:${port}`, '--secret-file', secretFile, flag, addr], { timeout: 30_000 }).then(
+        const out = await run(
+          process.execPath,
+          [
+            MAILWEAVE_BIN,
+            'serve',
+            '--node-id',
+            'B0',
+            '--data',
+            join(dir, `busy-${port}`),
+            '--listen',
+            `127.0.0.1:${port}`,
+            '--secret-file',
+            secretFile,
+            flag,
+            addr,
+          ],
+          { timeout: 30_000 },
+        ).then(
           () => ({ code: 0, stderr: '' }),
           (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }),
         )
@@ -98,11 +131,33 @@ describe('the mailweave CLI against a running node', () => {
     const api = new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' })
     const listing = (box: string) => api.digests(box)
     const mbox = join(dir, 'faithful.mbox')
-    writeFileSync(mbox, [
-      'From a@example.org Tue Mar 10 14:15:16 2020', 'Subject: one', 'Date: Wed, 1 Jan 2025 00:00:00 +0000', 'Status: RO', 'X-Status: AF', 'X-Keywords: $Label1 work', 'X-UID: 7', '', 'first body', '',
-      'From b@example.org', 'Subject: two, no date on its From line', 'Date: Thu, 2 Jan 2025 03:04:05 +0000', '', 'second body', '',
-      'From c@example.org Tue Mar 10 14:15:16 2020', 'Subject: one', 'Date: Wed, 1 Jan 2025 00:00:00 +0000', '', 'third body', '',
-    ].join('\n'))
+    writeFileSync(
+      mbox,
+      [
+        'From a@example.org Tue Mar 10 14:15:16 2020',
+        'Subject: one',
+        'Date: Wed, 1 Jan 2025 00:00:00 +0000',
+        'Status: RO',
+        'X-Status: AF',
+        'X-Keywords: $Label1 work',
+        'X-UID: 7',
+        '',
+        'first body',
+        '',
+        'From b@example.org',
+        'Subject: two, no date on its From line',
+        'Date: Thu, 2 Jan 2025 03:04:05 +0000',
+        '',
+        'second body',
+        '',
+        'From c@example.org Tue Mar 10 14:15:16 2020',
+        'Subject: one',
+        'Date: Wed, 1 Jan 2025 00:00:00 +0000',
+        '',
+        'third body',
+        '',
+      ].join('\n'),
+    )
     expect((await cli('import', 'dora/Faithful', mbox, '--url', node.url)).stdout).toContain('imported 3 messages')
     const first = await listing('Faithful')
     expect(first.map((m) => m.internalDate)).toEqual(['2020-03-10T14:15:16.000Z', '2025-01-02T03:04:05.000Z', '2020-03-10T14:15:16.000Z'])
@@ -138,27 +193,50 @@ describe('the mailweave CLI against a running node', () => {
     writeFileSync(empty, '')
     const plainDir = join(dir, 'plain-dir')
     mkdirSync(plainDir, { recursive: true })
-    for (const [path, why] of [[notMbox, /notes\.txt is not an mbox file \(it does not start with a "From " line\) nor a Maildir/], [empty, /empty\.mbox is empty: not an mbox file/], [plainDir, /plain-dir is a directory but not a Maildir \(a Maildir has cur\/ and new\/ subdirectories\)/], [join(dir, 'missing'), /missing does not exist/]] as const) {
-      await expect(cli('import', 'dora/Wrong', path, '--url', node.url)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(why) })
+    for (const [path, why] of [
+      [notMbox, /notes\.txt is not an mbox file \(it does not start with a "From " line\) nor a Maildir/],
+      [empty, /empty\.mbox is empty: not an mbox file/],
+      [plainDir, /plain-dir is a directory but not a Maildir \(a Maildir has cur\/ and new\/ subdirectories\)/],
+      [join(dir, 'missing'), /missing does not exist/],
+    ] as const) {
+      await expect(cli('import', 'dora/Wrong', path, '--url', node.url)).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(why),
+      })
     }
     const boxes = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).mailboxes()
     expect(boxes.map((b) => b.name)).not.toContain('Wrong')
   }, 60_000)
 
   it('explains bad invocations and refuses a wrong secret', async () => {
-    await expect(cli('inspect', 'nouser', '--url', node.url, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringContaining('expected <user>/<mailbox>') })
+    await expect(cli('inspect', 'nouser', '--url', node.url, '--secret-file', secretFile)).rejects.toMatchObject({
+      stderr: expect.stringContaining('expected <user>/<mailbox>'),
+    })
     const wrong = join(dir, 'wrong')
     writeFileSync(wrong, 'x'.repeat(64))
     // a wrong secret says the same on every admin command
     for (const args of [['status'], ['inspect', 'dora/INBOX'], ['user', 'add', 'eve', '--password', 'pw'], ['status', '--wait', '5']]) {
-      await expect(cli(...args, '--url', node.url, '--secret-file', wrong), args.join(' ')).rejects.toMatchObject({ stderr: expect.stringContaining("refused the admin token (401): --secret-file does not hold this cluster's secret") })
+      await expect(cli(...args, '--url', node.url, '--secret-file', wrong), args.join(' ')).rejects.toMatchObject({
+        stderr: expect.stringContaining("refused the admin token (401): --secret-file does not hold this cluster's secret"),
+      })
     }
     // an unreachable node is named with the cause, not "fetch failed"; --wait gives up after its bound
     const closed = `http://127.0.0.1:${await freePort()}`
-    await expect(cli('status', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringContaining(`cannot reach the node at ${closed}: connection refused`) })
-    await expect(cli('status', '--wait', '1', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({ stderr: expect.stringMatching(/not ready after 1 s: cannot reach the node .* \(ECONNREFUSED\)/) })
-    await expect(cli('import', 'dora/INBOX', dir, '--url', 'not a url')).rejects.toMatchObject({ stderr: expect.stringContaining('--url "not a url" is not a URL') })
-    const badHash = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).call('PUT', `/api/blobs/${'0'.repeat(64)}`, undefined, new TextEncoder().encode('bytes'))
+    await expect(cli('status', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({
+      stderr: expect.stringContaining(`cannot reach the node at ${closed}: connection refused`),
+    })
+    await expect(cli('status', '--wait', '1', '--url', closed, '--secret-file', secretFile)).rejects.toMatchObject({
+      stderr: expect.stringMatching(/not ready after 1 s: cannot reach the node .* \(ECONNREFUSED\)/),
+    })
+    await expect(cli('import', 'dora/INBOX', dir, '--url', 'not a url')).rejects.toMatchObject({
+      stderr: expect.stringContaining('--url "not a url" is not a URL'),
+    })
+    const badHash = await new NodeApi(node.url, { user: 'dora', password: 'pw-of-dora' }).call(
+      'PUT',
+      `/api/blobs/${'0'.repeat(64)}`,
+      undefined,
+      new TextEncoder().encode('bytes'),
+    )
     expect(badHash.status).toBe(400)
     expect(badHash.data.message).toMatch(/hashes to/)
   }, 60_000)

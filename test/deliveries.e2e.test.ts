@@ -8,7 +8,8 @@ import { swaksLmtp } from '../scripts/lib/swaksLmtp.ts'
 const USER = 'dora'
 const PASS = 'deliver-pass-1'
 const RCPT = `${USER}@example.org`
-const mail = (id: string) => `From: sender@example.org\r\nTo: ${RCPT}\r\nSubject: ${id}\r\nDate: Fri, 04 Dec 2026 12:00:00 +0000\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
+const mail = (id: string) =>
+  `From: sender@example.org\r\nTo: ${RCPT}\r\nSubject: ${id}\r\nDate: Fri, 04 Dec 2026 12:00:00 +0000\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
 
 /** How many UIDs of a client's cache carry each Message-ID. */
 function copies(c: ModelClient): Map<string, number> {
@@ -26,7 +27,17 @@ describe('one message, one copy: the same delivery to two partitioned regions (L
     lmtp = cluster.nodes.map((n) => n.lmtpPort)
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')
-    flows = cluster.nodes.map((n) => new ImapFlow({ host: '127.0.0.1', port: n.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true }))
+    flows = cluster.nodes.map(
+      (n) =>
+        new ImapFlow({
+          host: '127.0.0.1',
+          port: n.imapPort,
+          secure: false,
+          auth: { user: USER, pass: PASS },
+          logger: false,
+          disableAutoIdle: true,
+        }),
+    )
     await Promise.all(flows.map((f) => f.connect()))
   }, 90_000)
   afterAll(async () => {
@@ -62,20 +73,39 @@ describe('one message, one copy: the same delivery to two partitioned regions (L
 
     cluster.healAll()
     await cluster.linksAre('open')
-    await waitFor(async () => {
-      for (const i of [0, 1]) await sync(i)
-      return clients.every((c) => c.cache.size === 4 && copies(c).get('failover@e2e') === 2) && JSON.stringify([...clients[0]!.cache]) === JSON.stringify([...clients[1]!.cache])
-    }, 60_000, 'both regions show one copy per delivery after the heal')
+    await waitFor(
+      async () => {
+        for (const i of [0, 1]) await sync(i)
+        return (
+          clients.every((c) => c.cache.size === 4 && copies(c).get('failover@e2e') === 2) &&
+          JSON.stringify([...clients[0]!.cache]) === JSON.stringify([...clients[1]!.cache])
+        )
+      },
+      60_000,
+      'both regions show one copy per delivery after the heal',
+    )
     // N1's copy was delivered first and stays; N0's client saw exactly one of its two uids expunged
     const gone = n0Copies.filter((uid) => !clients[0]!.cache.has(uid))
     expect(gone).toHaveLength(1)
     expect(clients[0]!.gone.has(gone[0]!)).toBe(true)
     expect(copies(clients[0]!).get('retry@e2e')).toBe(2)
     // S1..S5 held for both clients throughout (ModelClient throws otherwise); a fresh session agrees
-    const fresh = new ImapFlow({ host: '127.0.0.1', port: cluster.nodes[0]!.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
+    const fresh = new ImapFlow({
+      host: '127.0.0.1',
+      port: cluster.nodes[0]!.imapPort,
+      secure: false,
+      auth: { user: USER, pass: PASS },
+      logger: false,
+      disableAutoIdle: true,
+    })
     await fresh.connect()
     try {
-      expect((await imapflowView(fresh)).messages.map((m) => m.guid).sort()).toEqual(['failover@e2e', 'failover@e2e', 'retry@e2e', 'retry@e2e'])
+      expect((await imapflowView(fresh)).messages.map((m) => m.guid).sort()).toEqual([
+        'failover@e2e',
+        'failover@e2e',
+        'retry@e2e',
+        'retry@e2e',
+      ])
     } finally {
       await fresh.logout()
     }

@@ -11,7 +11,8 @@ import { ProcessCluster } from '@mailweave/testkit/cluster'
 const run = promisify(execFile)
 const USER = 'erin'
 const PASS = 'imap-pass-1'
-const raw = (id: string) => `From: e2e@example.org\r\nTo: erin@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
+const raw = (id: string) =>
+  `From: e2e@example.org\r\nTo: erin@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`
 
 async function imaplib(port: number, ...append: string[]): Promise<ExposureLike> {
   const { stdout } = await run('python3', [join(import.meta.dirname, 'fixtures/imaplib_sync.py'), String(port), USER, PASS, ...append])
@@ -26,7 +27,8 @@ async function mbsync(dir: string, port: number): Promise<string[]> {
   expect(stderr).not.toMatch(/error/i)
   const ids: string[] = []
   for (const sub of ['cur', 'new']) {
-    for (const f of readdirSync(join(maildir, 'INBOX', sub))) ids.push(/Message-ID: <([^>]+)>/i.exec(readFileSync(join(maildir, 'INBOX', sub, f), 'utf8'))?.[1] ?? '?')
+    for (const f of readdirSync(join(maildir, 'INBOX', sub)))
+      ids.push(/Message-ID: <([^>]+)>/i.exec(readFileSync(join(maildir, 'INBOX', sub, f), 'utf8'))?.[1] ?? '?')
   }
   return ids.sort()
 }
@@ -38,7 +40,9 @@ describe('real IMAP clients on a three-region cluster through partition and heal
     cluster = await ProcessCluster.start({ nodes: ['N0', 'N1', 'N2'], imap: true })
     await cluster.addUser(USER, PASS)
     await cluster.linksAre('open')
-    flows = cluster.nodes.map((n) => new ImapFlow({ host: '127.0.0.1', port: n.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false }))
+    flows = cluster.nodes.map(
+      (n) => new ImapFlow({ host: '127.0.0.1', port: n.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false }),
+    )
     await Promise.all(flows.map((f) => f.connect()))
   }, 90_000)
   afterAll(async () => {
@@ -69,10 +73,14 @@ describe('real IMAP clients on a three-region cluster through partition and heal
 
     cluster.healAll()
     await cluster.linksAre('open')
-    await waitFor(async () => {
-      for (let i = 0; i < 3; i++) await sync(i)
-      return clients.every((c) => c.cache.size === all.length && all.every((g) => c.guids().has(g)))
-    }, 60_000, 'every client holds every message after the heal')
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 3; i++) await sync(i)
+        return clients.every((c) => c.cache.size === all.length && all.every((g) => c.guids().has(g)))
+      },
+      60_000,
+      'every client holds every message after the heal',
+    )
     const views = clients.map((c) => JSON.stringify([...c.cache]))
     expect(views[1]).toBe(views[0])
     expect(views[2]).toBe(views[0])
@@ -80,13 +88,22 @@ describe('real IMAP clients on a three-region cluster through partition and heal
     const ids = await mbsync(mbsyncDir, cluster.nodes[0]!.imapPort)
     for (const g of all) expect(ids).toContain(g)
     const dups = clients.reduce((n, c) => n + c.duplicates.length, 0)
-    console.log(`IMAP clients after the heal: ${all.length} messages, ${dups} duplicate-on-seen re-downloads, mbsync holds ${ids.length} files for ${all.length} messages`)
+    console.log(
+      `IMAP clients after the heal: ${all.length} messages, ${dups} duplicate-on-seen re-downloads, mbsync holds ${ids.length} files for ${all.length} messages`,
+    )
   }, 180_000)
 
   it("curl's imap:// fetches a message by UID", async () => {
     const v = await imapflowView(flows[1]!)
     const uid = v.messages[0]!.uid
-    const { stdout } = await run('curl', ['-s', '--max-time', '20', `imap://127.0.0.1:${cluster.nodes[1]!.imapPort}/INBOX;UID=${uid}`, '-u', `${USER}:${PASS}`])
+    const { stdout } = await run('curl', [
+      '-s',
+      '--max-time',
+      '20',
+      `imap://127.0.0.1:${cluster.nodes[1]!.imapPort}/INBOX;UID=${uid}`,
+      '-u',
+      `${USER}:${PASS}`,
+    ])
     expect(stdout).toContain(`Message-ID: <${v.messages[0]!.guid}>`)
   }, 60_000)
 })

@@ -27,8 +27,15 @@ describe('a single node process', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mailweave-node-'))
     ctx = await singleNode(dir)
-    for (const [name, password] of [['alice', 'wonderland'], ['bob', 'builder1']]) {
-      const r = await fetch(ctx.node.url + '/api/admin/users', { method: 'POST', headers: ctx.admin, body: JSON.stringify({ name, password }) })
+    for (const [name, password] of [
+      ['alice', 'wonderland'],
+      ['bob', 'builder1'],
+    ]) {
+      const r = await fetch(ctx.node.url + '/api/admin/users', {
+        method: 'POST',
+        headers: ctx.admin,
+        body: JSON.stringify({ name, password }),
+      })
       expect(r.status).toBe(200)
     }
     alice = new NodeApi(ctx.node.url, { user: 'alice', password: 'wonderland' })
@@ -112,7 +119,9 @@ describe('a single node process', () => {
   }, 60_000)
 
   it('an edge token reaches only its own account, and garbage on the peer endpoint is closed with a named code', async () => {
-    const { token } = (await new NodeApi(ctx.node.url, { user: 'bob', password: 'builder1' }).call('POST', '/api/token')).data as { token: string }
+    const { token } = (await new NodeApi(ctx.node.url, { user: 'bob', password: 'builder1' }).call('POST', '/api/token')).data as {
+      token: string
+    }
     const wsUrl = ctx.node.url.replace('http', 'ws')
     const refused = await new Promise<number>((res) => {
       const ws = new WebSocket(`${wsUrl}/edge/acct/alice?token=${token}`)

@@ -26,14 +26,25 @@ describe('a region on PostgreSQL', () => {
   })
 
   const connect = async () => {
-    const f = new ImapFlow({ host: '127.0.0.1', port: cluster.nodes[0]!.imapPort, secure: false, auth: { user: USER, pass: PASS }, logger: false })
+    const f = new ImapFlow({
+      host: '127.0.0.1',
+      port: cluster.nodes[0]!.imapPort,
+      secure: false,
+      auth: { user: USER, pass: PASS },
+      logger: false,
+    })
     f.on('error', () => {})
     await f.connect()
     return f
   }
 
   it('a second node process on the same database refuses to start', async () => {
-    const other = await ProcessCluster.start({ nodes: ['eu'], imap: false, proxies: false, node: () => ({ args: ['--store', pg.url()] }) }).catch((e: unknown) => e)
+    const other = await ProcessCluster.start({
+      nodes: ['eu'],
+      imap: false,
+      proxies: false,
+      node: () => ({ args: ['--store', pg.url()] }),
+    }).catch((e: unknown) => e)
     expect(String(other)).toMatch(/exited with 1 during start/)
   }, 60_000)
 
@@ -89,21 +100,35 @@ describe('a region on PostgreSQL', () => {
     for (const [id, uid] of acked) expect(byId.get(id), id).toBe(uid)
     const uids = view.messages.map((m) => m.uid)
     expect(new Set(uids).size).toBe(uids.length)
-    console.log(`pg crash: ${acked.size} APPENDs acknowledged (${ackedBeforeCrash} before the crash), ${failed} refused while the database was down, ${view.messages.length} messages after restart`)
+    console.log(
+      `pg crash: ${acked.size} APPENDs acknowledged (${ackedBeforeCrash} before the crash), ${failed} refused while the database was down, ${view.messages.length} messages after restart`,
+    )
   }, 300_000)
 
   it('a PostgreSQL region replicates with file-store regions, and a restarted one catches up from its peers', async () => {
     const db = await pg.createDatabase('mixed')
-    const mixed = await ProcessCluster.start({ nodes: ['eu', 'us', 'ap'], proxies: false, node: (i) => ({ args: i === 0 ? ['--store', db] : [] }) })
+    const mixed = await ProcessCluster.start({
+      nodes: ['eu', 'us', 'ap'],
+      proxies: false,
+      node: (i) => ({ args: i === 0 ? ['--store', db] : [] }),
+    })
     try {
       const [eu, us] = await mixed.addUser('mo', 'mixed-pass')
       await mixed.linksAre('open')
       const guid = await eu!.append('INBOX', raw('from-pg@eu'))
-      await waitFor(async () => (await us!.readMailbox('INBOX')).messages.some((m) => m.guid === guid), 30_000, 'the PostgreSQL region reaches a file-store region')
+      await waitFor(
+        async () => (await us!.readMailbox('INBOX')).messages.some((m) => m.guid === guid),
+        30_000,
+        'the PostgreSQL region reaches a file-store region',
+      )
       await mixed.nodes[0]!.stop()
       const later = await us!.append('INBOX', raw('while-eu-was-down@us'))
       await mixed.nodes[0]!.start()
-      await waitFor(async () => (await eu!.readMailbox('INBOX')).messages.some((m) => m.guid === later), 30_000, 'the restarted PostgreSQL region catches up')
+      await waitFor(
+        async () => (await eu!.readMailbox('INBOX')).messages.some((m) => m.guid === later),
+        30_000,
+        'the restarted PostgreSQL region catches up',
+      )
       const view = await eu!.readMailbox('INBOX')
       expect(view.messages.map((m) => m.guid).sort()).toEqual([guid, later].sort())
     } finally {

@@ -30,7 +30,15 @@ describe('pnpm start', () => {
     const base = await freePort()
     busy = createServer()
     await new Promise<void>((res) => busy!.listen(base, '127.0.0.1', () => res()))
-    const env = { ...process.env, MAILWEAVE_DATA: join(dir, 'cluster'), MAILWEAVE_BROWSER: '0', MAILWEAVE_HTTP_PORT: String(base), MAILWEAVE_IMAP_PORT: '0', MAILWEAVE_CONTROL_PORT: '0', MAILWEAVE_LOG_LEVEL: 'warn' }
+    const env = {
+      ...process.env,
+      MAILWEAVE_DATA: join(dir, 'cluster'),
+      MAILWEAVE_BROWSER: '0',
+      MAILWEAVE_HTTP_PORT: String(base),
+      MAILWEAVE_IMAP_PORT: '0',
+      MAILWEAVE_CONTROL_PORT: '0',
+      MAILWEAVE_LOG_LEVEL: 'warn',
+    }
     // its own process group, as a terminal runs it: Ctrl-C signals pnpm, the script and every region at once
     const child = spawn(await pnpmBin(), ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -38,7 +46,12 @@ describe('pnpm start', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()))
     const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
     try {
-      await waitFor(() => out.includes('Ctrl-C stops every region.') || child.exitCode !== null, 120_000, `pnpm start to be up:\n${out}`, 100)
+      await waitFor(
+        () => out.includes('Ctrl-C stops every region.') || child.exitCode !== null,
+        120_000,
+        `pnpm start to be up:\n${out}`,
+        100,
+      )
       expect(out).toContain('Ctrl-C stops every region.')
       const regions = new Map([...out.matchAll(/^(eu|us|ap)\s+\d+\s+(http:\/\/\S+)/gm)].map((m) => [m[1]!, m[2]!]))
       expect([...regions.keys()]).toEqual(['eu', 'us', 'ap'])
@@ -52,25 +65,47 @@ describe('pnpm start', () => {
       const controlUrl = /link control: (http:\/\/\S+)/.exec(out)![1]!
       const token = adminToken(new TextEncoder().encode(readFileSync(join(dir, 'cluster', 'secret'), 'utf8').trim()))
       const peerState = async (region: string, peer: string) => {
-        const s = (await (await fetch(`${regions.get(region)}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { peers: { id: string; state: string }[] }
+        const s = (await (await fetch(`${regions.get(region)}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+          peers: { id: string; state: string }[]
+        }
         return s.peers.find((p) => p.id === peer)?.state
       }
-      await waitFor(async () => (await peerState('eu', 'us')) === 'open' && (await peerState('us', 'ap')) === 'open', 30_000, 'links open', 100)
+      await waitFor(
+        async () => (await peerState('eu', 'us')) === 'open' && (await peerState('us', 'ap')) === 'open',
+        30_000,
+        'links open',
+        100,
+      )
       const links = (await (await fetch(`${controlUrl}/links`)).json()) as { links: { id: string; cut: boolean }[] }
-      expect(links.links).toEqual([{ id: 'eu-us', a: 'eu', b: 'us', cut: false }, { id: 'eu-ap', a: 'eu', b: 'ap', cut: false }, { id: 'us-ap', a: 'us', b: 'ap', cut: false }])
+      expect(links.links).toEqual([
+        { id: 'eu-us', a: 'eu', b: 'us', cut: false },
+        { id: 'eu-ap', a: 'eu', b: 'ap', cut: false },
+        { id: 'us-ap', a: 'us', b: 'ap', cut: false },
+      ])
 
       // the CLI cuts one link: only that one goes down
       const cut = await run(process.execPath, [MAILWEAVE_BIN, 'link', 'cut', 'eu-us', '--control', controlUrl])
       expect(cut.stdout).toMatch(/^eu-us\s+cut$/m)
       expect(cut.stdout).toMatch(/^eu-ap\s+up$/m)
-      await waitFor(async () => (await peerState('eu', 'us')) !== 'open' && (await peerState('us', 'eu')) !== 'open', 30_000, 'eu-us down', 100)
+      await waitFor(
+        async () => (await peerState('eu', 'us')) !== 'open' && (await peerState('us', 'eu')) !== 'open',
+        30_000,
+        'eu-us down',
+        100,
+      )
       expect(await peerState('eu', 'ap')).toBe('open')
       // another web page may not partition the cluster; an unknown link is named
-      expect((await fetch(`${controlUrl}/links/eu-us/heal`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status).toBe(403)
-      const unknown = await run(process.execPath, [MAILWEAVE_BIN, 'link', 'heal', 'eu-mars', '--control', controlUrl]).catch((e: { stderr: string }) => e)
+      expect((await fetch(`${controlUrl}/links/eu-us/heal`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status).toBe(
+        403,
+      )
+      const unknown = await run(process.execPath, [MAILWEAVE_BIN, 'link', 'heal', 'eu-mars', '--control', controlUrl]).catch(
+        (e: { stderr: string }) => e,
+      )
       expect((unknown as { stderr: string }).stderr).toMatch(/no link eu-mars; the links are eu-us, eu-ap, us-ap/)
       // healed through the endpoint: the link comes back
-      const healed = (await (await fetch(`${controlUrl}/links/eu-us/heal`, { method: 'POST' })).json()) as { links: { id: string; cut: boolean }[] }
+      const healed = (await (await fetch(`${controlUrl}/links/eu-us/heal`, { method: 'POST' })).json()) as {
+        links: { id: string; cut: boolean }[]
+      }
       expect(healed.links.every((l) => !l.cut)).toBe(true)
       await waitFor(async () => (await peerState('eu', 'us')) === 'open', 30_000, 'eu-us open again', 100)
     } finally {
@@ -80,6 +115,7 @@ describe('pnpm start', () => {
     expect(await exited).toBe(0)
     expect(out).toContain('all regions stopped')
     expect(out).not.toContain('ELIFECYCLE')
-    for (const url of [...out.matchAll(/^(?:eu|us|ap)\s+\d+\s+(http:\/\/\S+)/gm)].map((m) => m[1]!)) await expect(fetch(`${url}/healthz`)).rejects.toThrow()
+    for (const url of [...out.matchAll(/^(?:eu|us|ap)\s+\d+\s+(http:\/\/\S+)/gm)].map((m) => m[1]!))
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow()
   }, 240_000)
 })

@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, truncateSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import {
+  mkdtempSync,
+  readFileSync,
+  truncateSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+  closeSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -37,13 +49,35 @@ async function peeredPair(addAt: 'a' | 'b') {
   const secret = readFileSync(join(dir, 'secret'), 'utf8')
   const [portA, portB] = [await freePort(), await freePort()]
   const common = { stride: 4, secretFile: join(dir, 'secret') }
-  const a = new NodeProcess({ ...common, nodeId: 'a', slot: 0, dataDir: join(dir, 'a'), port: portA, peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }] })
-  const b = new NodeProcess({ ...common, nodeId: 'b', slot: 1, dataDir: join(dir, 'b'), port: portB, peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }] })
+  const a = new NodeProcess({
+    ...common,
+    nodeId: 'a',
+    slot: 0,
+    dataDir: join(dir, 'a'),
+    port: portA,
+    peers: [{ id: 'b', url: `http://127.0.0.1:${portB}` }],
+  })
+  const b = new NodeProcess({
+    ...common,
+    nodeId: 'b',
+    slot: 1,
+    dataDir: join(dir, 'b'),
+    port: portB,
+    peers: [{ id: 'a', url: `http://127.0.0.1:${portA}` }],
+  })
   nodes.push(a, b)
   await Promise.all([a.start(), b.start()])
   const admin = { authorization: `Bearer ${adminToken(new TextEncoder().encode(secret))}`, 'content-type': 'application/json' }
   const [added, other] = addAt === 'a' ? [a, b] : [b, a]
-  expect((await fetch(added.url + '/api/admin/users', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'alice', password: 'wonderland' }) })).status).toBe(200)
+  expect(
+    (
+      await fetch(added.url + '/api/admin/users', {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'alice', password: 'wonderland' }),
+      })
+    ).status,
+  ).toBe(200)
   const atA = new NodeApi(a.url, { user: 'alice', password: 'wonderland' })
   const atB = new NodeApi(b.url, { user: 'alice', password: 'wonderland' })
   const atOther = other === a ? atA : atB
@@ -79,7 +113,10 @@ describe('storage and process boundaries', () => {
 
     // one flipped byte in the middle of b's mailbox log
     const docs = join(b.o.dataDir, 'docs')
-    const log = join(docs, readdirSync(docs).find((f) => f.startsWith('mbox'))!)
+    const log = join(
+      docs,
+      readdirSync(docs).find((f) => f.startsWith('mbox'))!,
+    )
     const mid = Math.floor(statSync(log).size / 2)
     const fd = openSync(log, 'r+')
     const byte = Buffer.alloc(1)
@@ -100,10 +137,14 @@ describe('storage and process boundaries', () => {
     b.o.slot = 2
     const t0 = performance.now()
     await b.start()
-    await waitFor(async () => {
-      const r = await atB.call('GET', '/api/mailboxes/INBOX')
-      return r.status === 200 && (r.data as { messages: unknown[] }).messages.length === 57
-    }, 60_000, 'every acknowledged message back at b')
+    await waitFor(
+      async () => {
+        const r = await atB.call('GET', '/api/mailboxes/INBOX')
+        return r.status === 200 && (r.data as { messages: unknown[] }).messages.length === 57
+      },
+      60_000,
+      'every acknowledged message back at b',
+    )
     const recoveryMs = performance.now() - t0
     const after = await atB.readMailbox('INBOX')
     expect(after.messages.map((m) => m.guid).sort()).toEqual([...acked].sort())
@@ -114,7 +155,8 @@ describe('storage and process boundaries', () => {
     const uid = again.messages.find((m) => m.guid === g)!.uid
     expect(uid % 4).toBe(2) // allocated from the new slot
     expect(after.messages.some((m) => m.uid === uid)).toBe(false)
-    for (const m of again.messages) expect(await atB.call('GET', `/api/mailboxes/INBOX/messages/${m.guid}/raw`).then((r) => r.status)).toBe(200)
+    for (const m of again.messages)
+      expect(await atB.call('GET', `/api/mailboxes/INBOX/messages/${m.guid}/raw`).then((r) => r.status)).toBe(200)
     console.log(`rejoin: 57 acknowledged messages back from the peer in ${recoveryMs.toFixed(0)} ms (process start included)`)
 
     // later starts run without --rejoin, under the new slot only
@@ -135,10 +177,14 @@ describe('storage and process boundaries', () => {
       bodies.set(await atA.append('INBOX', raw), raw)
     }
     // every body reached b
-    await waitFor(async () => {
-      for (const g of bodies.keys()) if ((await atB.call('GET', `/api/mailboxes/INBOX/messages/${g}/raw`)).status !== 200) return false
-      return true
-    }, 30_000, 'every body at b')
+    await waitFor(
+      async () => {
+        for (const g of bodies.keys()) if ((await atB.call('GET', `/api/mailboxes/INBOX/messages/${g}/raw`)).status !== 200) return false
+        return true
+      },
+      30_000,
+      'every body at b',
+    )
     await a.kill() // an unclean stop too: the restart checks this node's messages for missing bodies
     const pack = join(a.o.dataDir, 'blobs', 'packs', readdirSync(join(a.o.dataDir, 'blobs', 'packs')).sort()[0]!)
     const size = statSync(pack).size
@@ -148,7 +194,11 @@ describe('storage and process boundaries', () => {
     closeSync(fd)
     await a.start()
     // no acknowledged message is given up (expunged) for a body this node lost and a peer has
-    await waitFor(async () => (await atA.readMailbox('INBOX')).messages.length === 20 && !/expunged messages of this node/.test(a.stderr), 10_000, 'all 20 messages listed').catch(() => undefined)
+    await waitFor(
+      async () => (await atA.readMailbox('INBOX')).messages.length === 20 && !/expunged messages of this node/.test(a.stderr),
+      10_000,
+      'all 20 messages listed',
+    ).catch(() => undefined)
     expect(a.stderr).not.toMatch(/expunged messages of this node/)
     expect((await atA.readMailbox('INBOX')).messages.map((m) => m.guid).sort()).toEqual([...bodies.keys()].sort())
     for (const [g, raw] of bodies) {

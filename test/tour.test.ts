@@ -43,7 +43,13 @@ describe('pnpm tour', () => {
     const euMerge = s.clients.find((c) => c.region === 'eu')!.duplicates.filter((d) => d.id === s.failover!.id)
     expect(euMerge.map((d) => d.oldUid)).toEqual([s.failover!.dropped!.uid])
     // every fate of kind duplicate reached exactly the clients that had seen its old UID
-    for (const f of dupFates) expect(s.clients.filter((c) => c.duplicates.some((d) => d.id === f.id && d.oldUid === f.firstUid)).map((c) => c.region).sort()).toEqual(f.seenBy)
+    for (const f of dupFates)
+      expect(
+        s.clients
+          .filter((c) => c.duplicates.some((d) => d.id === f.id && d.oldUid === f.firstUid))
+          .map((c) => c.region)
+          .sort(),
+      ).toEqual(f.seenBy)
     expect(s.lines.at(-1)).toBe(`every client holds all ${s.total} messages: yes`)
     expect(existsSync(s.reportPath)).toBe(true)
     const html = readFileSync(s.reportPath, 'utf8')
@@ -51,6 +57,8 @@ describe('pnpm tour', () => {
     expect(html).toContain('duplicate-on-seen')
     expect(html).toContain('one copy kept')
     expect(html).not.toMatch(/<(script|link|img)\b/) // self-contained
-    console.log(`tour: ${s.total} messages, ${dupFates.length} duplicated-on-seen, ${silentFates.length} silent, ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    console.log(
+      `tour: ${s.total} messages, ${dupFates.length} duplicated-on-seen, ${silentFates.length} silent, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    )
   }, 60_000)
 })

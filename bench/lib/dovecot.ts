@@ -51,9 +51,11 @@ export function findDovecot(): { dovecot: string; doveadm: string; version: stri
 export function requireDovecot(script: string): { dovecot: string; doveadm: string; version: string } {
   const found = findDovecot()
   if (found !== undefined) return found
-  process.stderr.write(`${script}: Dovecot is not installed (no \`dovecot\`/\`doveadm\` in PATH or /usr/sbin).\n` +
-    `Install it (Debian/Ubuntu, as root) and run again:\n\n  ${DOVECOT_INSTALL_HINT}\n\n` +
-    'Only the binaries are used: every instance gets its own config, directories and port; no system service is started.\n')
+  process.stderr.write(
+    `${script}: Dovecot is not installed (no \`dovecot\`/\`doveadm\` in PATH or /usr/sbin).\n` +
+      `Install it (Debian/Ubuntu, as root) and run again:\n\n  ${DOVECOT_INSTALL_HINT}\n\n` +
+      'Only the binaries are used: every instance gets its own config, directories and port; no system service is started.\n',
+  )
   process.exit(2)
 }
 
@@ -61,7 +63,9 @@ export function requireDovecot(script: string): { dovecot: string; doveadm: stri
 function mailOwner(): { uid: number; gid: number; name: string } {
   const uid = process.getuid?.() ?? 0
   if (uid !== 0) return { uid, gid: process.getgid?.() ?? uid, name: spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim() }
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('nobody:'))
   const f = line?.split(':') ?? []
   return { uid: Number(f[2] ?? 65534), gid: Number(f[3] ?? 65534), name: 'nobody' }
 }
@@ -122,7 +126,10 @@ export class Dovecot {
   readonly home: string
   private process: ChildProcess | undefined
 
-  private constructor(readonly o: DovecotOptions, readonly port: number) {
+  private constructor(
+    readonly o: DovecotOptions,
+    readonly port: number,
+  ) {
     this.configFile = join(o.dir, 'dovecot.conf')
     this.logFile = join(o.dir, 'dovecot.log')
     this.home = join(o.dir, 'home', o.user)
@@ -146,7 +153,8 @@ export class Dovecot {
     child.stderr!.on('data', (b: Buffer) => (early += b.toString()))
     const deadline = Date.now() + 20_000
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new DovecotError(`dovecot ${o.name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${early}${d.logTail()}`)
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new DovecotError(`dovecot ${o.name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${early}${d.logTail()}`)
       if (await greets(d.port)) return d
       if (Date.now() > deadline) {
         await d.stop()
@@ -180,12 +188,25 @@ export class Dovecot {
       `first_valid_uid = ${Math.max(1, Math.min(owner.uid, 500))}`,
       `first_valid_gid = ${Math.max(1, Math.min(owner.gid, 500))}`,
       ...(root ? [] : [`default_login_user = ${owner.name}`, `default_internal_user = ${owner.name}`]),
-      'passdb {', '  driver = passwd-file', `  args = scheme=PLAIN username_format=%n ${join(o.dir, 'passwd')}`, '}',
-      'userdb {', '  driver = passwd-file', `  args = username_format=%n ${join(o.dir, 'passwd')}`, '}',
-      'protocol imap {', `  mail_max_userip_connections = ${o.maxConnections ?? 64}`, '}',
+      'passdb {',
+      '  driver = passwd-file',
+      `  args = scheme=PLAIN username_format=%n ${join(o.dir, 'passwd')}`,
+      '}',
+      'userdb {',
+      '  driver = passwd-file',
+      `  args = username_format=%n ${join(o.dir, 'passwd')}`,
+      '}',
+      'protocol imap {',
+      `  mail_max_userip_connections = ${o.maxConnections ?? 64}`,
+      '}',
       'service imap-login {',
-      '  inet_listener imap {', '    address = 127.0.0.1', `    port = ${this.port}`, '  }',
-      '  inet_listener imaps {', '    port = 0', '  }',
+      '  inet_listener imap {',
+      '    address = 127.0.0.1',
+      `    port = ${this.port}`,
+      '  }',
+      '  inet_listener imaps {',
+      '    port = 0',
+      '  }',
       ...(root ? [] : ['  chroot =']),
       '}',
       ...(root ? [] : ['service anvil {', '  chroot =', '}']),
@@ -217,9 +238,12 @@ export class Dovecot {
       if (root) chownSync(file, owner.uid, owner.gid)
       n++
     }
-    if (root) for (const d of [this.home, this.maildir, ...['cur', 'new', 'tmp'].map((s) => join(this.maildir, s))]) chownSync(d, owner.uid, owner.gid)
+    if (root)
+      for (const d of [this.home, this.maildir, ...['cur', 'new', 'tmp'].map((s) => join(this.maildir, s))])
+        chownSync(d, owner.uid, owner.gid)
     const r = await this.doveadm(['force-resync', '-u', this.o.user, 'INBOX'])
-    if (r.code !== 0) throw new DovecotError(`doveadm force-resync on ${this.o.name} failed (exit ${r.code}):\n${r.stderr}${this.logTail(5)}`)
+    if (r.code !== 0)
+      throw new DovecotError(`doveadm force-resync on ${this.o.name} failed (exit ${r.code}):\n${r.stderr}${this.logTail(5)}`)
     return n
   }
 
@@ -246,7 +270,8 @@ export class Dovecot {
   async inboxCount(): Promise<number> {
     const r = await this.doveadm(['mailbox', 'status', '-u', this.o.user, 'messages', 'INBOX'])
     const m = /messages=(\d+)/.exec(r.stdout)
-    if (r.code !== 0 || m === null) throw new DovecotError(`doveadm mailbox status on ${this.o.name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`)
+    if (r.code !== 0 || m === null)
+      throw new DovecotError(`doveadm mailbox status on ${this.o.name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`)
     return Number(m[1])
   }
 
@@ -311,8 +336,23 @@ export interface DoveadmSyncOptions {
  * `a`'s Maildir. Throws {@link DovecotError} on a failed sync (exit other than 0 or 2).
  * Returns the new state for stateful syncs.
  */
-export async function doveadmSync(a: Dovecot, b: Dovecot, user: string, o: DoveadmSyncOptions = {}): Promise<DoveadmResult & { runs: number; state: string | undefined }> {
-  const remote = ['env', '-i', `PATH=${SEARCH.join(':')}`, findDovecot()?.doveadm ?? 'doveadm', '-c', b.configFile, 'dsync-server', '-u', user]
+export async function doveadmSync(
+  a: Dovecot,
+  b: Dovecot,
+  user: string,
+  o: DoveadmSyncOptions = {},
+): Promise<DoveadmResult & { runs: number; state: string | undefined }> {
+  const remote = [
+    'env',
+    '-i',
+    `PATH=${SEARCH.join(':')}`,
+    findDovecot()?.doveadm ?? 'doveadm',
+    '-c',
+    b.configFile,
+    'dsync-server',
+    '-u',
+    user,
+  ]
   const mode = o.mode ?? 'fast'
   let state = o.state ?? ''
   let total = 0
@@ -322,7 +362,10 @@ export async function doveadmSync(a: Dovecot, b: Dovecot, user: string, o: Dovea
     total += r.ms
     if (mode === 'stateful' && (r.code === 0 || r.code === 2)) state = r.stdout.trim()
     if (r.code !== 2 || run >= (o.attempts ?? 3)) {
-      if (r.code !== 0 && r.code !== 2) throw new DovecotError(`doveadm sync ${a.o.name} <-> ${b.o.name} failed (exit ${r.code}):\n${r.stderr}${a.logTail(5)}${b.logTail(5)}`)
+      if (r.code !== 0 && r.code !== 2)
+        throw new DovecotError(
+          `doveadm sync ${a.o.name} <-> ${b.o.name} failed (exit ${r.code}):\n${r.stderr}${a.logTail(5)}${b.logTail(5)}`,
+        )
       return { ...r, ms: total, runs: run, state: mode === 'stateful' ? state : undefined }
     }
   }

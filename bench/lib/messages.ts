@@ -11,9 +11,19 @@ export function benchMessage(i: number, user = 'bench'): Buffer {
   const para = () => Array.from({ length: 12 + rnd(24) }, () => words[rnd(words.length)]).join(' ')
   const body = Array.from({ length: 3 + rnd(12) }, para).join('\r\n\r\n')
   const d = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toUTCString().replace('GMT', '+0000')
-  return Buffer.from([
-    `From: Sender ${rnd(500)} <sender${rnd(500)}@example.org>`, `To: ${user}@example.org`, `Cc: team-${rnd(20)}@example.org`,
-    `Subject: [bench] ${para().slice(0, 60)} #${i}`, `Date: ${d}`, `Message-ID: <${i}.imap-bench@example.org>`,
-    'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body, '',
-  ].join('\r\n'))
+  return Buffer.from(
+    [
+      `From: Sender ${rnd(500)} <sender${rnd(500)}@example.org>`,
+      `To: ${user}@example.org`,
+      `Cc: team-${rnd(20)}@example.org`,
+      `Subject: [bench] ${para().slice(0, 60)} #${i}`,
+      `Date: ${d}`,
+      `Message-ID: <${i}.imap-bench@example.org>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+      '',
+    ].join('\r\n'),
+  )
 }

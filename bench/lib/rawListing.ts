@@ -24,10 +24,11 @@ export async function rawListing(port: number, user: string, pass: string): Prom
     if (m[2] === 'OK') w.resolve()
     else w.reject(new Error(m[0].trim()))
   })
-  const cmd = (tag: string, line: string) => new Promise<void>((resolve, reject) => {
-    waiting = { tag, resolve, reject }
-    sock.write(`${tag} ${line}\r\n`)
-  })
+  const cmd = (tag: string, line: string) =>
+    new Promise<void>((resolve, reject) => {
+      waiting = { tag, resolve, reject }
+      sock.write(`${tag} ${line}\r\n`)
+    })
   await new Promise<void>((resolve, reject) => {
     sock.once('data', () => resolve())
     sock.once('error', reject)

@@ -37,7 +37,11 @@ export const exampleRoot = dirname(fileURLToPath(import.meta.url))
 
 /** A Vite plugin answering `GET /config.json` with `config` (re-read on every request). */
 export function configPlugin(config: ExampleConfig | (() => ExampleConfig | undefined)): Plugin {
-  const handler = (req: { url?: string }, res: { statusCode: number; setHeader(k: string, v: string): void; end(b?: string): void }, next: () => void) => {
+  const handler = (
+    req: { url?: string },
+    res: { statusCode: number; setHeader(k: string, v: string): void; end(b?: string): void },
+    next: () => void,
+  ) => {
     if ((req.url ?? '').split('?')[0] !== '/config.json') return next()
     const c = typeof config === 'function' ? config() : config
     if (c === undefined) {
@@ -83,9 +87,15 @@ function urlOf(urls: { local: string[] } | null | undefined, fallback: string): 
  * Starts Vite's dev server for the example on `host:port` (default 127.0.0.1, a free
  * port) serving `config` at `/config.json`. Resolves once it listens.
  */
-export async function serveExample(opts: { config: ExampleConfig | (() => ExampleConfig | undefined); host?: string; port?: number }): Promise<ExampleServer> {
+export async function serveExample(opts: {
+  config: ExampleConfig | (() => ExampleConfig | undefined)
+  host?: string
+  port?: number
+}): Promise<ExampleServer> {
   const host = opts.host ?? '127.0.0.1'
-  const server = await createServer(base(opts.config, { server: { host, port: opts.port ?? 0, strictPort: opts.port !== undefined && opts.port !== 0 } }))
+  const server = await createServer(
+    base(opts.config, { server: { host, port: opts.port ?? 0, strictPort: opts.port !== undefined && opts.port !== 0 } }),
+  )
   await server.listen()
   const addr = server.httpServer?.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0
@@ -94,13 +104,29 @@ export async function serveExample(opts: { config: ExampleConfig | (() => Exampl
 
 /** Builds the example (app and benchmark page) into `outDir`. */
 export async function buildExample(opts: { outDir: string }): Promise<void> {
-  await build(base(() => undefined, { build: { outDir: opts.outDir, emptyOutDir: true, reportCompressedSize: false, rollupOptions: { input: { main: `${exampleRoot}/index.html`, bench: `${exampleRoot}/bench.html` } } } }))
+  await build(
+    base(() => undefined, {
+      build: {
+        outDir: opts.outDir,
+        emptyOutDir: true,
+        reportCompressedSize: false,
+        rollupOptions: { input: { main: `${exampleRoot}/index.html`, bench: `${exampleRoot}/bench.html` } },
+      },
+    }),
+  )
 }
 
 /** Serves a build from `outDir` (see {@link buildExample}) with `config` at `/config.json`. */
-export async function previewExample(opts: { outDir: string; config: ExampleConfig | (() => ExampleConfig | undefined); host?: string; port?: number }): Promise<ExampleServer> {
+export async function previewExample(opts: {
+  outDir: string
+  config: ExampleConfig | (() => ExampleConfig | undefined)
+  host?: string
+  port?: number
+}): Promise<ExampleServer> {
   const host = opts.host ?? '127.0.0.1'
-  const server = await preview(base(opts.config, { build: { outDir: opts.outDir }, preview: { host, port: opts.port ?? 0, strictPort: false } }))
+  const server = await preview(
+    base(opts.config, { build: { outDir: opts.outDir }, preview: { host, port: opts.port ?? 0, strictPort: false } }),
+  )
   const addr = server.httpServer.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0
   return { url: urlOf(server.resolvedUrls, `http://${host}:${port}`), close: () => server.close() }

@@ -6,7 +6,8 @@ import { configPlugin, exampleRoot, type ExampleConfig } from './serve.ts'
 // `pnpm dev` on its own: the cluster configuration comes from the file named by
 // MAILWEAVE_BROWSER_CONFIG, else from .data/cluster/browser.json (what `pnpm start` writes).
 const file = process.env.MAILWEAVE_BROWSER_CONFIG ?? resolve(exampleRoot, '../../.data/cluster/browser.json')
-const readConfig = (): ExampleConfig | undefined => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ExampleConfig) : undefined)
+const readConfig = (): ExampleConfig | undefined =>
+  existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ExampleConfig) : undefined
 
 export default defineConfig({
   plugins: [configPlugin(readConfig)],

@@ -12,7 +12,8 @@ export async function imapflowView(client: ImapFlow): Promise<ExposureLike> {
   const box = await client.mailboxOpen('INBOX')
   const messages: { uid: number; guid: string }[] = []
   if (box.exists > 0) {
-    for await (const m of client.fetch('1:*', { uid: true, envelope: true })) messages.push({ uid: m.uid, guid: (m.envelope?.messageId ?? '').replace(/[<>]/g, '') })
+    for await (const m of client.fetch('1:*', { uid: true, envelope: true }))
+      messages.push({ uid: m.uid, guid: (m.envelope?.messageId ?? '').replace(/[<>]/g, '') })
   }
   messages.sort((a, b) => a.uid - b.uid)
   return { uidValidity: Number(box.uidValidity), uidNext: Number(box.uidNext), messages }
@@ -33,11 +34,34 @@ export interface MbsyncTarget {
  */
 export function writeMbsyncrc(dir: string, maildir: string, t: MbsyncTarget): string {
   const rc = join(dir, 'mbsyncrc')
-  writeFileSync(rc, [
-    `IMAPAccount ${t.account}`, 'Host 127.0.0.1', `Port ${t.port}`, `User ${t.user}`, `Pass "${t.pass}"`, 'SSLType None', 'AuthMechs LOGIN', 'Timeout 20', '',
-    'IMAPStore remote', `Account ${t.account}`, '',
-    'MaildirStore local', `Path ${maildir}/`, `Inbox ${maildir}/INBOX`, '',
-    'Channel sync', 'Far :remote:', 'Near :local:', 'Patterns INBOX', 'Create Near', 'Sync Pull', 'SyncState *', '',
-  ].join('\n'))
+  writeFileSync(
+    rc,
+    [
+      `IMAPAccount ${t.account}`,
+      'Host 127.0.0.1',
+      `Port ${t.port}`,
+      `User ${t.user}`,
+      `Pass "${t.pass}"`,
+      'SSLType None',
+      'AuthMechs LOGIN',
+      'Timeout 20',
+      '',
+      'IMAPStore remote',
+      `Account ${t.account}`,
+      '',
+      'MaildirStore local',
+      `Path ${maildir}/`,
+      `Inbox ${maildir}/INBOX`,
+      '',
+      'Channel sync',
+      'Far :remote:',
+      'Near :local:',
+      'Patterns INBOX',
+      'Create Near',
+      'Sync Pull',
+      'SyncState *',
+      '',
+    ].join('\n'),
+  )
   return rc
 }

@@ -14,11 +14,29 @@ export async function swaksLmtp(port: number, rcpt: string, raw: string, from = 
   await new Promise<void>((res, rej) => {
     const child = execFile(
       'swaks',
-      ['--server', '127.0.0.1', '--port', String(port), '--protocol', 'LMTP', '--helo', 'mta.example.org', '--from', from, '--to', rcpt, '--data', '-', '--timeout', '30'],
+      [
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--protocol',
+        'LMTP',
+        '--helo',
+        'mta.example.org',
+        '--from',
+        from,
+        '--to',
+        rcpt,
+        '--data',
+        '-',
+        '--timeout',
+        '30',
+      ],
       { timeout: 60_000 },
       (err, stdout, stderr) => {
         if (err === null) return res()
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return rej(new Error('swaks is not installed: apt-get install swaks (it delivers mail over LMTP as an MTA would)'))
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+          return rej(new Error('swaks is not installed: apt-get install swaks (it delivers mail over LMTP as an MTA would)'))
         rej(new Error(`swaks LMTP delivery to ${rcpt} at port ${port} failed: ${err.message}\n${stdout}${stderr}`))
       },
     )

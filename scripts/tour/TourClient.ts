@@ -64,7 +64,8 @@ export class TourClient {
     try {
       if (box.exists > 0) {
         if (oldNext > 1) {
-          for await (const m of this.flow.fetch(`1:${oldNext - 1}`, { uid: true, flags: true, envelope: true }, { uid: true })) this.take(view, m.uid, m.envelope)
+          for await (const m of this.flow.fetch(`1:${oldNext - 1}`, { uid: true, flags: true, envelope: true }, { uid: true }))
+            this.take(view, m.uid, m.envelope)
         }
         for await (const m of this.flow.fetch(`${oldNext}:*`, { uid: true, envelope: true }, { uid: true })) {
           // `n:*` also names the highest message when n is above it (RFC 3501 6.4.8)

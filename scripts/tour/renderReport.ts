@@ -17,28 +17,42 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function renderReport(rec: TourRecord): string {
   const color = (region: string) => COLORS[Math.max(0, rec.regions.indexOf(region)) % COLORS.length]!
   const fateBadge = (f: MessageFate) =>
-    f.kind === 'kept' ? '<span class="badge kept">kept its UID</span>'
-      : f.kind === 'silent' ? '<span class="badge silent">renumbered silently</span>'
+    f.kind === 'kept'
+      ? '<span class="badge kept">kept its UID</span>'
+      : f.kind === 'silent'
+        ? '<span class="badge silent">renumbered silently</span>'
         : `<span class="badge dup">duplicate-on-seen</span> <span class="muted">for ${esc(f.seenBy.join(', '))}</span>`
   const silent = rec.fates.filter((f) => f.kind === 'silent').length
   const dups = rec.fates.filter((f) => f.kind === 'duplicate').length
-  const verdict = rec.failure !== undefined
-    ? `<div class="verdict bad"><b>The tour failed.</b><pre>${esc(rec.failure)}</pre></div>`
-    : `<div class="verdict good"><b>every client holds all ${rec.total} messages: yes</b> · ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen${rec.failover?.kept !== undefined ? ` · ${esc(rec.failover.label)} delivered at ${esc(rec.failover.regions.join(' and '))}, one copy kept` : ''} · S1..S5 held at every sync · ${(rec.elapsedMs / 1000).toFixed(1)} s</div>`
+  const verdict =
+    rec.failure !== undefined
+      ? `<div class="verdict bad"><b>The tour failed.</b><pre>${esc(rec.failure)}</pre></div>`
+      : `<div class="verdict good"><b>every client holds all ${rec.total} messages: yes</b> · ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen${rec.failover?.kept !== undefined ? ` · ${esc(rec.failover.label)} delivered at ${esc(rec.failover.regions.join(' and '))}, one copy kept` : ''} · S1..S5 held at every sync · ${(rec.elapsedMs / 1000).toFixed(1)} s</div>`
   const appendedVia = (f: MessageFate) => {
     const via = rec.appends.find((a) => a.id === f.id)?.via
-    return via === 'delivery' ? '(delivered, shown to nobody)'
-      : via === 'failover' ? `(LMTP at ${rec.failover?.regions.join(' and ') ?? '?'}: an MTA failover; ${rec.failover?.dropped?.region ?? '?'}'s copy${rec.failover?.dropped !== undefined ? ` at UID ${rec.failover.dropped.uid}` : ''} superseded, one copy kept)`
+    return via === 'delivery'
+      ? '(delivered, shown to nobody)'
+      : via === 'failover'
+        ? `(LMTP at ${rec.failover?.regions.join(' and ') ?? '?'}: an MTA failover; ${rec.failover?.dropped?.region ?? '?'}'s copy${rec.failover?.dropped !== undefined ? ` at UID ${rec.failover.dropped.uid}` : ''} superseded, one copy kept)`
         : '(IMAP APPEND)'
   }
   const snapsOf = (region: string) => rec.snapshots.filter((s) => s.region === region)
-  const partitionViews = rec.regions.map((r) => snapsOf(r).filter((s) => s.step > rec.cutStep && s.step < rec.healStep).at(-1)).filter((s) => s !== undefined)
-  const viewCells = (ms: { uid: number; id: string }[], region?: string) => ms.map((m) => {
-    const f = rec.fates.find((x) => x.id === m.id)
-    const cls = region !== undefined && f?.kind === 'duplicate' && f.finalUid === m.uid && f.seenBy.includes(region) ? ' dupchip' : ''
-    const origin = rec.appends.find((a) => a.id === m.id)?.region ?? ''
-    return `<span class="chip${cls}" style="border-color:${color(origin)}"><b>${m.uid}</b> ${esc(labelOf(m.id))}</span>`
-  }).join('')
+  const partitionViews = rec.regions
+    .map((r) =>
+      snapsOf(r)
+        .filter((s) => s.step > rec.cutStep && s.step < rec.healStep)
+        .at(-1),
+    )
+    .filter((s) => s !== undefined)
+  const viewCells = (ms: { uid: number; id: string }[], region?: string) =>
+    ms
+      .map((m) => {
+        const f = rec.fates.find((x) => x.id === m.id)
+        const cls = region !== undefined && f?.kind === 'duplicate' && f.finalUid === m.uid && f.seenBy.includes(region) ? ' dupchip' : ''
+        const origin = rec.appends.find((a) => a.id === m.id)?.region ?? ''
+        return `<span class="chip${cls}" style="border-color:${color(origin)}"><b>${m.uid}</b> ${esc(labelOf(m.id))}</span>`
+      })
+      .join('')
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mailweave UID tour</title>
@@ -112,14 +126,22 @@ ${rec.clients.map((c) => `<tr><td class="region" style="color:${color(c.region)}
 `
 }
 
-const phaseColor = (p: TourStep['phase']) => (p === 'setup' ? '#94a3b8' : p === 'connected' ? '#16a34a' : p === 'partition' ? '#f97316' : '#2563eb')
+const phaseColor = (p: TourStep['phase']) =>
+  p === 'setup' ? '#94a3b8' : p === 'connected' ? '#16a34a' : p === 'partition' ? '#f97316' : '#2563eb'
 
-interface Point { step: number; uid: number }
+interface Point {
+  step: number
+  uid: number
+}
 
 /** The picture: one lane per region (its client's UIDs), x = step, y = UID. */
 function svg(rec: TourRecord, color: (r: string) => string): string {
   const cols = rec.steps.filter((s) => s.phase !== 'setup')
-  const maxUid = Math.max(4, ...rec.snapshots.flatMap((s) => [s.uidNext, ...s.messages.map((m) => m.uid)]), ...rec.appends.map((a) => a.uid ?? 0))
+  const maxUid = Math.max(
+    4,
+    ...rec.snapshots.flatMap((s) => [s.uidNext, ...s.messages.map((m) => m.uid)]),
+    ...rec.appends.map((a) => a.uid ?? 0),
+  )
   const W = 1180
   const left = 150
   const right = 150
@@ -148,12 +170,16 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
     out.push(`<rect x="${x0}" y="${top - 24}" width="${x1 - x0}" height="${H - top - 20}" fill="url(#hatch)" opacity="0.9"/>`)
     out.push(`<line x1="${x0}" y1="${top - 24}" x2="${x0}" y2="${H - 44}" stroke="#f97316" stroke-width="2" stroke-dasharray="5 4"/>`)
     out.push(`<line x1="${x1}" y1="${top - 24}" x2="${x1}" y2="${H - 44}" stroke="#2563eb" stroke-width="2" stroke-dasharray="5 4"/>`)
-    out.push(`<text x="${(x0 + x1) / 2}" y="${top - 9}" text-anchor="middle" font-size="11.5" font-weight="700" fill="#c2410c" letter-spacing="0.12em">PARTITION</text>`)
+    out.push(
+      `<text x="${(x0 + x1) / 2}" y="${top - 9}" text-anchor="middle" font-size="11.5" font-weight="700" fill="#c2410c" letter-spacing="0.12em">PARTITION</text>`,
+    )
   }
   // column headers
   for (const s of cols) {
     const cx = x(s.n)
-    out.push(`<circle cx="${cx}" cy="22" r="11" fill="${phaseColor(s.phase)}"/><text x="${cx}" y="26" text-anchor="middle" font-size="11" font-weight="700" fill="#fff">${s.n}</text>`)
+    out.push(
+      `<circle cx="${cx}" cy="22" r="11" fill="${phaseColor(s.phase)}"/><text x="${cx}" y="26" text-anchor="middle" font-size="11" font-weight="700" fill="#fff">${s.n}</text>`,
+    )
     out.push(`<text x="${cx}" y="50" text-anchor="middle" font-size="11.5" font-weight="600" fill="#0f172a">${esc(s.short)}</text>`)
     out.push(`<text x="${cx}" y="64" text-anchor="middle" font-size="10" fill="#64748b">${esc(stamp(s.at).trim())}</text>`)
   }
@@ -161,14 +187,18 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
   rec.regions.forEach((region, li) => {
     const laneTop = top + li * (laneH + gap)
     const y = (uid: number) => laneTop + lanePad + (maxUid - uid) * px
-    out.push(`<rect x="${left - 6}" y="${laneTop}" width="${W - left - right + 12}" height="${laneH}" rx="8" fill="${color(region)}" fill-opacity="0.045" stroke="${color(region)}" stroke-opacity="0.25"/>`)
+    out.push(
+      `<rect x="${left - 6}" y="${laneTop}" width="${W - left - right + 12}" height="${laneH}" rx="8" fill="${color(region)}" fill-opacity="0.045" stroke="${color(region)}" stroke-opacity="0.25"/>`,
+    )
     out.push(`<text x="14" y="${laneTop + 22}" font-size="15" font-weight="700" fill="${color(region)}">${esc(region)}</text>`)
     out.push(`<text x="14" y="${laneTop + 39}" font-size="10.5" fill="#64748b">its IMAP client</text>`)
     out.push(`<text x="14" y="${laneTop + 53}" font-size="10.5" fill="#64748b">slot ${li}: allocates</text>`)
     out.push(`<text x="14" y="${laneTop + 67}" font-size="10.5" fill="#64748b">UIDs ≡ ${li} (mod ${rec.regions.length})</text>`)
     const tickStep = maxUid > 40 ? 10 : 5
     for (let u = tickStep; u <= maxUid; u += tickStep) {
-      out.push(`<line x1="${left - 6}" x2="${W - right + 6}" y1="${y(u)}" y2="${y(u)}" stroke="#cbd5e1" stroke-width="0.8" stroke-dasharray="2 4"/>`)
+      out.push(
+        `<line x1="${left - 6}" x2="${W - right + 6}" y1="${y(u)}" y2="${y(u)}" stroke="#cbd5e1" stroke-width="0.8" stroke-dasharray="2 4"/>`,
+      )
       out.push(`<text x="${left - 12}" y="${y(u) + 3.5}" text-anchor="end" font-size="10" fill="#94a3b8">${u}</text>`)
     }
     out.push(`<text x="${left - 12}" y="${laneTop + laneH - 6}" text-anchor="end" font-size="9.5" fill="#94a3b8">UID</text>`)
@@ -196,13 +226,22 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
       for (let i = 1; i < pts.length; i++) {
         const a = pts[i - 1]!
         const b = pts[i]!
-        if (a.uid === b.uid) out.push(`<line x1="${x(a.step)}" y1="${y(a.uid)}" x2="${x(b.step)}" y2="${y(b.uid)}" stroke="${c}" stroke-width="2.2" stroke-opacity="0.55"/>`)
+        if (a.uid === b.uid)
+          out.push(
+            `<line x1="${x(a.step)}" y1="${y(a.uid)}" x2="${x(b.step)}" y2="${y(b.uid)}" stroke="${c}" stroke-width="2.2" stroke-opacity="0.55"/>`,
+          )
         else {
           arrows.push(curve(x(a.step), y(a.uid), x(b.step), y(b.uid), DUP, 'ah-dup', false))
-          arrows.push(`<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} ${id === rec.failover?.id && a.uid === rec.failover.dropped?.uid ? 'one copy per delivery' : 'duplicate-on-seen'}</text>`)
-          dots.push(`<g stroke="${DUP}" stroke-width="2"><line x1="${x(b.step) - 4}" y1="${y(a.uid) - 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) + 4}"/><line x1="${x(b.step) - 4}" y1="${y(a.uid) + 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) - 4}"/></g>`)
+          arrows.push(
+            `<text x="${x(b.step) - 14}" y="${y(b.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${DUP}" ${HALO}>${a.uid} → ${b.uid} ${id === rec.failover?.id && a.uid === rec.failover.dropped?.uid ? 'one copy per delivery' : 'duplicate-on-seen'}</text>`,
+          )
+          dots.push(
+            `<g stroke="${DUP}" stroke-width="2"><line x1="${x(b.step) - 4}" y1="${y(a.uid) - 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) + 4}"/><line x1="${x(b.step) - 4}" y1="${y(a.uid) + 4}" x2="${x(b.step) + 4}" y2="${y(a.uid) - 4}"/></g>`,
+          )
           dots.push(`<text x="${x(b.step) + 8}" y="${y(a.uid) + 3.5}" font-size="9.5" ${HALO} fill="${DUP}">EXPUNGE ${a.uid}</text>`)
-          dots.push(`<circle cx="${x(b.step)}" cy="${y(b.uid)}" r="9" fill="${DUP}" fill-opacity="0.18" stroke="${DUP}" stroke-width="1.5"/>`)
+          dots.push(
+            `<circle cx="${x(b.step)}" cy="${y(b.uid)}" r="9" fill="${DUP}" fill-opacity="0.18" stroke="${DUP}" stroke-width="1.5"/>`,
+          )
         }
       }
       for (const p of pts) dots.push(`<circle cx="${x(p.step)}" cy="${y(p.uid)}" r="4.6" fill="${c}" stroke="#fff" stroke-width="1.2"/>`)
@@ -212,18 +251,27 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
       const c = color(region)
       if (a.via === 'imap') {
         dots.push(`<circle cx="${x(a.step)}" cy="${y(a.uid!)}" r="8" fill="none" stroke="${c}" stroke-width="1.8"/>`)
-        dots.push(`<text x="${x(a.step) - 12}" y="${y(a.uid!) + 3.5}" text-anchor="end" font-size="10" font-weight="600" ${HALO} fill="${c}">${esc(a.label)}</text>`)
+        dots.push(
+          `<text x="${x(a.step) - 12}" y="${y(a.uid!) + 3.5}" text-anchor="end" font-size="10" font-weight="600" ${HALO} fill="${c}">${esc(a.label)}</text>`,
+        )
         continue
       }
       dots.push(`<circle cx="${x(a.step)}" cy="${y(a.uid!)}" r="6" fill="#fff" stroke="${c}" stroke-width="1.8" stroke-dasharray="3 2"/>`)
-      dots.push(`<text x="${x(a.step) - 11}" y="${y(a.uid!) + 3.5}" text-anchor="end" font-size="10" font-weight="600" ${HALO} fill="${c}">${esc(a.label)}</text>`)
+      dots.push(
+        `<text x="${x(a.step) - 11}" y="${y(a.uid!) + 3.5}" text-anchor="end" font-size="10" font-weight="600" ${HALO} fill="${c}">${esc(a.label)}</text>`,
+      )
       const f = rec.fates.find((ff) => ff.id === a.id)
       const shown = life.get(a.id)?.[0]
       if (shown === undefined) continue
       if (f !== undefined && f.kind === 'silent') {
         arrows.push(curve(x(a.step), y(a.uid!), x(shown.step), y(shown.uid), SILENT, 'ah-silent', true))
-        arrows.push(`<text x="${x(shown.step) - 14}" y="${y(shown.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${SILENT}" ${HALO}>${a.uid} → ${shown.uid} silent renumber</text>`)
-      } else out.push(`<line x1="${x(a.step)}" y1="${y(a.uid!)}" x2="${x(shown.step)}" y2="${y(shown.uid)}" stroke="${c}" stroke-width="1.6" stroke-dasharray="4 4" stroke-opacity="0.7"/>`)
+        arrows.push(
+          `<text x="${x(shown.step) - 14}" y="${y(shown.uid) + 15}" text-anchor="end" font-size="10.5" font-weight="700" fill="${SILENT}" ${HALO}>${a.uid} → ${shown.uid} silent renumber</text>`,
+        )
+      } else
+        out.push(
+          `<line x1="${x(a.step)}" y1="${y(a.uid!)}" x2="${x(shown.step)}" y2="${y(shown.uid)}" stroke="${c}" stroke-width="1.6" stroke-dasharray="4 4" stroke-opacity="0.7"/>`,
+        )
     }
     // UIDNEXT after each sync
     for (const s of snaps) {
@@ -235,13 +283,21 @@ function svg(rec: TourRecord, color: (r: string) => string): string {
     // final labels at the right
     const last = snaps.at(-1)
     if (last !== undefined) {
-      const ys = spread(last.messages.map((m) => y(m.uid)), 12, laneTop + 8, laneTop + laneH - 4)
+      const ys = spread(
+        last.messages.map((m) => y(m.uid)),
+        12,
+        laneTop + 8,
+        laneTop + laneH - 4,
+      )
       last.messages.forEach((m, i) => {
         const f = rec.fates.find((ff) => ff.id === m.id)
         const hot = f?.kind === 'duplicate' && f.seenBy.includes(region) && f.finalUid === m.uid
         const ly = ys[i]!
-        if (Math.abs(ly - y(m.uid)) > 1) out.push(`<path d="M${W - right + 2},${y(m.uid)} L${W - right + 11},${ly}" stroke="#94a3b8" stroke-width="0.8" fill="none"/>`)
-        out.push(`<text x="${W - right + 14}" y="${ly + 3.5}" font-size="10.5" fill="${hot ? DUP : color(originOf(m.id))}" font-weight="${hot ? 700 : 500}"><tspan font-variant-numeric="tabular-nums">${m.uid}</tspan> ${esc(labelOf(m.id))}${f?.kind === 'silent' && originOf(m.id) === region ? ' <tspan fill="#64748b" font-style="italic">(silent)</tspan>' : hot ? ' (again)' : ''}</text>`)
+        if (Math.abs(ly - y(m.uid)) > 1)
+          out.push(`<path d="M${W - right + 2},${y(m.uid)} L${W - right + 11},${ly}" stroke="#94a3b8" stroke-width="0.8" fill="none"/>`)
+        out.push(
+          `<text x="${W - right + 14}" y="${ly + 3.5}" font-size="10.5" fill="${hot ? DUP : color(originOf(m.id))}" font-weight="${hot ? 700 : 500}"><tspan font-variant-numeric="tabular-nums">${m.uid}</tspan> ${esc(labelOf(m.id))}${f?.kind === 'silent' && originOf(m.id) === region ? ' <tspan fill="#64748b" font-style="italic">(silent)</tspan>' : hot ? ' (again)' : ''}</text>`,
+        )
       })
     }
   })

@@ -35,13 +35,25 @@ const REGIONS = ['eu', 'us', 'ap']
 const MAILBOX = 'INBOX'
 
 /** The story: who appends what, and when. Labels become Message-IDs `<label>@tour.mailweave`. */
-const CONNECTED: Record<string, [string, string]> = { eu: ['eu-1', 'Standup moved to 9:30'], us: ['us-1', 'Lunch on Friday?'], ap: ['ap-1', 'Release notes 1.4'] }
+const CONNECTED: Record<string, [string, string]> = {
+  eu: ['eu-1', 'Standup moved to 9:30'],
+  us: ['us-1', 'Lunch on Friday?'],
+  ap: ['ap-1', 'Release notes 1.4'],
+}
 const SPLIT: Record<string, [string, string][]> = {
-  eu: [['eu-2', 'Budget draft'], ['eu-3', 'Budget v2'], ['eu-4', 'Budget final']],
+  eu: [
+    ['eu-2', 'Budget draft'],
+    ['eu-3', 'Budget v2'],
+    ['eu-4', 'Budget final'],
+  ],
   us: [['us-2', 'Customer call notes']],
   ap: [['ap-2', 'Build is green']],
 }
-const DELIVERED: Record<string, [string, string]> = { eu: ['eu-5', 'Newsletter'], us: ['us-3', 'Invoice #42'], ap: ['ap-3', 'Server alert'] }
+const DELIVERED: Record<string, [string, string]> = {
+  eu: ['eu-5', 'Newsletter'],
+  us: ['us-3', 'Invoice #42'],
+  ap: ['ap-3', 'Server alert'],
+}
 /** Delivered by an MTA at us, then (no reply in time: us is cut off) again at eu. */
 const FAILOVER = { label: 'mta-1', subject: 'Your order has shipped', regions: ['us', 'eu'] }
 
@@ -68,24 +80,46 @@ interface MessageInfoJson {
  */
 export async function runTour(o: TourOptions): Promise<TourSummary> {
   const dataDir = resolve(o.dataDir)
-  if (parse(dataDir).root === dataDir || existsSync(join(dataDir, 'package.json'))) throw new TourFailure(`refusing to empty ${dataDir}: not a data directory`)
+  if (parse(dataDir).root === dataDir || existsSync(join(dataDir, 'package.json')))
+    throw new TourFailure(`refusing to empty ${dataDir}: not a data directory`)
   rmSync(dataDir, { recursive: true, force: true })
   mkdirSync(dataDir, { recursive: true })
   const reportPath = join(dataDir, 'report.html')
   const log = new TourLog(o.quiet === true)
-  const rec: TourRecord = { regions: REGIONS, steps: log.steps, snapshots: [], appends: [], fates: [], clients: [], cutStep: 0, healStep: 0, total: 0, everyClientHoldsAll: false, fixupsWhileConnected: 0, elapsedMs: 0 }
+  const rec: TourRecord = {
+    regions: REGIONS,
+    steps: log.steps,
+    snapshots: [],
+    appends: [],
+    fates: [],
+    clients: [],
+    cutStep: 0,
+    healStep: 0,
+    total: 0,
+    everyClientHoldsAll: false,
+    fixupsWhileConnected: 0,
+    elapsedMs: 0,
+  }
   const nodeLog: string[] = []
   let cluster: ProcessCluster | undefined
   const clients: TourClient[] = []
   try {
     let step: TourStep
     log.step('setup', 'start', `start three regions ${REGIONS.join(', ')} (stride ${REGIONS.length}, peer links through fault proxies)`)
-    cluster = await ProcessCluster.start({ nodes: REGIONS, dataDir, imap: true, logLevel: 'error', onLog: (r, l) => nodeLog.push(`[${r}] ${l}`), node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }) })
+    cluster = await ProcessCluster.start({
+      nodes: REGIONS,
+      dataDir,
+      imap: true,
+      logLevel: 'error',
+      onLog: (r, l) => nodeLog.push(`[${r}] ${l}`),
+      node: () => ({ args: ['--lmtp', '127.0.0.1:0'] }),
+    })
     const c = cluster
     const lmtp = c.nodes.map((n) => n.lmtpPort)
     await c.linksAre('open')
     await c.addUser(USER, PASS)
-    for (const [i, r] of c.nodes.entries()) log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}  lmtp 127.0.0.1:${lmtp[i]}`)
+    for (const [i, r] of c.nodes.entries())
+      log.note(`${r.id}  slot ${r.o.slot}  ${r.url}  imap://127.0.0.1:${r.imapPort}  lmtp 127.0.0.1:${lmtp[i]}`)
 
     const api = new Api(c, USER, PASS)
     const globalUids = new Map<number, string>()
@@ -95,13 +129,19 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     for (const cl of clients) await syncAndShow(cl, step, false)
 
     step = log.step('connected', 'APPEND ×3', 'connected: every client APPENDs one message at the same moment')
-    await Promise.all(clients.map(async (cl) => {
-      const [label, subject] = CONNECTED[cl.region]!
-      const uid = await cl.append(raw(label, subject, cl.region))
-      rec.appends.push({ step: step.n, region: cl.region, id: `${label}@tour.mailweave`, label, uid, via: 'imap' })
-    }))
+    await Promise.all(
+      clients.map(async (cl) => {
+        const [label, subject] = CONNECTED[cl.region]!
+        const uid = await cl.append(raw(label, subject, cl.region))
+        rec.appends.push({ step: step.n, region: cl.region, id: `${label}@tour.mailweave`, label, uid, via: 'imap' })
+      }),
+    )
     for (const a of rec.appends) log.note(`${a.region} APPEND ${a.label} → APPENDUID ${a.uid ?? '-'}`)
-    await waitFor(async () => (await Promise.all(c.nodes.map((_, i) => api.inspect(i)))).every((s) => distinctGuids(s) === 3), 20_000, 'the three connected appends at every region')
+    await waitFor(
+      async () => (await Promise.all(c.nodes.map((_, i) => api.inspect(i)))).every((s) => distinctGuids(s) === 3),
+      20_000,
+      'the three connected appends at every region',
+    )
     step = log.step('connected', 'resync', 'every client resyncs: the same three UIDs everywhere')
     for (const cl of clients) await syncAndShow(cl, step, true)
     rec.fixupsWhileConnected = (await Promise.all(c.nodes.map((_, i) => api.fixups(i)))).reduce((a, b) => a + b, 0)
@@ -121,7 +161,11 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
       }
     }
 
-    step = log.step('partition', 'failover', `an MTA delivers ${FAILOVER.label} at ${FAILOVER.regions[0]} (LMTP), gets no reply in time and delivers it again at ${FAILOVER.regions[1]}; each client resyncs`)
+    step = log.step(
+      'partition',
+      'failover',
+      `an MTA delivers ${FAILOVER.label} at ${FAILOVER.regions[0]} (LMTP), gets no reply in time and delivers it again at ${FAILOVER.regions[1]}; each client resyncs`,
+    )
     const failoverId = `${FAILOVER.label}@tour.mailweave`
     const failoverRaw = raw(FAILOVER.label, FAILOVER.subject, 'mta')
     rec.failover = { id: failoverId, label: FAILOVER.label, regions: FAILOVER.regions }
@@ -154,35 +198,52 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
     step = log.step('healed', 'converged', 'converge: wait until every region holds the identical protocol state')
     let stranded = 0
     let differs = ''
-    await waitFor(async () => {
-      const all = await Promise.all(c.nodes.map((_, i) => api.inspect(i)))
-      stranded = all[0]!.stranded.length
-      differs = stateDifference(all, rec.appends.length)
-      return differs === ''
-    }, 30_000, `all ${rec.appends.length} copies of ${rec.total} messages and the same state at every region`).catch((e: unknown) => {
+    await waitFor(
+      async () => {
+        const all = await Promise.all(c.nodes.map((_, i) => api.inspect(i)))
+        stranded = all[0]!.stranded.length
+        differs = stateDifference(all, rec.appends.length)
+        return differs === ''
+      },
+      30_000,
+      `all ${rec.appends.length} copies of ${rec.total} messages and the same state at every region`,
+    ).catch((e: unknown) => {
       throw new TourFailure(`C1: the regions did not converge after the heal (${differs}): ${e instanceof Error ? e.message : String(e)}`)
     })
     const w = (await api.inspect(0)).watermarks
-    log.note(`${rec.total} messages everywhere; watermarks ${REGIONS.map((r) => `W[${r}]=${w[r] ?? 0}`).join(' ')}; ${stranded} stranded (bound below a watermark nobody there showed)`)
+    log.note(
+      `${rec.total} messages everywhere; watermarks ${REGIONS.map((r) => `W[${r}]=${w[r] ?? 0}`).join(' ')}; ${stranded} stranded (bound below a watermark nobody there showed)`,
+    )
     const merged = (await api.inspect(0)).superseded
-    if (merged.length !== 1) throw new TourFailure(`one copy per delivery: ${FAILOVER.label} was delivered twice, ${merged.length} copies superseded (want 1)`)
+    if (merged.length !== 1)
+      throw new TourFailure(`one copy per delivery: ${FAILOVER.label} was delivered twice, ${merged.length} copies superseded (want 1)`)
     const dropped = await api.message(0, merged[0]!.guid)
     const droppedAt = dropped.origin
     rec.failover.kept = (await api.message(0, merged[0]!.by)).origin
     rec.failover.dropped = { region: droppedAt, uid: dropped.bindings[0]!.uid, seenBy: [...dropped.bindings[0]!.seenBy].sort() }
-    log.note(`${FAILOVER.label}: ${rec.failover.kept}'s copy stays (delivered first), ${droppedAt}'s copy (UID ${rec.failover.dropped.uid}) is superseded at every region`)
+    log.note(
+      `${FAILOVER.label}: ${rec.failover.kept}'s copy stays (delivered first), ${droppedAt}'s copy (UID ${rec.failover.dropped.uid}) is superseded at every region`,
+    )
 
     for (const cl of clients) {
-      step = log.step('healed', `${cl.region} resync`, `${cl.region} client resyncs (SELECT, UID FETCH 1:${cl.model.uidNext - 1}, UID FETCH ${cl.model.uidNext}:*)`)
+      step = log.step(
+        'healed',
+        `${cl.region} resync`,
+        `${cl.region} client resyncs (SELECT, UID FETCH 1:${cl.model.uidNext - 1}, UID FETCH ${cl.model.uidNext}:*)`,
+      )
       await syncAndShow(cl, step, true)
     }
     // A client whose node had not yet integrated a peer's fixup would miss it: sync until done (bounded).
-    await waitFor(async () => {
-      if (clients.every((cl) => cl.model.cache.size === rec.total)) return true
-      step = log.step('healed', 'resync', 'another resync round (some client does not hold everything yet)')
-      for (const cl of clients) await syncAndShow(cl, step, true)
-      return false
-    }, 20_000, 'every client holding every message')
+    await waitFor(
+      async () => {
+        if (clients.every((cl) => cl.model.cache.size === rec.total)) return true
+        step = log.step('healed', 'resync', 'another resync round (some client does not hold everything yet)')
+        for (const cl of clients) await syncAndShow(cl, step, true)
+        return false
+      },
+      20_000,
+      'every client holding every message',
+    )
 
     step = log.step('healed', 'check', 'check: UID history at the nodes against what each client saw')
     rec.fates = await fates(api, rec)
@@ -207,12 +268,22 @@ export async function runTour(o: TourOptions): Promise<TourSummary> {
 
   async function syncAndShow(cl: TourClient, step: TourStep, show: boolean): Promise<SyncResult> {
     const r = await cl.sync()
-    rec.snapshots.push({ step: step.n, region: cl.region, uidNext: r.uidNext, messages: r.messages, removed: r.removed, duplicates: r.duplicates } satisfies ClientSnapshot)
+    rec.snapshots.push({
+      step: step.n,
+      region: cl.region,
+      uidNext: r.uidNext,
+      messages: r.messages,
+      removed: r.removed,
+      duplicates: r.duplicates,
+    } satisfies ClientSnapshot)
     if (show) {
       log.note(`${cl.region}  UIDNEXT ${String(r.uidNext).padEnd(3)} ${viewLine(r.messages)}`)
       const changes = [
         ...r.removed.map((u) => `EXPUNGE ${u}`),
-        ...r.duplicates.map((d) => `${labelOf(d.id)} again at ${d.newUid} (was ${d.oldUid}: ${isMerge(rec, d) ? 'its other copy, superseded: one copy per delivery' : 'duplicate-on-seen'})`),
+        ...r.duplicates.map(
+          (d) =>
+            `${labelOf(d.id)} again at ${d.newUid} (was ${d.oldUid}: ${isMerge(rec, d) ? 'its other copy, superseded: one copy per delivery' : 'duplicate-on-seen'})`,
+        ),
       ]
       if (changes.length > 0) log.note(`    ${changes.join(', ')}`)
     }
@@ -234,7 +305,8 @@ function stateDifference(all: Inspection[], total: number): string {
   for (const part of ['bindings', 'watermarks', 'seen', 'reservations', 'stranded'] as const) {
     const first = JSON.stringify(all[0]![part])
     all.forEach((s, i) => {
-      if (i > 0 && JSON.stringify(s[part]) !== first) out.push(`${part} at ${REGIONS[i]} ${JSON.stringify(s[part])} vs ${REGIONS[0]} ${first}`)
+      if (i > 0 && JSON.stringify(s[part]) !== first)
+        out.push(`${part} at ${REGIONS[i]} ${JSON.stringify(s[part])} vs ${REGIONS[0]} ${first}`)
     })
   }
   return out.join('; ')
@@ -253,10 +325,21 @@ async function fates(api: Api, rec: TourRecord): Promise<MessageFate[]> {
     const id = (info.headers.messageId ?? guid).replace(/[<>]/g, '')
     const first = info.bindings[0]
     const last = info.bindings.find((b) => b.uid === info.uid)
-    if (first === undefined || last === undefined || info.uid === undefined) throw new TourFailure(`C2: message ${id} has no UID in the final view`)
+    if (first === undefined || last === undefined || info.uid === undefined)
+      throw new TourFailure(`C2: message ${id} has no UID in the final view`)
     const kind = first.uid === info.uid ? 'kept' : first.seenBy.length === 0 ? 'silent' : 'duplicate'
     const origin = rec.appends.find((a) => a.id === id)?.region ?? info.origin
-    out.push({ id, label: labelOf(id), subject: (info.headers.subject ?? '').replace(/^\S+ /, ''), origin, firstUid: first.uid, finalUid: info.uid, kind, seenBy: [...first.seenBy].sort(), allocator: last.allocator })
+    out.push({
+      id,
+      label: labelOf(id),
+      subject: (info.headers.subject ?? '').replace(/^\S+ /, ''),
+      origin,
+      firstUid: first.uid,
+      finalUid: info.uid,
+      kind,
+      seenBy: [...first.seenBy].sort(),
+      allocator: last.allocator,
+    })
   }
   return out.sort((a, b) => a.finalUid - b.finalUid)
 }
@@ -278,19 +361,30 @@ function checkEnd(rec: TourRecord): void {
   for (const c of rec.clients) {
     const ids = new Set(c.messages.map((m) => m.id))
     const missing = [...all].filter((id) => !ids.has(id))
-    if (missing.length > 0 || ids.size !== all.size) throw new TourFailure(`C2: client ${c.region} holds ${ids.size} of ${all.size} messages (missing ${missing.map(labelOf).join(', ') || 'none'})`)
-    if (JSON.stringify(c.messages.map((m) => [m.uid, m.id])) !== first) throw new TourFailure(`C1: client ${c.region} ends with a different view than ${rec.clients[0]!.region}`)
-    const expected = rec.fates.filter((f) => f.kind === 'duplicate' && f.seenBy.includes(c.region)).map((f) => `${f.id} ${f.firstUid}->${f.finalUid}`)
+    if (missing.length > 0 || ids.size !== all.size)
+      throw new TourFailure(
+        `C2: client ${c.region} holds ${ids.size} of ${all.size} messages (missing ${missing.map(labelOf).join(', ') || 'none'})`,
+      )
+    if (JSON.stringify(c.messages.map((m) => [m.uid, m.id])) !== first)
+      throw new TourFailure(`C1: client ${c.region} ends with a different view than ${rec.clients[0]!.region}`)
+    const expected = rec.fates
+      .filter((f) => f.kind === 'duplicate' && f.seenBy.includes(c.region))
+      .map((f) => `${f.id} ${f.firstUid}->${f.finalUid}`)
     // a client that had the superseded copy of the failover delivery: EXPUNGE, then the copy that stays
     const fo = rec.failover
     const kept = rec.fates.find((f) => f.id === fo?.id)
-    if (fo?.dropped !== undefined && kept !== undefined && fo.dropped.seenBy.includes(c.region)) expected.push(`${fo.id} ${fo.dropped.uid}->${kept.finalUid}`)
+    if (fo?.dropped !== undefined && kept !== undefined && fo.dropped.seenBy.includes(c.region))
+      expected.push(`${fo.id} ${fo.dropped.uid}->${kept.finalUid}`)
     expected.sort()
     const got = c.duplicates.map((d) => `${d.id} ${d.oldUid}->${d.newUid}`).sort()
-    if (JSON.stringify(got) !== JSON.stringify(expected)) throw new TourFailure(`C3: client ${c.region} re-downloaded [${got.join(', ')}], the UID history predicts [${expected.join(', ')}]`)
-    for (const d of c.duplicates) if (!c.everShown.includes(d.oldUid)) throw new TourFailure(`C3: client ${c.region} got ${d.label} again at ${d.newUid} although it was never shown ${d.oldUid}`)
+    if (JSON.stringify(got) !== JSON.stringify(expected))
+      throw new TourFailure(`C3: client ${c.region} re-downloaded [${got.join(', ')}], the UID history predicts [${expected.join(', ')}]`)
+    for (const d of c.duplicates)
+      if (!c.everShown.includes(d.oldUid))
+        throw new TourFailure(`C3: client ${c.region} got ${d.label} again at ${d.newUid} although it was never shown ${d.oldUid}`)
   }
-  if (rec.fixupsWhileConnected !== 0) throw new TourFailure(`C3: ${rec.fixupsWhileConnected} fixups while every region was connected (the fast path promises none)`)
+  if (rec.fixupsWhileConnected !== 0)
+    throw new TourFailure(`C3: ${rec.fixupsWhileConnected} fixups while every region was connected (the fast path promises none)`)
 }
 
 /** The closing summary: each message's fate, each client's re-downloads, the final check. */
@@ -299,26 +393,41 @@ function timeline(rec: TourRecord, log: TourLog): void {
   log.print('What happened to each message (UID history at the nodes)')
   for (const f of rec.fates) {
     const uids = f.kind === 'kept' ? `UID ${f.firstUid}` : `UID ${f.firstUid} → ${f.finalUid}`
-    const what = f.kind === 'kept' ? 'kept its UID'
-      : f.kind === 'silent' ? `renumbered silently (nobody had been shown ${f.firstUid}; new UID from ${f.allocator})`
-        : `duplicate-on-seen for ${f.seenBy.join(', ')} (whose client had been shown ${f.firstUid}; new UID from ${f.allocator})`
+    const what =
+      f.kind === 'kept'
+        ? 'kept its UID'
+        : f.kind === 'silent'
+          ? `renumbered silently (nobody had been shown ${f.firstUid}; new UID from ${f.allocator})`
+          : `duplicate-on-seen for ${f.seenBy.join(', ')} (whose client had been shown ${f.firstUid}; new UID from ${f.allocator})`
     log.print(`  ${f.label.padEnd(5)} ${f.origin}  ${uids.padEnd(13)} ${what}`)
   }
   log.print('What each client saw after the heal (old UID → new UID)')
   for (const c of rec.clients) {
-    const d = c.duplicates.filter((x) => !isMerge(rec, x)).map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`).join(', ')
-    const m = c.duplicates.filter((x) => isMerge(rec, x)).map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`).join(', ')
-    log.print(`  ${c.region}  ${d === '' ? 'no duplicates; new mail only above its UIDNEXT' : `duplicate-on-seen: ${d}`}${m === '' ? '' : `; one copy per delivery: ${m}`}`)
+    const d = c.duplicates
+      .filter((x) => !isMerge(rec, x))
+      .map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`)
+      .join(', ')
+    const m = c.duplicates
+      .filter((x) => isMerge(rec, x))
+      .map((x) => `${x.label} ${x.oldUid} → ${x.newUid}`)
+      .join(', ')
+    log.print(
+      `  ${c.region}  ${d === '' ? 'no duplicates; new mail only above its UIDNEXT' : `duplicate-on-seen: ${d}`}${m === '' ? '' : `; one copy per delivery: ${m}`}`,
+    )
   }
   const silent = rec.fates.filter((f) => f.kind === 'silent').length
   const dups = rec.fates.filter((f) => f.kind === 'duplicate').length
   const fo = rec.failover
   if (fo?.dropped !== undefined) {
     const kept = rec.fates.find((f) => f.id === fo.id)
-    log.print(`One copy per delivery: ${fo.label} was delivered at ${fo.regions.join(' and ')}; ${fo.kept}'s copy stays at UID ${kept?.finalUid ?? '-'}, ${fo.dropped.region}'s copy (UID ${fo.dropped.uid}) is gone everywhere` +
-      (fo.dropped.seenBy.length > 0 ? ` (${fo.dropped.seenBy.join(', ')}'s client saw EXPUNGE ${fo.dropped.uid})` : ''))
+    log.print(
+      `One copy per delivery: ${fo.label} was delivered at ${fo.regions.join(' and ')}; ${fo.kept}'s copy stays at UID ${kept?.finalUid ?? '-'}, ${fo.dropped.region}'s copy (UID ${fo.dropped.uid}) is gone everywhere` +
+        (fo.dropped.seenBy.length > 0 ? ` (${fo.dropped.seenBy.join(', ')}'s client saw EXPUNGE ${fo.dropped.uid})` : ''),
+    )
   }
-  log.print(`  ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen; S1..S5 held at every sync of every client`)
+  log.print(
+    `  ${rec.fates.length - silent - dups} kept, ${silent} renumbered silently, ${dups} duplicated-on-seen; S1..S5 held at every sync of every client`,
+  )
   log.print(`every client holds all ${rec.total} messages: yes`)
 }
 

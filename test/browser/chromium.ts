@@ -2,9 +2,22 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core'
 
 /** Debian's Chromium (installed by .ci/system-deps). */
 export const CHROMIUM = process.env.MAILWEAVE_CHROMIUM ?? '/usr/bin/chromium'
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 /** Tabs in the background keep full-speed timers and animation frames (two tabs work at once in tests). */
-export const NO_THROTTLING_ARGS = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows']
+export const NO_THROTTLING_ARGS = [
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+]
 
 /**
  * A headless Chromium and one context. Playwright starts the browser with a fresh

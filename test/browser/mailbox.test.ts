@@ -32,7 +32,6 @@ function tempDir(prefix: string): string {
   return d
 }
 
-
 async function api(node: MailNode, path: string): Promise<any> {
   const res = await fetch(node.url + path, { headers: { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
@@ -50,7 +49,12 @@ const rows = (page: Page): Promise<RowInfo[]> =>
   page.$$eval('[data-testid=message-row]', (els) =>
     els.map((e) => {
       const el = e as HTMLElement
-      return { guid: el.dataset.guid ?? '', uid: el.dataset.uid === '' ? undefined : Number(el.dataset.uid), flags: (el.dataset.flags ?? '').split(' ').filter((f) => f !== ''), subject: el.querySelector('.subject')?.textContent ?? '' }
+      return {
+        guid: el.dataset.guid ?? '',
+        uid: el.dataset.uid === '' ? undefined : Number(el.dataset.uid),
+        flags: (el.dataset.flags ?? '').split(' ').filter((f) => f !== ''),
+        subject: el.querySelector('.subject')?.textContent ?? '',
+      }
     }),
   )
 
@@ -75,15 +79,44 @@ async function compose(page: Page, subject: string): Promise<void> {
 
 async function setAppOnline(page: Page, online: boolean): Promise<void> {
   await page.locator('label.switch').click()
-  await waitFor(async () => ((await status(page).getAttribute('data-connection')) === 'offline') !== online, 10_000, `app ${online ? 'online' : 'offline'}`, 20)
+  await waitFor(
+    async () => ((await status(page).getAttribute('data-connection')) === 'offline') !== online,
+    10_000,
+    `app ${online ? 'online' : 'offline'}`,
+    20,
+  )
 }
 
 beforeAll(async () => {
   const euPort = await freePort()
-  us = await MailNode.start({ nodeId: 'us', slot: 1, stride: 2, dataDir: tempDir('mw-us-'), host: '127.0.0.1', port: 0, peers: [{ id: 'eu', url: `http://127.0.0.1:${euPort}` }], secret }, silentLogger())
+  us = await MailNode.start(
+    {
+      nodeId: 'us',
+      slot: 1,
+      stride: 2,
+      dataDir: tempDir('mw-us-'),
+      host: '127.0.0.1',
+      port: 0,
+      peers: [{ id: 'eu', url: `http://127.0.0.1:${euPort}` }],
+      secret,
+    },
+    silentLogger(),
+  )
   // eu has the smaller id, so it dials us: through the proxy, the partition's switch
   proxy = await FaultProxy.start({ targetPort: us.address.port })
-  eu = await MailNode.start({ nodeId: 'eu', slot: 0, stride: 2, dataDir: tempDir('mw-eu-'), host: '127.0.0.1', port: euPort, peers: [{ id: 'us', url: `http://127.0.0.1:${proxy.port}` }], secret }, silentLogger())
+  eu = await MailNode.start(
+    {
+      nodeId: 'eu',
+      slot: 0,
+      stride: 2,
+      dataDir: tempDir('mw-eu-'),
+      host: '127.0.0.1',
+      port: euPort,
+      peers: [{ id: 'us', url: `http://127.0.0.1:${proxy.port}` }],
+      secret,
+    },
+    silentLogger(),
+  )
   await eu.addUser('alice', 'wonderland')
   await waitFor(() => us.verifyUser('alice', 'wonderland'), 15_000, 'the user replicated to us', 50)
   const res = await fetch(`${eu.url}/api/token`, { method: 'POST', headers: { authorization: `Basic ${btoa('alice:wonderland')}` } })
@@ -91,9 +124,30 @@ beforeAll(async () => {
   const outDir = tempDir('mw-example-')
   await buildExample({ outDir })
   const live: { controlUrl?: string } = {} // the control starts after the server (it needs the page's origin)
-  server = await previewExample({ outDir, config: () => ({ regions: [{ id: 'eu', url: eu.url }, { id: 'us', url: us.url }], cluster: 'browser-test', user: 'alice', password: 'wonderland', control: live.controlUrl }) })
+  server = await previewExample({
+    outDir,
+    config: () => ({
+      regions: [
+        { id: 'eu', url: eu.url },
+        { id: 'us', url: us.url },
+      ],
+      cluster: 'browser-test',
+      user: 'alice',
+      password: 'wonderland',
+      control: live.controlUrl,
+    }),
+  })
   // the page's Links panel talks to the same link control `pnpm start` serves, here over the one proxy
-  control = await serveLinkControl({ links: () => [{ id: 'eu-us', a: 'eu', b: 'us', cut: proxy.isCut }], cut: () => proxy.cut(), heal: () => proxy.restore(), cutAll: () => proxy.cut(), healAll: () => proxy.restore() }, { port: 0, origins: [server.url] })
+  control = await serveLinkControl(
+    {
+      links: () => [{ id: 'eu-us', a: 'eu', b: 'us', cut: proxy.isCut }],
+      cut: () => proxy.cut(),
+      heal: () => proxy.restore(),
+      cutAll: () => proxy.cut(),
+      healAll: () => proxy.restore(),
+    },
+    { port: 0, origins: [server.url] },
+  )
   live.controlUrl = control.url
   browser = await launchChromium()
 })
@@ -118,7 +172,12 @@ describe('browser-mailbox example in Chromium', () => {
     const two = (await rows(page)).find((r) => r.subject === 'offline two')!
     await page.locator(`[data-guid="${two.guid}"]`).click()
     await page.getByTestId('flag-button').click()
-    await waitFor(async () => (await rows(page)).find((r) => r.guid === two.guid)?.flags.includes('\\Flagged') === true, 5000, 'the flag in the list', 20)
+    await waitFor(
+      async () => (await rows(page)).find((r) => r.guid === two.guid)?.flags.includes('\\Flagged') === true,
+      5000,
+      'the flag in the list',
+      20,
+    )
     await waitFor(async () => (await status(page).getAttribute('data-pending-writes')) === '0', 5000, 'everything in IndexedDB', 20)
     const saved = await rows(page)
     expect(saved.map((r) => r.subject).sort()).toEqual(['offline one', 'offline three', 'offline two'])
@@ -140,7 +199,12 @@ describe('browser-mailbox example in Chromium', () => {
     await setAppOnline(page, true)
     await waitFor(async () => (await status(page).getAttribute('data-pending-uploads')) === '0', 15_000, 'uploads drained', 50)
     // the node (an exposure through its HTTP API, as an IMAP client would see it)
-    await waitFor(async () => (await api(eu, '/api/mailboxes/INBOX')).messages.filter((m: any) => guids.includes(m.guid)).length === 3, 15_000, 'three UIDs at the node', 50)
+    await waitFor(
+      async () => (await api(eu, '/api/mailboxes/INBOX')).messages.filter((m: any) => guids.includes(m.guid)).length === 3,
+      15_000,
+      'three UIDs at the node',
+      50,
+    )
     const view = await api(eu, '/api/mailboxes/INBOX')
     const mine = view.messages.filter((m: any) => guids.includes(m.guid))
     expect(mine.every((m: any) => Number.isInteger(m.uid) && m.uid > 0)).toBe(true)
@@ -171,7 +235,12 @@ describe('browser-mailbox example in Chromium', () => {
       await compose(tabUs, `us during partition ${i}`)
     }
     // each region binds its own tab's appends (autoBind reads the mailbox at its node)
-    await waitFor(async () => (await rows(tabEu)).every((r) => r.uid !== undefined) && (await rows(tabUs)).every((r) => r.uid !== undefined), 15_000, 'UIDs on both sides of the partition', 50)
+    await waitFor(
+      async () => (await rows(tabEu)).every((r) => r.uid !== undefined) && (await rows(tabUs)).every((r) => r.uid !== undefined),
+      15_000,
+      'UIDs on both sides of the partition',
+      50,
+    )
     const euSide = await rows(tabEu)
     const usSide = await rows(tabUs)
     expect(euSide.some((r) => r.subject.startsWith('us during'))).toBe(false)
@@ -192,10 +261,15 @@ describe('browser-mailbox example in Chromium', () => {
     const final = await rows(tabEu)
     expect(new Set(final.map((r) => r.uid)).size).toBe(final.length) // S1/S2: no UID twice
     // C1 at the nodes too
-    await waitFor(async () => {
-      const [a, b] = [await api(eu, '/api/mailboxes/INBOX'), await api(us, '/api/mailboxes/INBOX')]
-      return JSON.stringify(a.messages) === JSON.stringify(b.messages) && a.messages.length === final.length
-    }, 15_000, 'both nodes expose the same view', 100)
+    await waitFor(
+      async () => {
+        const [a, b] = [await api(eu, '/api/mailboxes/INBOX'), await api(us, '/api/mailboxes/INBOX')]
+        return JSON.stringify(a.messages) === JSON.stringify(b.messages) && a.messages.length === final.length
+      },
+      15_000,
+      'both nodes expose the same view',
+      100,
+    )
     const nodeView = new Map<string, number>((await api(eu, '/api/mailboxes/INBOX')).messages.map((m: any) => [m.guid, m.uid]))
     for (const r of final) expect(nodeView.get(r.guid)).toBe(r.uid)
 
@@ -236,14 +310,23 @@ describe('browser-mailbox example in Chromium', () => {
 
   it('fits a phone and a desktop (no sideways overflow, mailboxes and header in view), and cuts and heals the eu-us link from its Links panel', async () => {
     mkdirSync(ARTIFACTS, { recursive: true })
-    for (const [name, viewport] of [['phone', { width: 420, height: 860 }], ['desktop', { width: 1360, height: 900 }]] as const) {
+    for (const [name, viewport] of [
+      ['phone', { width: 420, height: 860 }],
+      ['desktop', { width: 1360, height: 900 }],
+    ] as const) {
       const page = await browser.context.newPage()
       await page.setViewportSize(viewport)
       await signIn(page, 'eu')
       await waitFor(async () => (await page.getByTestId('link-eu-us').count()) === 1, 10_000, 'the Links panel', 50)
       // nothing wider than the screen; the mailbox list, the online switch and Sign out are on it
       expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: page width`).toBeLessThanOrEqual(viewport.width)
-      for (const el of [page.getByTestId('mailbox-INBOX'), page.getByTestId('online-label'), page.getByRole('button', { name: 'Sign out' }), page.getByTestId('link-eu-us'), page.getByTestId('status')]) {
+      for (const el of [
+        page.getByTestId('mailbox-INBOX'),
+        page.getByTestId('online-label'),
+        page.getByRole('button', { name: 'Sign out' }),
+        page.getByTestId('link-eu-us'),
+        page.getByTestId('status'),
+      ]) {
         const box = await el.boundingBox()
         expect(box, `${name}: ${await el.textContent()} shown`).not.toBeNull()
         expect(box!.width).toBeGreaterThan(0)
@@ -257,11 +340,21 @@ describe('browser-mailbox example in Chromium', () => {
         // cut from the page: the proxy cuts, the nodes see the link go down, the panel says so; then heal
         await waitFor(() => eu.peerStatus().every((p) => p.state === 'open'), 15_000, 'eu-us link up', 50)
         await page.getByTestId('link-eu-us').click()
-        await waitFor(async () => proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'true', 10_000, 'link cut from the page', 50)
+        await waitFor(
+          async () => proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'true',
+          10_000,
+          'link cut from the page',
+          50,
+        )
         await waitFor(() => eu.peerStatus().every((p) => p.state !== 'open'), 15_000, 'eu-us link down', 50)
         writeFileSync(join(ARTIFACTS, 'browser-phone-cut.png'), await page.screenshot({ fullPage: true }))
         await page.getByTestId('link-eu-us').click()
-        await waitFor(async () => !proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'false', 10_000, 'link healed from the page', 50)
+        await waitFor(
+          async () => !proxy.isCut && (await page.getByTestId('link-eu-us').getAttribute('data-cut')) === 'false',
+          10_000,
+          'link healed from the page',
+          50,
+        )
         await waitFor(() => eu.peerStatus().every((p) => p.state === 'open'), 20_000, 'eu-us link up again', 50)
         // the switch says what it is
         await setAppOnline(page, false)

@@ -34,11 +34,13 @@ const rowsEl = document.getElementById('rows')!
 const SHOWN = 30
 
 function render(rows: Row[]): void {
-  rowsEl.replaceChildren(...rows.map((r) => {
-    const d = document.createElement('div')
-    d.textContent = `${r.uid}  ${r.from}  ${r.subject}`
-    return d
-  }))
+  rowsEl.replaceChildren(
+    ...rows.map((r) => {
+      const d = document.createElement('div')
+      d.textContent = `${r.uid}  ${r.from}  ${r.subject}`
+      return d
+    }),
+  )
   void rowsEl.offsetHeight // force layout: "rendered"
 }
 
@@ -73,7 +75,14 @@ async function rawYjs(): Promise<{ ms: number; messages: number; bytes: number }
 /** @mailweave/browser: open the account offline from IndexedDB, open the mailbox, render its view. */
 async function edge(): Promise<{ ms: number; messages: number }> {
   const t0 = performance.now()
-  const account = await openAccount({ nodeUrl: 'http://127.0.0.1:9', token: 'offline', user, replica: 'bench', online: false, idb: { namespace } })
+  const account = await openAccount({
+    nodeUrl: 'http://127.0.0.1:9',
+    token: 'offline',
+    user,
+    replica: 'bench',
+    online: false,
+    idb: { namespace },
+  })
   const mb = await account.mailbox(mailbox)
   const view = mb.view()
   const rows: Row[] = []

@@ -60,7 +60,10 @@ export async function loadConfig(search: string = location.search): Promise<AppC
     .map((r) => ({ id: String(r.id), url: String(r.url).replace(/\/+$/, ''), label: typeof r.label === 'string' ? r.label : String(r.id) }))
   const qRegions = q.get('regions')
   if (qRegions !== null) regions = parseRegions(qRegions)
-  if (regions.length === 0) throw new Error('No regions configured. Start the cluster with `pnpm start` (it serves /config.json), or open this page with ?regions=eu=http://127.0.0.1:PORT,us=http://127.0.0.1:PORT')
+  if (regions.length === 0)
+    throw new Error(
+      'No regions configured. Start the cluster with `pnpm start` (it serves /config.json), or open this page with ?regions=eu=http://127.0.0.1:PORT,us=http://127.0.0.1:PORT',
+    )
   return {
     regions,
     cluster: String(q.get('cluster') ?? raw.cluster ?? 'local'),

@@ -37,7 +37,11 @@ const app = document.getElementById('app')!
 // ---------------------------------------------------------------- tiny DOM helpers
 
 type Child = Node | string | null | undefined | false
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, unknown> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, unknown> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag)
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue
@@ -94,7 +98,13 @@ async function boot(): Promise<void> {
   try {
     config = await loadConfig()
   } catch (e) {
-    app.replaceChildren(h('div', { class: 'center' }, h('div', { class: 'card' }, h('h1', { text: 'mailweave' }), h('p', { class: 'error', text: errorText(e) }))))
+    app.replaceChildren(
+      h(
+        'div',
+        { class: 'center' },
+        h('div', { class: 'card' }, h('h1', { text: 'mailweave' }), h('p', { class: 'error', text: errorText(e) })),
+      ),
+    )
     return
   }
   const s = session.get()
@@ -108,8 +118,19 @@ async function boot(): Promise<void> {
 
 function renderLogin(config: AppConfig, regionId: string, error?: string): void {
   const user = h('input', { name: 'user', autocomplete: 'username', value: config.user, required: true, 'data-testid': 'login-user' })
-  const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', value: config.password, required: true, 'data-testid': 'login-password' })
-  const region = h('select', { name: 'region', 'data-testid': 'login-region' }, ...config.regions.map((r) => h('option', { value: r.id, selected: r.id === regionId }, `${r.label} — ${r.url}`)))
+  const password = h('input', {
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    value: config.password,
+    required: true,
+    'data-testid': 'login-password',
+  })
+  const region = h(
+    'select',
+    { name: 'region', 'data-testid': 'login-region' },
+    ...config.regions.map((r) => h('option', { value: r.id, selected: r.id === regionId }, `${r.label} — ${r.url}`)),
+  )
   const status = h('p', { class: 'error', text: error ?? '' })
   const submit = h('button', { type: 'submit', class: 'primary wide', 'data-testid': 'login-submit' }, 'Sign in')
   const form = h(
@@ -133,7 +154,10 @@ function renderLogin(config: AppConfig, regionId: string, error?: string): void 
       },
     },
     h('div', { class: 'brand big' }, h('span', { class: 'logo', text: '✉' }), 'mailweave'),
-    h('p', { class: 'muted', text: 'An offline-first mailbox: this tab keeps a replica of your account in IndexedDB and syncs it with the region you pick.' }),
+    h('p', {
+      class: 'muted',
+      text: 'An offline-first mailbox: this tab keeps a replica of your account in IndexedDB and syncs it with the region you pick.',
+    }),
     h('label', {}, 'User', user),
     h('label', {}, 'Password', password),
     h('label', {}, 'Region', region),
@@ -151,7 +175,14 @@ async function start(config: AppConfig, s: Session): Promise<void> {
   const online = sessionStorage.getItem('mailweave.online') !== '0'
   let account: Account
   try {
-    account = await openAccount({ nodeUrl: region.url, token: s.token, user: s.user, replica: replicaId(), online, idb: { namespace: namespace(config, s.user, region) } })
+    account = await openAccount({
+      nodeUrl: region.url,
+      token: s.token,
+      user: s.user,
+      replica: replicaId(),
+      online,
+      idb: { namespace: namespace(config, s.user, region) },
+    })
   } catch (e) {
     renderLogin(config, region.id, errorText(e))
     return
@@ -223,7 +254,13 @@ class MailApp {
       this.regionTabs,
       h('div', { class: 'spacer' }),
       this.syncInfo,
-      h('label', { class: 'switch', title: 'The offline switch: disconnects every socket and stops uploads' }, this.onlineToggle, h('span', { class: 'slider' }), this.switchLabel),
+      h(
+        'label',
+        { class: 'switch', title: 'The offline switch: disconnects every socket and stops uploads' },
+        this.onlineToggle,
+        h('span', { class: 'slider' }),
+        this.switchLabel,
+      ),
       h('span', { class: 'user', text: this.session.user }),
       h('button', { class: 'ghost', onclick: () => void this.logout() }, 'Sign out'),
     )
@@ -237,7 +274,9 @@ class MailApp {
         h('h3', { text: 'Mailboxes' }),
         this.sidebar,
         h('button', { class: 'ghost small', onclick: () => void this.newMailbox() }, '+ New mailbox'),
-        this.config.control === undefined ? null : h('h3', { text: 'Links', title: 'Cut regions apart and heal them (pnpm start’s link control)' }),
+        this.config.control === undefined
+          ? null
+          : h('h3', { text: 'Links', title: 'Cut regions apart and heal them (pnpm start’s link control)' }),
         this.config.control === undefined ? null : this.linksList,
       ),
       h('section', { class: 'messages' }, h('div', { class: 'list-head' }, this.listTitle, this.listCount), this.list),
@@ -250,7 +289,10 @@ class MailApp {
         'div',
         { class: 'timeline-head' },
         h('h3', { text: 'UID timeline' }),
-        h('span', { class: 'muted small', text: 'UIDs as this tab learnt them, coloured by the region that allocated them. Late arrivals (ringed) are another region’s UIDs from a partition; dashed arrows are fixups after the heal.' }),
+        h('span', {
+          class: 'muted small',
+          text: 'UIDs as this tab learnt them, coloured by the region that allocated them. Late arrivals (ringed) are another region’s UIDs from a partition; dashed arrows are fixups after the heal.',
+        }),
         h('button', { class: 'ghost small', onclick: () => this.timeline.clear() }, 'Clear'),
       ),
       this.timelineSvg,
@@ -288,10 +330,14 @@ class MailApp {
     const control = this.config.control
     if (control === undefined) return
     try {
-      const res = await fetch(change === undefined ? `${control}/links` : `${control}/links/${encodeURIComponent(change.id)}/${change.action}`, { method: change === undefined ? 'GET' : 'POST', cache: 'no-store' })
+      const res = await fetch(
+        change === undefined ? `${control}/links` : `${control}/links/${encodeURIComponent(change.id)}/${change.action}`,
+        { method: change === undefined ? 'GET' : 'POST', cache: 'no-store' },
+      )
       if (!res.ok) throw new Error(`${res.status} ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? ''}`)
       this.renderLinks(((await res.json()) as { links: { id: string; cut: boolean }[] }).links)
-      if (change !== undefined) toast(change.action === 'cut' ? `Link ${change.id} cut: the two regions no longer talk directly` : `Link ${change.id} healed`)
+      if (change !== undefined)
+        toast(change.action === 'cut' ? `Link ${change.id} cut: the two regions no longer talk directly` : `Link ${change.id} healed`)
     } catch (e) {
       if (change !== undefined) toast(`The link control did not answer: ${e instanceof Error ? e.message : String(e)}`, 'error')
       this.linksList.replaceChildren(h('li', { class: 'muted small', text: 'link control unreachable' }))
@@ -306,7 +352,13 @@ class MailApp {
           {},
           h(
             'button',
-            { class: `link ${l.cut ? 'cut' : 'up'}`, 'data-testid': `link-${l.id}`, 'data-cut': String(l.cut), title: l.cut ? 'Cut: click to heal' : 'Up: click to cut', onclick: () => void this.loadLinks({ id: l.id, action: l.cut ? 'heal' : 'cut' }) },
+            {
+              class: `link ${l.cut ? 'cut' : 'up'}`,
+              'data-testid': `link-${l.id}`,
+              'data-cut': String(l.cut),
+              title: l.cut ? 'Cut: click to heal' : 'Up: click to cut',
+              onclick: () => void this.loadLinks({ id: l.id, action: l.cut ? 'heal' : 'cut' }),
+            },
             h('span', { class: `dot ${l.cut ? 'down' : 'up'}` }),
             h('span', { class: 'name', text: l.id.replace('-', ' ↔ ') }),
             h('span', { class: 'state', text: l.cut ? 'cut' : 'up' }),
@@ -341,8 +393,20 @@ class MailApp {
         const state = current ? st.connection : !st.online ? 'offline' : (this.probes.get(r.id) ?? 'unknown')
         return h(
           'button',
-          { class: `region ${current ? 'current' : ''}`, 'data-testid': `region-${r.id}`, 'data-state': state, title: `${r.url} — ${state}`, onclick: () => void this.switchRegion(r) },
-          h('span', { class: `dot ${state}`, style: `--c:${regionColor(this.config.regions.map((x) => x.id), r.id)}` }),
+          {
+            class: `region ${current ? 'current' : ''}`,
+            'data-testid': `region-${r.id}`,
+            'data-state': state,
+            title: `${r.url} — ${state}`,
+            onclick: () => void this.switchRegion(r),
+          },
+          h('span', {
+            class: `dot ${state}`,
+            style: `--c:${regionColor(
+              this.config.regions.map((x) => x.id),
+              r.id,
+            )}`,
+          }),
           r.label,
           current ? h('span', { class: 'state', text: state }) : null,
         )
@@ -388,8 +452,14 @@ class MailApp {
     if (rejected) {
       this.banner.className = 'banner error'
       this.banner.replaceChildren(
-        h('span', { text: `${st.regions[0]?.error ?? 'The node refused this tab’s local copy.'} It holds changes this region never saw (e.g. from an older cluster).` }),
-        h('button', { class: 'ghost small', onclick: () => void this.account.resetLocalCopy().then(() => toast('Local copy reset: resyncing')) }, 'Reset local copy'),
+        h('span', {
+          text: `${st.regions[0]?.error ?? 'The node refused this tab’s local copy.'} It holds changes this region never saw (e.g. from an older cluster).`,
+        }),
+        h(
+          'button',
+          { class: 'ghost small', onclick: () => void this.account.resetLocalCopy().then(() => toast('Local copy reset: resyncing')) },
+          'Reset local copy',
+        ),
       )
     }
     if (st.lastError !== undefined && st.lastError !== this.lastError) toast(st.lastError, 'error')
@@ -405,7 +475,17 @@ class MailApp {
         h(
           'li',
           {},
-          h('button', { class: `mailbox ${m.id === this.selected ? 'active' : ''}`, 'data-testid': `mailbox-${m.name}`, onclick: () => void this.select(m.id) }, h('span', { class: 'icon', text: m.id === 'INBOX' ? '⌂' : /draft/i.test(m.name) ? '✎' : /sent/i.test(m.name) ? '➚' : '▤' }), h('span', { class: 'name', text: m.name }), m.id === this.selected && this.mailbox !== undefined ? this.unreadBadge(this.mailbox) : null),
+          h(
+            'button',
+            {
+              class: `mailbox ${m.id === this.selected ? 'active' : ''}`,
+              'data-testid': `mailbox-${m.name}`,
+              onclick: () => void this.select(m.id),
+            },
+            h('span', { class: 'icon', text: m.id === 'INBOX' ? '⌂' : /draft/i.test(m.name) ? '✎' : /sent/i.test(m.name) ? '➚' : '▤' }),
+            h('span', { class: 'name', text: m.name }),
+            m.id === this.selected && this.mailbox !== undefined ? this.unreadBadge(this.mailbox) : null,
+          ),
         ),
       ),
     )
@@ -416,7 +496,9 @@ class MailApp {
     const view = mb.view()
     let unread = mb.pending().filter((m) => !m.flags.includes('\\Seen')).length
     for (let seq = 1; seq <= view.size; seq++) if (view.atSeq(seq)?.flags.includes('\\Seen') === false) unread++
-    return unread === 0 ? null : h('span', { class: 'count', 'data-testid': 'unread-count', title: `${unread} unread`, text: String(unread) })
+    return unread === 0
+      ? null
+      : h('span', { class: 'count', 'data-testid': 'unread-count', title: `${unread} unread`, text: String(unread) })
   }
 
   private async newMailbox(): Promise<void> {
@@ -524,13 +606,31 @@ class MailApp {
             onclick: () => this.open(r.guid),
           },
           h('span', { class: `star ${flagged ? 'on' : ''}`, text: flagged ? '★' : '☆' }),
-          h('div', { class: 'row-main' }, h('div', { class: 'row-top' }, h('span', { class: 'from', text: decodeWords(info.headers.from ?? info.origin) }), h('span', { class: 'date', text: fmtDate(info.internalDate.getTime()) })), h('div', { class: 'subject', text: decodeWords(info.headers.subject ?? '(no subject)') })),
-          h('span', { class: `uid ${uid === undefined ? 'none' : ''}`, title: uid === undefined ? 'No UID yet: a node binds it once the message reaches it' : `UID ${uid}` }, uid === undefined ? 'no UID yet' : `UID ${uid}`),
+          h(
+            'div',
+            { class: 'row-main' },
+            h(
+              'div',
+              { class: 'row-top' },
+              h('span', { class: 'from', text: decodeWords(info.headers.from ?? info.origin) }),
+              h('span', { class: 'date', text: fmtDate(info.internalDate.getTime()) }),
+            ),
+            h('div', { class: 'subject', text: decodeWords(info.headers.subject ?? '(no subject)') }),
+          ),
+          h(
+            'span',
+            {
+              class: `uid ${uid === undefined ? 'none' : ''}`,
+              title: uid === undefined ? 'No UID yet: a node binds it once the message reaches it' : `UID ${uid}`,
+            },
+            uid === undefined ? 'no UID yet' : `UID ${uid}`,
+          ),
         ),
       )
     }
     this.listInner.replaceChildren(...rows)
-    if (total === 0) this.listInner.replaceChildren(h('div', { class: 'empty', text: 'No messages here yet. Compose one — it works offline too.' }))
+    if (total === 0)
+      this.listInner.replaceChildren(h('div', { class: 'empty', text: 'No messages here yet. Compose one — it works offline too.' }))
     if (probe.firstListAt === undefined && rows.length > 0) {
       probe.firstListAt = performance.now()
       probe.firstListRows = total
@@ -553,42 +653,70 @@ class MailApp {
     const guid = this.openGuid
     const info = guid === undefined ? undefined : mb?.message(guid)
     if (mb === undefined || guid === undefined || info === undefined) {
-      this.reader.replaceChildren(h('div', { class: 'empty', text: 'Select a message to read it, see its UID history and flag or delete it.' }))
+      this.reader.replaceChildren(
+        h('div', { class: 'empty', text: 'Select a message to read it, see its UID history and flag or delete it.' }),
+      )
       return
     }
     if (info.expunged) {
-      this.reader.replaceChildren(h('div', { class: 'empty', text: 'This message was deleted (an expunge wins over everything: it never comes back).' }))
+      this.reader.replaceChildren(
+        h('div', { class: 'empty', text: 'This message was deleted (an expunge wins over everything: it never comes back).' }),
+      )
       return
     }
     const flagged = info.flags.includes('\\Flagged')
     const seen = info.flags.includes('\\Seen')
     const body = this.reader.querySelector<HTMLElement>('.body')
     const keepBody = !fetchBody && body !== null && body.dataset.guid === guid
-    const bodyEl = keepBody ? body : h('pre', { class: 'body', 'data-guid': guid, 'data-testid': 'message-body', text: 'Loading the body…' })
+    const bodyEl = keepBody
+      ? body
+      : h('pre', { class: 'body', 'data-guid': guid, 'data-testid': 'message-body', text: 'Loading the body…' })
     const act = (label: string, testid: string, fn: () => Promise<void>) =>
-      h('button', {
-        class: 'ghost',
-        'data-testid': testid,
-        onclick: async (ev: Event) => {
-          const b = ev.currentTarget as HTMLButtonElement
-          b.disabled = true
-          try {
-            await fn()
-          } catch (e) {
-            toast(errorText(e), 'error')
-          } finally {
-            b.disabled = false
-          }
+      h(
+        'button',
+        {
+          class: 'ghost',
+          'data-testid': testid,
+          onclick: async (ev: Event) => {
+            const b = ev.currentTarget as HTMLButtonElement
+            b.disabled = true
+            try {
+              await fn()
+            } catch (e) {
+              toast(errorText(e), 'error')
+            } finally {
+              b.disabled = false
+            }
+          },
         },
-      }, label)
+        label,
+      )
     this.reader.replaceChildren(
-      h('div', { class: 'reader-head' }, h('h2', { text: decodeWords(info.headers.subject ?? '(no subject)') }), h('div', { class: 'flags' }, ...info.flags.map((f) => h('span', { class: 'flag', text: f })))),
-      h('dl', { class: 'headers' }, h('dt', { text: 'From' }), h('dd', { text: decodeWords(info.headers.from ?? '') }), h('dt', { text: 'To' }), h('dd', { text: decodeWords(info.headers.to ?? '') }), h('dt', { text: 'Date' }), h('dd', { text: info.headers.date ?? info.internalDate.toUTCString() })),
+      h(
+        'div',
+        { class: 'reader-head' },
+        h('h2', { text: decodeWords(info.headers.subject ?? '(no subject)') }),
+        h('div', { class: 'flags' }, ...info.flags.map((f) => h('span', { class: 'flag', text: f }))),
+      ),
+      h(
+        'dl',
+        { class: 'headers' },
+        h('dt', { text: 'From' }),
+        h('dd', { text: decodeWords(info.headers.from ?? '') }),
+        h('dt', { text: 'To' }),
+        h('dd', { text: decodeWords(info.headers.to ?? '') }),
+        h('dt', { text: 'Date' }),
+        h('dd', { text: info.headers.date ?? info.internalDate.toUTCString() }),
+      ),
       h(
         'div',
         { class: 'actions' },
-        act(flagged ? '★ Unflag' : '☆ Flag', 'flag-button', () => mb.setFlags(guid, flagged ? { remove: ['\\Flagged'] } : { add: ['\\Flagged'] })),
-        act(seen ? 'Mark unread' : 'Mark read', 'seen-button', () => mb.setFlags(guid, seen ? { remove: ['\\Seen'] } : { add: ['\\Seen'] })),
+        act(flagged ? '★ Unflag' : '☆ Flag', 'flag-button', () =>
+          mb.setFlags(guid, flagged ? { remove: ['\\Flagged'] } : { add: ['\\Flagged'] }),
+        ),
+        act(seen ? 'Mark unread' : 'Mark read', 'seen-button', () =>
+          mb.setFlags(guid, seen ? { remove: ['\\Seen'] } : { add: ['\\Seen'] }),
+        ),
         act('✕ Delete', 'delete-button', async () => {
           await mb.expunge([guid])
           toast('Deleted (expunged everywhere once synced)')
@@ -606,7 +734,9 @@ class MailApp {
       const raw = await mb.body(guid)
       if (token !== this.bodyToken) return
       if (raw === undefined) {
-        el.textContent = this.account.status().online ? 'The body is not at this node yet (it follows the metadata); try again in a moment.' : 'The body is not in this browser yet, and the tab is offline.'
+        el.textContent = this.account.status().online
+          ? 'The body is not at this node yet (it follows the metadata); try again in a moment.'
+          : 'The body is not in this browser yet, and the tab is offline.'
         el.classList.add('muted')
         return
       }
@@ -620,15 +750,60 @@ class MailApp {
 
   private history(info: MessageInfo): HTMLElement {
     const rows = info.bindings.map((b) =>
-      h('tr', { class: b.uid === info.uid ? 'current' : b.valid ? '' : 'invalid' }, h('td', { text: String(b.uid) }), h('td', {}, h('span', { class: 'chip', style: `--c:${regionColor(this.config.regions.map((r) => r.id), b.allocator)}`, text: b.allocator })), h('td', { text: b.uid === info.uid ? 'shown' : b.valid ? 'valid' : 'stranded' }), h('td', { text: b.seenBy.length > 0 ? b.seenBy.join(', ') : '—' })),
+      h(
+        'tr',
+        { class: b.uid === info.uid ? 'current' : b.valid ? '' : 'invalid' },
+        h('td', { text: String(b.uid) }),
+        h(
+          'td',
+          {},
+          h('span', {
+            class: 'chip',
+            style: `--c:${regionColor(
+              this.config.regions.map((r) => r.id),
+              b.allocator,
+            )}`,
+            text: b.allocator,
+          }),
+        ),
+        h('td', { text: b.uid === info.uid ? 'shown' : b.valid ? 'valid' : 'stranded' }),
+        h('td', { text: b.seenBy.length > 0 ? b.seenBy.join(', ') : '—' }),
+      ),
     )
     const fixups = Math.max(0, info.bindings.length - 1)
     return h(
       'div',
       { class: 'history', 'data-testid': 'uid-history' },
       h('h3', { text: 'UID history' }),
-      h('p', { class: 'muted small' }, `Appended by `, h('strong', { text: info.origin }), ` at ${new Date(info.appendedAt).toLocaleString()}. `, info.bindings.length === 0 ? 'No UID yet: a node binds it once the message reaches it.' : `First UID ${info.bindings[0]!.uid} (by ${info.bindings[0]!.allocator}); ${fixups === 0 ? 'no fixups' : `${fixups} fixup${fixups === 1 ? '' : 's'}`}; shown now at ${info.uid === undefined ? '—' : `UID ${info.uid}`}.`),
-      rows.length > 0 ? h('table', {}, h('thead', {}, h('tr', {}, h('th', { text: 'UID' }), h('th', { text: 'allocated by' }), h('th', { text: 'state' }), h('th', { text: 'seen by (nodes that showed it)' }))), h('tbody', {}, ...rows)) : null,
+      h(
+        'p',
+        { class: 'muted small' },
+        `Appended by `,
+        h('strong', { text: info.origin }),
+        ` at ${new Date(info.appendedAt).toLocaleString()}. `,
+        info.bindings.length === 0
+          ? 'No UID yet: a node binds it once the message reaches it.'
+          : `First UID ${info.bindings[0]!.uid} (by ${info.bindings[0]!.allocator}); ${fixups === 0 ? 'no fixups' : `${fixups} fixup${fixups === 1 ? '' : 's'}`}; shown now at ${info.uid === undefined ? '—' : `UID ${info.uid}`}.`,
+      ),
+      rows.length > 0
+        ? h(
+            'table',
+            {},
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', { text: 'UID' }),
+                h('th', { text: 'allocated by' }),
+                h('th', { text: 'state' }),
+                h('th', { text: 'seen by (nodes that showed it)' }),
+              ),
+            ),
+            h('tbody', {}, ...rows),
+          )
+        : null,
     )
   }
 
@@ -638,8 +813,19 @@ class MailApp {
     const boxes = this.account.mailboxes()
     const to = h('input', { name: 'to', placeholder: 'bob@example.org', value: 'bob@example.org', 'data-testid': 'compose-to' })
     const subject = h('input', { name: 'subject', placeholder: 'Subject', required: true, 'data-testid': 'compose-subject' })
-    const body = h('textarea', { name: 'body', rows: 8, placeholder: 'Write something — this works offline.', 'data-testid': 'compose-body' })
-    const target = h('select', { name: 'mailbox', 'data-testid': 'compose-mailbox' }, ...boxes.map((m) => h('option', { value: m.id, selected: m.id === (boxes.find((b) => /draft/i.test(b.name))?.id ?? this.selected) }, m.name)))
+    const body = h('textarea', {
+      name: 'body',
+      rows: 8,
+      placeholder: 'Write something — this works offline.',
+      'data-testid': 'compose-body',
+    })
+    const target = h(
+      'select',
+      { name: 'mailbox', 'data-testid': 'compose-mailbox' },
+      ...boxes.map((m) =>
+        h('option', { value: m.id, selected: m.id === (boxes.find((b) => /draft/i.test(b.name))?.id ?? this.selected) }, m.name),
+      ),
+    )
     const dialog = h('dialog', { class: 'compose' })
     const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'compose-save' }, 'Save')
     const form = h(
@@ -651,13 +837,20 @@ class MailApp {
           save.disabled = true
           try {
             const mb = await this.account.mailbox(target.value)
-            const raw = composeMessage({ from: `${this.session.user}@mailweave.example`, to: to.value, subject: subject.value, body: body.value })
+            const raw = composeMessage({
+              from: `${this.session.user}@mailweave.example`,
+              to: to.value,
+              subject: subject.value,
+              body: body.value,
+            })
             const isDraft = /draft/i.test(boxes.find((b) => b.id === target.value)?.name ?? '')
             const guid = await mb.append(raw, { flags: isDraft ? ['\\Draft', '\\Seen'] : ['\\Seen'] })
             if (mb === this.mailbox) this.timeline.append(guid)
             dialog.close()
             dialog.remove()
-            toast(`Saved to ${mb.name}: stored in this browser${this.account.status().online ? ', syncing' : ' — it syncs when you go online'}`)
+            toast(
+              `Saved to ${mb.name}: stored in this browser${this.account.status().online ? ', syncing' : ' — it syncs when you go online'}`,
+            )
           } catch (e) {
             toast(errorText(e), 'error')
             save.disabled = false
@@ -669,7 +862,12 @@ class MailApp {
       h('label', {}, 'Subject', subject),
       h('label', {}, 'Message', body),
       h('label', {}, 'Save to', target),
-      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, 'Cancel'), save),
+      h(
+        'div',
+        { class: 'dialog-actions' },
+        h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, 'Cancel'),
+        save,
+      ),
     )
     dialog.append(form)
     document.body.append(dialog)
@@ -685,7 +883,11 @@ class MailApp {
     this.timelineQueued = true
     requestAnimationFrame(() => {
       this.timelineQueued = false
-      renderTimeline(this.timelineSvg, this.timeline.events, this.config.regions.map((r) => r.id))
+      renderTimeline(
+        this.timelineSvg,
+        this.timeline.events,
+        this.config.regions.map((r) => r.id),
+      )
     })
   }
 }

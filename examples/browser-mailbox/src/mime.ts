@@ -50,7 +50,11 @@ function decodeBody(bin: string, encoding: string | undefined, charset: string |
       return bin
     }
   }
-  if (e === 'quoted-printable') return bytesAs(bin.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), charset)
+  if (e === 'quoted-printable')
+    return bytesAs(
+      bin.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      charset,
+    )
   return bytesAs(bin, charset)
 }
 
@@ -64,7 +68,10 @@ export function decodeWords(value: string): string {
         return data
       }
     }
-    return bytesAs(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, h: string) => String.fromCharCode(parseInt(h, 16))), cs)
+    return bytesAs(
+      data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, h: string) => String.fromCharCode(parseInt(h, 16))),
+      cs,
+    )
   })
 }
 

@@ -142,7 +142,15 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   svg.replaceChildren()
   svg.append(el('rect', { x: 0, y: 0, width, height, fill: '#ffffff' }))
   const defs = el('defs', {})
-  const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' })
+  const marker = el('marker', {
+    id: 'arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 6,
+    markerHeight: 6,
+    orient: 'auto-start-reverse',
+  })
   marker.append(el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#dc2626' }))
   defs.append(marker)
   svg.append(defs)
@@ -162,7 +170,14 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   conns.forEach((c, i) => {
     if (c.state === 'connected') return
     const end = conns[i + 1]?.t ?? t1
-    const band = el('rect', { x: x(c.t), y: m.t, width: Math.max(1, x(end) - x(c.t)), height: height - m.t - m.b, fill: BAND[c.state === 'offline' || c.state === 'connecting' ? c.state : 'disconnected'], opacity: 0.8 })
+    const band = el('rect', {
+      x: x(c.t),
+      y: m.t,
+      width: Math.max(1, x(end) - x(c.t)),
+      height: height - m.t - m.b,
+      fill: BAND[c.state === 'offline' || c.state === 'connecting' ? c.state : 'disconnected'],
+      opacity: 0.8,
+    })
     band.append(el('title', {}, `${c.state} ${clock(c.t)}–${clock(end)}`))
     svg.append(band)
     if (x(end) - x(c.t) > 46) svg.append(el('text', { x: x(c.t) + 4, y: m.t + 12, 'font-size': 10, fill: '#475569' }, c.state))
@@ -176,7 +191,13 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
     svg.append(el('line', { x1: m.l - 3, y1: y(uid), x2: width - m.r, y2: y(uid), stroke: '#f1f5f9' }))
     svg.append(el('text', { x: m.l - 6, y: y(uid) + 3, 'font-size': 10, fill: '#64748b', 'text-anchor': 'end' }, String(uid)))
     const t = t0 + ((t1 - t0) * i) / 4
-    svg.append(el('text', { x: x(t), y: height - 8, 'font-size': 10, fill: '#64748b', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, clock(t)))
+    svg.append(
+      el(
+        'text',
+        { x: x(t), y: height - 8, 'font-size': 10, fill: '#64748b', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' },
+        clock(t),
+      ),
+    )
   }
   svg.append(el('text', { x: 8, y: 16, 'font-size': 11, fill: '#334155', 'font-weight': 600 }, 'UID'))
 
@@ -205,16 +226,39 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
       firstByGuid.set(b.guid, b)
       continue
     }
-    svg.append(el('path', { d: `M${x(first.t)},${y(first.uid)} L${x(b.t)},${y(b.uid)}`, stroke: '#dc2626', 'stroke-width': 1.2, 'stroke-dasharray': '4 3', fill: 'none', 'marker-end': 'url(#arrow)' }))
+    svg.append(
+      el('path', {
+        d: `M${x(first.t)},${y(first.uid)} L${x(b.t)},${y(b.uid)}`,
+        stroke: '#dc2626',
+        'stroke-width': 1.2,
+        'stroke-dasharray': '4 3',
+        fill: 'none',
+        'marker-end': 'url(#arrow)',
+      }),
+    )
   }
 
   for (const b of binds) {
-    const c = el('circle', { cx: x(b.t), cy: y(b.uid), r: b.late ? 5 : 3.5, fill: regionColor(regions, b.by), stroke: b.late ? '#dc2626' : '#ffffff', 'stroke-width': b.late ? 2 : 1 })
-    c.append(el('title', {}, `UID ${b.uid} by ${b.by} at ${clock(b.t)}${b.late ? ' — arrived late (below UIDs this tab already had): a partition healed' : ''}`))
+    const c = el('circle', {
+      cx: x(b.t),
+      cy: y(b.uid),
+      r: b.late ? 5 : 3.5,
+      fill: regionColor(regions, b.by),
+      stroke: b.late ? '#dc2626' : '#ffffff',
+      'stroke-width': b.late ? 2 : 1,
+    })
+    c.append(
+      el(
+        'title',
+        {},
+        `UID ${b.uid} by ${b.by} at ${clock(b.t)}${b.late ? ' — arrived late (below UIDs this tab already had): a partition healed' : ''}`,
+      ),
+    )
     svg.append(c)
   }
   for (const e of events) {
-    if (e.k === 'gone') svg.append(el('path', { d: `M${x(e.t) - 3},${y(e.uid) - 3} l6,6 m0,-6 l-6,6`, stroke: '#475569', 'stroke-width': 1.2 }))
+    if (e.k === 'gone')
+      svg.append(el('path', { d: `M${x(e.t) - 3},${y(e.uid) - 3} l6,6 m0,-6 l-6,6`, stroke: '#475569', 'stroke-width': 1.2 }))
     if (e.k === 'append') svg.append(el('path', { d: `M${x(e.t)},${height - m.b} l-4,7 h8 z`, fill: '#0f172a' }))
   }
 
@@ -242,5 +286,12 @@ export function renderTimeline(svg: SVGSVGElement, events: readonly TimelineEven
   legend('#0f172a', 'appended here', 'tri')
   // one entry per kind of band the chart draws, in the chart's colours
   for (const [state, colour] of Object.entries(BAND)) legend(colour, state, 'band')
-  if (events.length === 0) svg.append(el('text', { x: width / 2, y: height / 2, 'font-size': 13, fill: '#94a3b8', 'text-anchor': 'middle' }, 'UIDs will appear here as this tab learns them'))
+  if (events.length === 0)
+    svg.append(
+      el(
+        'text',
+        { x: width / 2, y: height / 2, 'font-size': 13, fill: '#94a3b8', 'text-anchor': 'middle' },
+        'UIDs will appear here as this tab learns them',
+      ),
+    )
 }

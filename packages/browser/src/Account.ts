@@ -1,5 +1,15 @@
 import * as Y from 'yjs'
-import { accountDocName, edgeClientId, isValidUser, mailboxDocName, mailboxDocPrefix, MailweaveError, openMailbox, type BlobStore, type Mailbox } from '@mailweave/core'
+import {
+  accountDocName,
+  edgeClientId,
+  isValidUser,
+  mailboxDocName,
+  mailboxDocPrefix,
+  MailweaveError,
+  openMailbox,
+  type BlobStore,
+  type Mailbox,
+} from '@mailweave/core'
 import type { FetchLike } from '@mailweave/client'
 import { EdgeError } from './EdgeError.ts'
 import { EdgeMailboxImpl, type EdgeMailbox, type MailboxHost } from './EdgeMailbox.ts'
@@ -398,10 +408,12 @@ function openEdgeMailbox(doc: Y.Doc, replica: string, blobs: BlobStore): Mailbox
  */
 export async function openAccount(options: OpenAccountOptions): Promise<Account> {
   const { nodeUrl, token, user, replica } = options
-  if (typeof nodeUrl !== 'string' || !/^https?:\/\//.test(nodeUrl)) throw new EdgeError('INVALID_OPTIONS', `nodeUrl must be an http(s) URL, got ${JSON.stringify(nodeUrl)}`)
+  if (typeof nodeUrl !== 'string' || !/^https?:\/\//.test(nodeUrl))
+    throw new EdgeError('INVALID_OPTIONS', `nodeUrl must be an http(s) URL, got ${JSON.stringify(nodeUrl)}`)
   if (typeof token !== 'string' || token === '') throw new EdgeError('INVALID_OPTIONS', 'a token is required (see requestToken)')
   if (typeof user !== 'string' || !isValidUser(user)) throw new EdgeError('INVALID_OPTIONS', `invalid user ${JSON.stringify(user)}`)
-  if (typeof replica !== 'string' || replica === '' || replica.length > 256) throw new EdgeError('INVALID_OPTIONS', 'replica must be a non-empty string of at most 256 characters')
+  if (typeof replica !== 'string' || replica === '' || replica.length > 256)
+    throw new EdgeError('INVALID_OPTIONS', 'replica must be a non-empty string of at most 256 characters')
   const a = new AccountImpl(options)
   try {
     await a.start()

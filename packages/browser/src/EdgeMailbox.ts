@@ -143,7 +143,8 @@ export class EdgeMailboxImpl implements EdgeMailbox {
       throw e
     }
     if (bytes === undefined) return undefined
-    if (sha256Hex(bytes) !== info.hash) throw new EdgeError('CORRUPT_BODY', `the node sent a body for ${guid} that does not hash to ${info.hash}`)
+    if (sha256Hex(bytes) !== info.hash)
+      throw new EdgeError('CORRUPT_BODY', `the node sent a body for ${guid} that does not hash to ${info.hash}`)
     await this.host.blobs.put(info.hash, bytes)
     return bytes
   }
@@ -155,19 +156,31 @@ export class EdgeMailboxImpl implements EdgeMailbox {
   /** Rebinding requests are retried with backoff while stranded messages remain. */
   scheduleBind(): void {
     const a = this.host
-    if (this.closed || !a.autoBind || this.bindTimer !== undefined || !a.online || !this.replica.synced || this.core.strandedCount === 0 || this.bindAttempts >= 8) return
-    this.bindTimer = setTimeout(() => {
-      void (async () => {
-        try {
-          await a.client.readMailbox(this.name)
-        } catch (e) {
-          a.noteError(e)
-        }
-        this.bindTimer = undefined
-        this.bindAttempts++
-        this.scheduleBind()
-      })()
-    }, 150 * 2 ** this.bindAttempts)
+    if (
+      this.closed ||
+      !a.autoBind ||
+      this.bindTimer !== undefined ||
+      !a.online ||
+      !this.replica.synced ||
+      this.core.strandedCount === 0 ||
+      this.bindAttempts >= 8
+    )
+      return
+    this.bindTimer = setTimeout(
+      () => {
+        void (async () => {
+          try {
+            await a.client.readMailbox(this.name)
+          } catch (e) {
+            a.noteError(e)
+          }
+          this.bindTimer = undefined
+          this.bindAttempts++
+          this.scheduleBind()
+        })()
+      },
+      150 * 2 ** this.bindAttempts,
+    )
   }
 
   resetBind(): void {

@@ -61,7 +61,10 @@ export class IdbDocStore {
   async stats(docName: string): Promise<{ entries: number; bytes: number }> {
     try {
       const values = await this.store('readonly', (s) => promisifyRequest(s.getAll(docRange(docName))))
-      return { entries: values.length, bytes: values.reduce((n: number, v: unknown) => n + (v instanceof Uint8Array ? v.byteLength : 0), 0) }
+      return {
+        entries: values.length,
+        bytes: values.reduce((n: number, v: unknown) => n + (v instanceof Uint8Array ? v.byteLength : 0), 0),
+      }
     } catch (e) {
       throw storageError(e, 'reading statistics')
     }
@@ -106,7 +109,9 @@ export class IdbDocStore {
   /** @internal every entry of a document, keys and values of one consistent read. */
   async load(docName: string): Promise<{ keys: EntryKey[]; values: Uint8Array[] }> {
     try {
-      const [keys, values] = await this.store('readonly', (s) => Promise.all([promisifyRequest(s.getAllKeys(docRange(docName))), promisifyRequest(s.getAll(docRange(docName)))]))
+      const [keys, values] = await this.store('readonly', (s) =>
+        Promise.all([promisifyRequest(s.getAllKeys(docRange(docName))), promisifyRequest(s.getAll(docRange(docName)))]),
+      )
       const k: EntryKey[] = []
       const v: Uint8Array[] = []
       keys.forEach((key, i) => {
@@ -174,9 +179,10 @@ export class DocPersistence {
   ) {
     doc.on('update', this.onUpdate)
     const every = o.compactIntervalMs ?? 60_000
-    if (every > 0) this.interval = setInterval(() => {
-      if (this.known.length > 1) void this.compact().catch(() => undefined)
-    }, every)
+    if (every > 0)
+      this.interval = setInterval(() => {
+        if (this.known.length > 1) void this.compact().catch(() => undefined)
+      }, every)
   }
 
   /** @internal applies what was stored, in one transaction. */
@@ -184,9 +190,10 @@ export class DocPersistence {
     this.known.push(...keys)
     this.loadedEntries = values.length
     this.loadedBytes = values.reduce((n, v) => n + v.byteLength, 0)
-    if (values.length > 0) this.doc.transact(() => {
-      for (const v of values) Y.applyUpdate(this.doc, v, this)
-    }, this)
+    if (values.length > 0)
+      this.doc.transact(() => {
+        for (const v of values) Y.applyUpdate(this.doc, v, this)
+      }, this)
   }
 
   /** Updates received but not yet durable. */
@@ -205,20 +212,22 @@ export class DocPersistence {
     if (this.pending.length > 0) {
       const batch = this.pending.splice(0)
       this.pendingSize = 0
-      this.chain = this.chain.catch(() => undefined).then(async () => {
-        const update = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch)
-        const key = newKey(this.docName)
-        try {
-          await this.store.write([key, update], [])
-        } catch (e) {
-          this.restore(update)
-          throw e
-        }
-        this.writes++
-        this.known.push(key)
-        this.o.onPendingChange?.(this.pending.length)
-        if (this.known.length >= (this.o.compactAfter ?? 64)) void this.compact().catch(() => undefined)
-      })
+      this.chain = this.chain
+        .catch(() => undefined)
+        .then(async () => {
+          const update = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch)
+          const key = newKey(this.docName)
+          try {
+            await this.store.write([key, update], [])
+          } catch (e) {
+            this.restore(update)
+            throw e
+          }
+          this.writes++
+          this.known.push(key)
+          this.o.onPendingChange?.(this.pending.length)
+          if (this.known.length >= (this.o.compactAfter ?? 64)) void this.compact().catch(() => undefined)
+        })
     }
     return this.chain
   }
@@ -229,26 +238,28 @@ export class DocPersistence {
    */
   compact(): Promise<void> {
     this.clearTimer()
-    this.chain = this.chain.catch(() => undefined).then(async () => {
-      if (this.destroyed && this.pending.length === 0) return
-      // the snapshot contains every pending update too: they came from this document
-      this.pending = []
-      this.pendingSize = 0
-      const snapshot = Y.encodeStateAsUpdate(this.doc)
-      const key = newKey(this.docName)
-      const replaced = this.known.slice()
-      try {
-        await this.store.write([key, snapshot], replaced)
-      } catch (e) {
-        this.restore(snapshot)
-        throw e
-      }
-      this.writes++
-      this.compactions++
-      this.known = this.known.filter((k) => !replaced.includes(k))
-      this.known.push(key)
-      this.o.onPendingChange?.(this.pending.length)
-    })
+    this.chain = this.chain
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.destroyed && this.pending.length === 0) return
+        // the snapshot contains every pending update too: they came from this document
+        this.pending = []
+        this.pendingSize = 0
+        const snapshot = Y.encodeStateAsUpdate(this.doc)
+        const key = newKey(this.docName)
+        const replaced = this.known.slice()
+        try {
+          await this.store.write([key, snapshot], replaced)
+        } catch (e) {
+          this.restore(snapshot)
+          throw e
+        }
+        this.writes++
+        this.compactions++
+        this.known = this.known.filter((k) => !replaced.includes(k))
+        this.known.push(key)
+        this.o.onPendingChange?.(this.pending.length)
+      })
     return this.chain
   }
 
@@ -272,7 +283,8 @@ export class DocPersistence {
   private restore(update: Uint8Array): void {
     this.pending.unshift(update)
     this.pendingSize += update.byteLength
-    if (!this.destroyed && this.timer === undefined) this.timer = setTimeout(() => void this.flush().catch((e: unknown) => this.o.onError?.(storageError(e, 'retrying a write'))), 1000)
+    if (!this.destroyed && this.timer === undefined)
+      this.timer = setTimeout(() => void this.flush().catch((e: unknown) => this.o.onError?.(storageError(e, 'retrying a write'))), 1000)
     this.o.onError?.(new EdgeError('STORAGE', `IndexedDB write of ${this.docName} failed; will retry`))
   }
 

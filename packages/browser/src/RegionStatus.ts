@@ -37,7 +37,11 @@ export class RegionTracker {
   private readonly regions = new Map<string, RegionStatus>()
 
   /** Recomputes the current node's entry from its replicas; returns every region, the current one first (copies). */
-  update(nodeUrl: string, online: boolean, replicas: readonly ReplicaLink[]): { connection: ConnectionState; synced: number; regions: RegionStatus[] } {
+  update(
+    nodeUrl: string,
+    online: boolean,
+    replicas: readonly ReplicaLink[],
+  ): { connection: ConnectionState; synced: number; regions: RegionStatus[] } {
     const connection = aggregate(online, replicas)
     const synced = replicas.filter((r) => r.synced).length
     const cur = this.region(nodeUrl)

@@ -18,13 +18,24 @@ let ns = 0
 async function startNode(nodeId: string, slot: number): Promise<MailNode> {
   const dir = mkdtempSync(join(tmpdir(), 'mailweave-browser-'))
   dirs.push(dir)
-  const n = await MailNode.start({ nodeId, slot, stride: 3, dataDir: dir, host: '127.0.0.1', port: 0, peers: [], secret: new Uint8Array(32).fill(9) }, silentLogger())
+  const n = await MailNode.start(
+    { nodeId, slot, stride: 3, dataDir: dir, host: '127.0.0.1', port: 0, peers: [], secret: new Uint8Array(32).fill(9) },
+    silentLogger(),
+  )
   await n.addUser('alice', 'wonderland')
   return n
 }
 
 const open = (extra: Partial<OpenAccountOptions> & { prefix: string }): Promise<Account> =>
-  openAccount({ nodeUrl: node.url, token, user: 'alice', replica: `tab-${ns++}`, WebSocket, ...extra, idb: { prefix: extra.prefix, persistence: { debounceMs: 5 } } })
+  openAccount({
+    nodeUrl: node.url,
+    token,
+    user: 'alice',
+    replica: `tab-${ns++}`,
+    WebSocket,
+    ...extra,
+    idb: { prefix: extra.prefix, persistence: { debounceMs: 5 } },
+  })
 
 async function api(path: string, init: RequestInit = {}): Promise<any> {
   const res = await fetch(node.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })
@@ -32,7 +43,10 @@ async function api(path: string, init: RequestInit = {}): Promise<any> {
   return res.headers.get('content-type')?.includes('json') === true ? res.json() : new Uint8Array(await res.arrayBuffer())
 }
 
-const message = (subject: string) => enc.encode(`From: alice@example.org\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\n\r\nHello from ${subject}.\r\n`)
+const message = (subject: string) =>
+  enc.encode(
+    `From: alice@example.org\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\n\r\nHello from ${subject}.\r\n`,
+  )
 
 beforeAll(async () => {
   node = await startNode('eu', 0)
@@ -74,12 +88,17 @@ describe('openAccount (edge replica against a real node)', () => {
 
     a2.setOnline(true)
     await waitFor(() => a2.status().pendingUploads === 0 && a2.status().connection === 'connected', 5000, 'uploads drained')
-    await waitFor(async () => (await api('/api/mailboxes/INBOX')).messages.filter((m: any) => guids.includes(m.guid)).length === 3, 5000, 'the node binds all three')
+    await waitFor(
+      async () => (await api('/api/mailboxes/INBOX')).messages.filter((m: any) => guids.includes(m.guid)).length === 3,
+      5000,
+      'the node binds all three',
+    )
     const view = await api('/api/mailboxes/INBOX')
     const mine = view.messages.filter((m: any) => guids.includes(m.guid))
     expect(mine.every((m: any) => m.uid > 0 && m.uid % 3 === 0)).toBe(true)
     expect(mine.find((m: any) => m.guid === guids[1]).flags).toContain('\\Flagged')
-    for (const [i, g] of guids.entries()) expect(await api(`/api/mailboxes/INBOX/messages/${g}/raw`)).toEqual(message(['one', 'two', 'three'][i]!))
+    for (const [i, g] of guids.entries())
+      expect(await api(`/api/mailboxes/INBOX/messages/${g}/raw`)).toEqual(message(['one', 'two', 'three'][i]!))
     // the bindings flow back to the edge replica, with their history
     await waitFor(() => again.pending().length === 0 && guids.every((g) => again.message(g)?.uid !== undefined), 5000, 'UIDs at the edge')
     const info = again.message(guids[0]!)!
@@ -161,10 +180,14 @@ describe('openAccount (edge replica against a real node)', () => {
       const usInbox = await a.mailbox('INBOX')
       await waitFor(() => a.status().connection === 'connected' && usInbox.synced, 5000, 'synced with us')
       const g = await usInbox.append(message('at us'))
-      await waitFor(async () => {
-        const res = await fetch(`${other.url}/api/mailboxes/INBOX`, { headers: { authorization: `Bearer ${token}` } })
-        return ((await res.json()) as any).messages.some((m: any) => m.guid === g)
-      }, 5000, 'us binds it')
+      await waitFor(
+        async () => {
+          const res = await fetch(`${other.url}/api/mailboxes/INBOX`, { headers: { authorization: `Bearer ${token}` } })
+          return ((await res.json()) as any).messages.some((m: any) => m.guid === g)
+        },
+        5000,
+        'us binds it',
+      )
       await a.close()
     } finally {
       await other.stop()

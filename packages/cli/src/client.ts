@@ -9,7 +9,9 @@ export function readSecret(file: string): Uint8Array {
   try {
     raw = readFileSync(file)
   } catch (e) {
-    throw new Error(`cannot read the secret file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
+    throw new Error(
+      `cannot read the secret file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    )
   }
   const text = raw.toString('utf8').trim()
   return new Uint8Array(Buffer.from(text.length > 0 ? text : raw))
@@ -52,7 +54,11 @@ export function explain(e: unknown, url: string, as: 'admin' | 'user', what = 't
     return new Error(`cannot reach ${what} at ${url}: ${code !== undefined ? `${NETWORK_CAUSES[code] ?? code} (${code})` : e.message}`)
   }
   if (e.code === 'UNAUTHORIZED' && e.status === 401) {
-    return new Error(as === 'admin' ? `the node at ${url} refused the admin token (401): --secret-file does not hold this cluster's secret` : `the node at ${url} refused the login (401): wrong user name or password`)
+    return new Error(
+      as === 'admin'
+        ? `the node at ${url} refused the admin token (401): --secret-file does not hold this cluster's secret`
+        : `the node at ${url} refused the login (401): wrong user name or password`,
+    )
   }
   return e
 }

@@ -52,7 +52,8 @@ export async function detectSource(path: string): Promise<MailSource> {
   try {
     const head = Buffer.alloc(5)
     await fh.read(head, 0, 5, 0)
-    if (head.toString('latin1') !== 'From ') throw new ImportSourceError(`${path} is not an mbox file (it does not start with a "From " line) nor a Maildir`)
+    if (head.toString('latin1') !== 'From ')
+      throw new ImportSourceError(`${path} is not an mbox file (it does not start with a "From " line) nor a Maildir`)
   } finally {
     await fh.close()
   }
@@ -138,7 +139,9 @@ export async function* readMessages(src: MailSource): AsyncGenerator<ImportedMes
   for await (const m of mboxReader(createReadStream(src.path))) {
     // mbox-reader drops the line end of the last line with the separator: the message's own last line ends in CRLF
     const content = withoutBookkeeping(m.content)
-    const raw = new Uint8Array(toCrlf(content.length > 0 && content[content.length - 1] !== 0x0a ? Buffer.concat([content, Buffer.from('\n')]) : content))
+    const raw = new Uint8Array(
+      toCrlf(content.length > 0 && content[content.length - 1] !== 0x0a ? Buffer.concat([content, Buffer.from('\n')]) : content),
+    )
     const keywords = (m.headers.get('x-keywords') ?? []).flatMap((v) => v.split(/[\s,]+/)).filter((k) => k !== '' && !k.startsWith('\\'))
     const flags = [...new Set([...m.flags, ...keywords])]
     yield { raw, flags, internalDate: m.time instanceof Date && !Number.isNaN(m.time.getTime()) ? m.time : dateHeader(raw) }

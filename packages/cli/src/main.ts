@@ -58,20 +58,33 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node-id <id>', 'stable node id (default: N0)')
     .option('--slot <n>', 'UID residue class of this node (default: 0)', int('slot'))
     .option('--stride <k>', 'number of slots, fixed per cluster (default: 1)', int('stride'))
-    .option('--data <dir>', 'data directory (default: .data/node; all data with the file store; only the IMAP cache with --store postgres://…)')
-    .option('--store <where>', "'files' (the embedded store in --data, the default) or a PostgreSQL URL postgres://user@host:port/db (password from $PGPASSWORD)")
+    .option(
+      '--data <dir>',
+      'data directory (default: .data/node; all data with the file store; only the IMAP cache with --store postgres://…)',
+    )
+    .option(
+      '--store <where>',
+      "'files' (the embedded store in --data, the default) or a PostgreSQL URL postgres://user@host:port/db (password from $PGPASSWORD)",
+    )
     .option('--listen <host:port>', 'HTTP/WebSocket listen address (default: 127.0.0.1:7100)', hostPort)
     .option('--peer <id=url>', 'a peer node (repeatable)', peer)
     .option('--secret-file <file>', 'cluster secret file (required)')
     .option('--imap <host:port>', 'also serve IMAP on this address', hostPort)
     .option('--lmtp <host:port>', 'also accept deliveries from an MTA over LMTP on this address (loopback or a private network)', hostPort)
-    .option('--max-message-size <bytes>', 'largest message taken by IMAP APPEND, LMTP and the API (default 52428800)', int('max-message-size'))
+    .option(
+      '--max-message-size <bytes>',
+      'largest message taken by IMAP APPEND, LMTP and the API (default 52428800)',
+      int('max-message-size'),
+    )
     .option('--allow-plaintext-auth', 'allow LOGIN without TLS from non-loopback clients')
     .option('--tls-cert <file>', 'PEM certificate for IMAP STARTTLS')
     .option('--tls-key <file>', 'PEM private key for IMAP STARTTLS')
     .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
     .option('--body-wait <ms>', 'how long a FETCH waits for a peer to send a body this node lacks (default 5000)', int('body-wait'))
-    .option('--rejoin', 'after this node\'s data was damaged or lost: set it aside and fetch everything again from the peers under a new replica id; needs a --slot this node never used (see docs/deployment.md)')
+    .option(
+      '--rejoin',
+      "after this node's data was damaged or lost: set it aside and fetch everything again from the peers under a new replica id; needs a --slot this node never used (see docs/deployment.md)",
+    )
     .action(async (opts: ServeOptions) => {
       const file = opts.config !== undefined ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {}
       const pick = <T>(k: string, v: T | undefined): T | undefined => v ?? (file[k] as T | undefined)
@@ -92,11 +105,14 @@ export async function main(argv: string[]): Promise<void> {
         secret: readSecret(secretFile),
         verifyTimeoutMs: pick<number>('verifyTimeout', opts.verifyTimeout),
         maxMessageBytes: pick<number>('maxMessageSize', opts.maxMessageSize),
-        imap: imapAddr === undefined ? undefined : {
-          ...(typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr),
-          allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
-          tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
-        },
+        imap:
+          imapAddr === undefined
+            ? undefined
+            : {
+                ...(typeof imapAddr === 'string' ? hostPort(imapAddr) : imapAddr),
+                allowPlaintextAuth: opts.allowPlaintextAuth === true || file.allowPlaintextAuth === true,
+                tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
+              },
         bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
         lmtp: lmtpAddr === undefined ? undefined : typeof lmtpAddr === 'string' ? hostPort(lmtpAddr) : lmtpAddr,
         rejoin: opts.rejoin === true,
@@ -121,7 +137,8 @@ export async function main(argv: string[]): Promise<void> {
       process.on('SIGTERM', () => void stop())
     })
 
-  const admin = (cmd: Command) => cmd.requiredOption('--url <url>', 'node HTTP URL', httpUrl).requiredOption('--secret-file <file>', 'cluster secret file')
+  const admin = (cmd: Command) =>
+    cmd.requiredOption('--url <url>', 'node HTTP URL', httpUrl).requiredOption('--secret-file <file>', 'cluster secret file')
   /** Runs an admin command's calls; errors come out as causes (see explain). */
   const asAdmin = async <T>(o: { url: string; secretFile: string }, fn: (api: NodeApi) => Promise<T>): Promise<T> => {
     try {
@@ -132,28 +149,41 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   admin(program.command('status').description('show a node as JSON: peers, storage, exposures'))
-    .option('--wait [seconds]', 'first wait (default 30 s) until the node answers and every peer link is open; exit 1 if not (for readiness checks)', int('wait'))
+    .option(
+      '--wait [seconds]',
+      'first wait (default 30 s) until the node answers and every peer link is open; exit 1 if not (for readiness checks)',
+      int('wait'),
+    )
     .action(async (o: { url: string; secretFile: string; wait?: number | true }) => {
       const status = await asAdmin(o, (api) => (o.wait === undefined ? api.status() : waitReady(api, o.url, o.wait === true ? 30 : o.wait)))
       console.log(JSON.stringify(status, null, 2))
     })
 
-  admin(program.command('inspect <mailbox>').description('protocol state of <user>/<mailbox>: bindings, W, Seen, R, fixups, stranded'))
-    .action(async (target: string, o: { url: string; secretFile: string }) => {
-      const i = target.indexOf('/')
-      if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
-      const data = await asAdmin(o, (api) => api.request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`))
-      printInspection(data)
-    })
+  admin(
+    program.command('inspect <mailbox>').description('protocol state of <user>/<mailbox>: bindings, W, Seen, R, fixups, stranded'),
+  ).action(async (target: string, o: { url: string; secretFile: string }) => {
+    const i = target.indexOf('/')
+    if (i <= 0) throw new InvalidArgumentError('expected <user>/<mailbox>')
+    const data = await asAdmin(o, (api) =>
+      api.request<Inspection>('GET', `/api/inspect/${encodeURIComponent(target.slice(0, i))}/${encodeURIComponent(target.slice(i + 1))}`),
+    )
+    printInspection(data)
+  })
 
   const user = program.command('user').description('manage users (saved at one node; they spread to the others asynchronously)')
-  admin(user.command('add <name>').description('create a user or set its password at the node of --url; the other nodes learn it once replication reaches them (seconds; later while a link is down)').option('--password <password>', 'password (default: $MAILWEAVE_PASSWORD)'))
-    .action(async (name: string, o: { url: string; secretFile: string; password?: string }) => {
-      const password = o.password ?? process.env.MAILWEAVE_PASSWORD
-      if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
-      await asAdmin(o, (api) => api.setPassword(name, password))
-      console.log(`user ${name} saved`)
-    })
+  admin(
+    user
+      .command('add <name>')
+      .description(
+        'create a user or set its password at the node of --url; the other nodes learn it once replication reaches them (seconds; later while a link is down)',
+      )
+      .option('--password <password>', 'password (default: $MAILWEAVE_PASSWORD)'),
+  ).action(async (name: string, o: { url: string; secretFile: string; password?: string }) => {
+    const password = o.password ?? process.env.MAILWEAVE_PASSWORD
+    if (password === undefined) throw new InvalidArgumentError('give --password or set MAILWEAVE_PASSWORD')
+    await asAdmin(o, (api) => api.setPassword(name, password))
+    console.log(`user ${name} saved`)
+  })
 
   program
     .command('import <mailbox> <path>')
@@ -178,9 +208,13 @@ export async function main(argv: string[]): Promise<void> {
       // idempotent: a message whose content and INTERNALDATE are there already (as often as in the source) is skipped
       const present = new Map<string, number>()
       for (const e of await api.digests(mailbox)) {
-        for (const k of [`${e.hash}/${e.internalDate === undefined ? '*' : Date.parse(e.internalDate)}`, `${e.hash}/*`]) present.set(k, (present.get(k) ?? 0) + 1)
+        for (const k of [`${e.hash}/${e.internalDate === undefined ? '*' : Date.parse(e.internalDate)}`, `${e.hash}/*`])
+          present.set(k, (present.get(k) ?? 0) + 1)
       }
-      const bar = new SingleBar({ format: 'importing {bar} {value}/{total} messages | {eta}s left', stream: process.stderr }, Presets.shades_classic)
+      const bar = new SingleBar(
+        { format: 'importing {bar} {value}/{total} messages | {eta}s left', stream: process.stderr },
+        Presets.shades_classic,
+      )
       bar.start(total, 0)
       let n = 0
       let skipped = 0
@@ -202,15 +236,22 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`imported ${n} messages into ${target}`)
     })
 
-  const control = (cmd: Command) => cmd.option('--control <url>', 'link control of `pnpm start` (default: $MAILWEAVE_CONTROL or http://127.0.0.1:7190)')
-  const link = program.command('link').description('cut and heal the peer links of a local cluster started by `pnpm start` (watch the protocol live)')
-  control(link.command('list', { isDefault: true }).description('list the links and whether each is cut')).action(async (o: { control?: string }) => {
-    printLinks(await linkControl(o.control, 'GET', '/links'))
-  })
+  const control = (cmd: Command) =>
+    cmd.option('--control <url>', 'link control of `pnpm start` (default: $MAILWEAVE_CONTROL or http://127.0.0.1:7190)')
+  const link = program
+    .command('link')
+    .description('cut and heal the peer links of a local cluster started by `pnpm start` (watch the protocol live)')
+  control(link.command('list', { isDefault: true }).description('list the links and whether each is cut')).action(
+    async (o: { control?: string }) => {
+      printLinks(await linkControl(o.control, 'GET', '/links'))
+    },
+  )
   for (const action of ['cut', 'heal'] as const) {
-    control(link.command(`${action} <link>`).description(`${action} one link (<a>-<b>, e.g. eu-us) or every link (all)`)).action(async (name: string, o: { control?: string }) => {
-      printLinks(await linkControl(o.control, 'POST', `/links/${encodeURIComponent(name)}/${action}`))
-    })
+    control(link.command(`${action} <link>`).description(`${action} one link (<a>-<b>, e.g. eu-us) or every link (all)`)).action(
+      async (name: string, o: { control?: string }) => {
+        printLinks(await linkControl(o.control, 'POST', `/links/${encodeURIComponent(name)}/${action}`))
+      },
+    )
   }
 
   try {
@@ -238,9 +279,13 @@ function printInspection(d: Inspection): void {
     const ranges: string[] = []
     for (let i = 0; i < seen.length; i += 2) ranges.push(seen[i] === seen[i + 1] ? `${seen[i]}` : `${seen[i]}-${seen[i + 1]}`)
     const shown = ranges.length > 8 ? [...ranges.slice(0, 4), '…', ...ranges.slice(-3)] : ranges
-    console.log(`${n.padEnd(8)} ${slot.padEnd(5)} ${String(d.watermarks[n] ?? 0).padEnd(14)} ${String(d.reservations[n] ?? 0).padEnd(13)} ${shown.join(',')}`)
+    console.log(
+      `${n.padEnd(8)} ${slot.padEnd(5)} ${String(d.watermarks[n] ?? 0).padEnd(14)} ${String(d.reservations[n] ?? 0).padEnd(13)} ${shown.join(',')}`,
+    )
   }
-  console.log(`\nfixups here: ${d.stats.fixupsSilent ?? 0} silent, ${d.stats.fixupsDuplicate ?? 0} duplicate-on-seen, ${d.stats.edgeBinds ?? 0} edge binds; stranded now: ${d.stranded.length}`)
+  console.log(
+    `\nfixups here: ${d.stats.fixupsSilent ?? 0} silent, ${d.stats.fixupsDuplicate ?? 0} duplicate-on-seen, ${d.stats.edgeBinds ?? 0} edge binds; stranded now: ${d.stranded.length}`,
+  )
   console.log('\n     uid  guid              allocator  state')
   for (const b of d.bindings) console.log(`${String(b.uid).padStart(8)}  ${b.guid.slice(0, 16)}  ${b.allocator.padEnd(9)}  ${b.state}`)
   for (const g of d.stranded) console.log(`stranded (no valid uid): ${g}`)

@@ -8,6 +8,9 @@ import type { NodeStorage } from '@mailweave/server'
  * the password) could not be reached.
  */
 export async function openPgStorage(url: string): Promise<NodeStorage> {
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new InvalidArgumentError(`--store must be 'files' or a postgres://user@host:port/database URL, got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`)
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new InvalidArgumentError(
+      `--store must be 'files' or a postgres://user@host:port/database URL, got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`,
+    )
   return PgStorage.open({ url, log: (msg, fields) => console.error(JSON.stringify({ msg, ...fields })) })
 }

@@ -25,7 +25,11 @@ export interface ApiMailboxListing {
 export type ApiMessageInfo = Omit<MessageInfo, 'internalDate' | 'uid'> & { internalDate: string; uid?: number }
 
 /** `GET /api/inspect/<user>/<mailbox>`: the node's protocol state of one mailbox. */
-export type ApiInspection = MailboxInspection & { node: { nodeId: string; slot: number; stride: number }; mailbox: ApiMailboxEntry; stats: MailboxStats }
+export type ApiInspection = MailboxInspection & {
+  node: { nodeId: string; slot: number; stride: number }
+  mailbox: ApiMailboxEntry
+  stats: MailboxStats
+}
 
 /** A status and body as the node answered (JSON parsed, else text). */
 export interface ApiResponse {
@@ -57,7 +61,8 @@ export class NodeApi {
     private readonly fetchFn: FetchLike = globalThis.fetch.bind(globalThis),
   ) {
     this.url = url.replace(/\/+$/, '')
-    this.authorization = auth === undefined ? undefined : 'token' in auth ? `Bearer ${auth.token}` : `Basic ${base64(`${auth.user}:${auth.password}`)}`
+    this.authorization =
+      auth === undefined ? undefined : 'token' in auth ? `Bearer ${auth.token}` : `Basic ${base64(`${auth.user}:${auth.password}`)}`
   }
 
   /** Sends one request; throws only OFFLINE (no answer). JSON bodies are sent for `json`, bytes for `raw`. */
@@ -67,9 +72,16 @@ export class NodeApi {
     if (json !== undefined) headers['content-type'] = 'application/json'
     else if (raw !== undefined) headers['content-type'] = 'application/octet-stream'
     try {
-      return await this.fetchFn(this.url + path, { method, headers, body: raw !== undefined ? (raw.slice().buffer as ArrayBuffer) : json !== undefined ? JSON.stringify(json) : undefined })
+      return await this.fetchFn(this.url + path, {
+        method,
+        headers,
+        body: raw !== undefined ? (raw.slice().buffer as ArrayBuffer) : json !== undefined ? JSON.stringify(json) : undefined,
+      })
     } catch (e) {
-      const cause = e instanceof Error ? ((e.cause as { code?: string; message?: string } | undefined)?.code ?? (e.cause as Error | undefined)?.message ?? e.message) : String(e)
+      const cause =
+        e instanceof Error
+          ? ((e.cause as { code?: string; message?: string } | undefined)?.code ?? (e.cause as Error | undefined)?.message ?? e.message)
+          : String(e)
       throw new ApiError('OFFLINE', `cannot reach ${new URL(this.url).origin} (${cause})`)
     }
   }
@@ -141,7 +153,12 @@ export class NodeApi {
 
   /** The messages in a mailbox's view with their content hash and INTERNALDATE (an importer's check for what is there already; no exposure). */
   async digests(mailbox: string): Promise<{ uid: number; guid: string; flags: string[]; hash: string; internalDate?: string }[]> {
-    return (await this.request<{ messages: { uid: number; guid: string; flags: string[]; hash: string; internalDate?: string }[] }>('GET', `/api/mailboxes/${enc(mailbox)}/messages`)).messages
+    return (
+      await this.request<{ messages: { uid: number; guid: string; flags: string[]; hash: string; internalDate?: string }[] }>(
+        'GET',
+        `/api/mailboxes/${enc(mailbox)}/messages`,
+      )
+    ).messages
   }
 
   /** One message's metadata and bindings, or undefined when the mailbox has no such message. */
@@ -196,8 +213,18 @@ function parse(text: string): unknown {
 
 function failure(what: string, r: ApiResponse): ApiError {
   const body = r.data as { error?: unknown; message?: unknown } | string
-  const message = typeof body === 'object' && typeof body.message === 'string' ? body.message : typeof body === 'string' && body !== '' ? body.slice(0, 200) : undefined
+  const message =
+    typeof body === 'object' && typeof body.message === 'string'
+      ? body.message
+      : typeof body === 'string' && body !== ''
+        ? body.slice(0, 200)
+        : undefined
   const nodeCode = typeof body === 'object' && typeof body.error === 'string' ? body.error : undefined
   const code = r.status === 401 || r.status === 403 ? 'UNAUTHORIZED' : 'HTTP'
-  return new ApiError(code, `${what}: ${r.status} ${message ?? (code === 'UNAUTHORIZED' ? 'the node refused the credentials' : 'unexpected answer')}`, r.status, nodeCode)
+  return new ApiError(
+    code,
+    `${what}: ${r.status} ${message ?? (code === 'UNAUTHORIZED' ? 'the node refused the credentials' : 'unexpected answer')}`,
+    r.status,
+    nodeCode,
+  )
 }

@@ -13,14 +13,21 @@ let dir: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mw-client-'))
-  node = await MailNode.start({ nodeId: 'eu', slot: 0, stride: 1, dataDir: dir, host: '127.0.0.1', port: 0, peers: [], secret, maxMessageBytes: 1024 }, silentLogger())
+  node = await MailNode.start(
+    { nodeId: 'eu', slot: 0, stride: 1, dataDir: dir, host: '127.0.0.1', port: 0, peers: [], secret, maxMessageBytes: 1024 },
+    silentLogger(),
+  )
 })
 afterAll(async () => {
   await node.stop()
   rmSync(dir, { recursive: true, force: true })
 })
 
-const failure = (p: Promise<unknown>) => p.then(() => expect.fail('resolved'), (e: unknown) => e as ApiError)
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.fail('resolved'),
+    (e: unknown) => e as ApiError,
+  )
 
 describe('NodeApi', () => {
   it('does what a user does: admin creates the user, the user gets a token, appends, reads, flags, expunges, fetches bodies', async () => {

@@ -18,7 +18,12 @@ export const EdgeCloseCode = {
 /** A close code value from {@link EdgeCloseCode}. */
 export type EdgeCloseCode = (typeof EdgeCloseCode)[keyof typeof EdgeCloseCode]
 
-const REJECTIONS: ReadonlySet<number> = new Set([EdgeCloseCode.PROTOCOL_ERROR, EdgeCloseCode.UPDATE_REJECTED, EdgeCloseCode.TOO_LARGE, EdgeCloseCode.MESSAGE_TOO_BIG])
+const REJECTIONS: ReadonlySet<number> = new Set([
+  EdgeCloseCode.PROTOCOL_ERROR,
+  EdgeCloseCode.UPDATE_REJECTED,
+  EdgeCloseCode.TOO_LARGE,
+  EdgeCloseCode.MESSAGE_TOO_BIG,
+])
 
 /**
  * Whether a close with `code` means the node refused what this replica sent: sending the

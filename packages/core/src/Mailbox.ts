@@ -278,13 +278,19 @@ class MailboxImpl implements Mailbox {
 
   /** Why this replica may not allocate now, or undefined when it may. */
   private allocationBlocker(): MailweaveError | undefined {
-    if (this.slot === undefined) return new MailweaveError('EDGE_CANNOT_EXPOSE', `replica ${this.replica} is an edge replica: it never allocates or exposes UIDs`)
+    if (this.slot === undefined)
+      return new MailweaveError('EDGE_CANNOT_EXPOSE', `replica ${this.replica} is an edge replica: it never allocates or exposes UIDs`)
     const claimers = this.state.claims.get(this.slot)
     if (claimers !== undefined && claimers.size > 1) {
-      return new MailweaveError('SLOT_CONFLICT', `slot ${this.slot} is claimed by several node ids (${[...claimers].sort().join(', ')}): allocation refused until the configuration is fixed`, { slot: this.slot, claimers: [...claimers] })
+      return new MailweaveError(
+        'SLOT_CONFLICT',
+        `slot ${this.slot} is claimed by several node ids (${[...claimers].sort().join(', ')}): allocation refused until the configuration is fixed`,
+        { slot: this.slot, claimers: [...claimers] },
+      )
     }
     const cfg = this.state.config
-    if (cfg !== undefined && cfg[3] !== this.stride) return new MailweaveError('STRIDE_MISMATCH', `mailbox stride is ${cfg[3]}, this node was configured with ${this.stride}`)
+    if (cfg !== undefined && cfg[3] !== this.stride)
+      return new MailweaveError('STRIDE_MISMATCH', `mailbox stride is ${cfg[3]}, this node was configured with ${this.stride}`)
     return undefined
   }
 
@@ -302,11 +308,15 @@ class MailboxImpl implements Mailbox {
     if (!(raw instanceof Uint8Array)) throw new MailweaveError('INVALID_ARGUMENT', 'append needs the raw message as a Uint8Array')
     checkFlags(opts.flags)
     const internalDate = opts.internalDate ?? new Date(this.now())
-    if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
-    if (opts.hash !== undefined && !isBlobKey(opts.hash)) throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
+    if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime()))
+      throw new MailweaveError('INVALID_ARGUMENT', 'internalDate is not a valid Date')
+    if (opts.hash !== undefined && !isBlobKey(opts.hash))
+      throw new MailweaveError('INVALID_ARGUMENT', 'hash must be 64 lowercase hex digits (SHA-256)')
     if (opts.delivery !== undefined) {
-      if (!isDeliveryKey(opts.delivery)) throw new MailweaveError('INVALID_ARGUMENT', 'delivery must be a delivery key: 64 lowercase hex digits (see deliveryKey)')
-      if (this.slot === undefined) throw new MailweaveError('INVALID_ARGUMENT', `replica ${this.replica} is an edge replica: only nodes receive deliveries`)
+      if (!isDeliveryKey(opts.delivery))
+        throw new MailweaveError('INVALID_ARGUMENT', 'delivery must be a delivery key: 64 lowercase hex digits (see deliveryKey)')
+      if (this.slot === undefined)
+        throw new MailweaveError('INVALID_ARGUMENT', `replica ${this.replica} is an edge replica: only nodes receive deliveries`)
     }
     const guid = toHex(this.randomBytes(16))
     const hash = opts.hash ?? toHex(sha256(raw))
@@ -404,7 +414,8 @@ class MailboxImpl implements Mailbox {
   }
 
   expunge(guids: string[]): void {
-    for (const g of guids) if (!this.state.knows(g)) throw new MailweaveError('UNKNOWN_GUID', `no message ${g} in this mailbox`, { guid: g })
+    for (const g of guids)
+      if (!this.state.knows(g)) throw new MailweaveError('UNKNOWN_GUID', `no message ${g} in this mailbox`, { guid: g })
     const facts: Fact[] = []
     for (const g of new Set(guids)) if (!this.state.gone(this.state.records.get(g)!)) facts.push(['x', g, this.replica])
     this.write(facts)
@@ -463,9 +474,20 @@ class MailboxImpl implements Mailbox {
       watermarks: Object.fromEntries(s.W),
       reservations: Object.fromEntries(s.R),
       seen: Object.fromEntries([...s.seen].map(([n, rs]) => [n, rs.toRanges()])),
-      bindings: [...s.bindings.values()].sort((a, b) => a.uid - b.uid).map((b) => ({ uid: b.uid, guid: b.guid, allocator: b.allocator, valid: b.valid, conflicted: b.conflicted, state: bindingState(s, b) })),
+      bindings: [...s.bindings.values()]
+        .sort((a, b) => a.uid - b.uid)
+        .map((b) => ({
+          uid: b.uid,
+          guid: b.guid,
+          allocator: b.allocator,
+          valid: b.valid,
+          conflicted: b.conflicted,
+          state: bindingState(s, b),
+        })),
       stranded: [...s.stranded].map((r) => r.guid).sort(),
-      superseded: [...s.superseded].map((r) => ({ guid: r.guid, by: s.deliveryGroup(r)![0]!.guid })).sort((a, b) => (a.guid < b.guid ? -1 : 1)),
+      superseded: [...s.superseded]
+        .map((r) => ({ guid: r.guid, by: s.deliveryGroup(r)![0]!.guid }))
+        .sort((a, b) => (a.guid < b.guid ? -1 : 1)),
       malformedFacts: s.malformedFacts,
       duplicateMessageFacts: s.duplicateMessageFacts,
     }
@@ -509,12 +531,17 @@ function fixupOrder(a: GuidRecord, b: GuidRecord): number {
 export function openMailbox(doc: Y.Doc, options: OpenMailboxOptions): Mailbox {
   const { replica, slot, stride } = options
   const create = options.create ?? slot !== undefined
-  if (typeof replica !== 'string' || replica.length === 0 || replica.length > 256) throw invalid('replica must be a non-empty string of at most 256 characters')
-  if (stride === undefined && (slot !== undefined || create)) throw invalid(slot !== undefined ? 'a node needs the stride (K) of its cluster' : 'creating a mailbox needs its stride (K)')
-  if (stride !== undefined && (!Number.isInteger(stride) || stride < 1 || stride > MAX_STRIDE)) throw invalid(`stride must be an integer in [1, ${MAX_STRIDE}], got ${String(stride)}`, { stride })
-  if (slot !== undefined && (!Number.isInteger(slot) || slot < 0 || slot >= stride!)) throw invalid(`slot must be an integer in [0, ${stride}), got ${String(slot)}`, { slot, stride })
+  if (typeof replica !== 'string' || replica.length === 0 || replica.length > 256)
+    throw invalid('replica must be a non-empty string of at most 256 characters')
+  if (stride === undefined && (slot !== undefined || create))
+    throw invalid(slot !== undefined ? 'a node needs the stride (K) of its cluster' : 'creating a mailbox needs its stride (K)')
+  if (stride !== undefined && (!Number.isInteger(stride) || stride < 1 || stride > MAX_STRIDE))
+    throw invalid(`stride must be an integer in [1, ${MAX_STRIDE}], got ${String(stride)}`, { stride })
+  if (slot !== undefined && (!Number.isInteger(slot) || slot < 0 || slot >= stride!))
+    throw invalid(`slot must be an integer in [0, ${stride}), got ${String(slot)}`, { slot, stride })
   const uidValidity = options.uidValidity ?? Math.max(1, Math.floor((options.now ?? Date.now)() / 1000) >>> 0)
-  if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > MAX_UID) throw invalid('uidValidity must be a non-zero 32-bit unsigned integer', { uidValidity })
+  if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > MAX_UID)
+    throw invalid('uidValidity must be a non-zero 32-bit unsigned integer', { uidValidity })
   const mb = new MailboxImpl(doc, replica, slot, stride, options.blobs, options.now ?? Date.now, options.randomBytes ?? defaultRandomBytes)
   const cfg = mb.state.config
   // an edge replica never allocates: the stride matters only to nodes
@@ -526,7 +553,11 @@ export function openMailbox(doc: Y.Doc, options: OpenMailboxOptions): Mailbox {
     const others = [...(mb.state.claims.get(slot) ?? [])].filter((r) => r !== replica)
     if (others.length > 0) {
       mb.destroy()
-      throw new MailweaveError('SLOT_CONFLICT', `slot ${slot} is already claimed by node ${others.join(', ')}; node ${replica} must use another slot`, { slot, claimers: others })
+      throw new MailweaveError(
+        'SLOT_CONFLICT',
+        `slot ${slot} is already claimed by node ${others.join(', ')}; node ${replica} must use another slot`,
+        { slot, claimers: others },
+      )
     }
   }
   mb.init(create, uidValidity)

@@ -172,7 +172,8 @@ export class MailboxState {
     let best: FlagCell | undefined
     for (const m of group) {
       const cell = m.flagCells?.get(flag)
-      if (cell !== undefined && (best === undefined || compareStamp(cell.ms, cell.c, cell.replica, best.ms, best.c, best.replica) > 0)) best = cell
+      if (cell !== undefined && (best === undefined || compareStamp(cell.ms, cell.c, cell.replica, best.ms, best.c, best.replica) > 0))
+        best = cell
     }
     return best
   }

@@ -37,7 +37,13 @@ const MAX_NAME = 512
 
 /** Whether `name` may name a mailbox other than INBOX: 1-512 characters, no control characters. */
 export function isValidMailboxName(name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME && !/[\x00-\x1f\x7f]/.test(name) && name.toUpperCase() !== 'INBOX'
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    name.length <= MAX_NAME &&
+    !/[\x00-\x1f\x7f]/.test(name) &&
+    name.toUpperCase() !== 'INBOX'
+  )
 }
 
 /** Whether `id` is the id of a mailbox other than INBOX (safe as a document name suffix). */
@@ -54,13 +60,23 @@ export function parseAccountFact(v: unknown): AccountFact | undefined {
   if (!Array.isArray(v)) return undefined
   switch (v[0]) {
     case 'mb':
-      return v.length === 6 && isValidMailboxId(v[1]) && isValidMailboxName(v[2]) && typeof v[3] === 'number' && Number.isInteger(v[3]) && v[3] > 0 && v[3] <= 0xffffffff && isStamp(v[4]) && isReplica(v[5])
+      return v.length === 6 &&
+        isValidMailboxId(v[1]) &&
+        isValidMailboxName(v[2]) &&
+        typeof v[3] === 'number' &&
+        Number.isInteger(v[3]) &&
+        v[3] > 0 &&
+        v[3] <= 0xffffffff &&
+        isStamp(v[4]) &&
+        isReplica(v[5])
         ? (v as unknown as MailboxFact)
         : undefined
     case 'del':
       return v.length === 4 && isValidMailboxId(v[1]) && isStamp(v[2]) && isReplica(v[3]) ? (v as unknown as DeleteFact) : undefined
     case 'sub':
-      return v.length === 5 && isSubName(v[1]) && (v[2] === 0 || v[2] === 1) && isStamp(v[3]) && isReplica(v[4]) ? (v as unknown as SubscribeFact) : undefined
+      return v.length === 5 && isSubName(v[1]) && (v[2] === 0 || v[2] === 1) && isStamp(v[3]) && isReplica(v[4])
+        ? (v as unknown as SubscribeFact)
+        : undefined
     default:
       return undefined
   }
@@ -116,7 +132,10 @@ export function listSubscriptions(facts: readonly AccountFact[]): string[] {
     const cur = latest.get(f[1])
     if (cur === undefined || stampGreater(f[3], f[4], cur.ms, cur.rep)) latest.set(f[1], { on: f[2] === 1, ms: f[3], rep: f[4] })
   }
-  return [...latest].filter(([, v]) => v.on).map(([k]) => k).sort()
+  return [...latest]
+    .filter(([, v]) => v.on)
+    .map(([k]) => k)
+    .sort()
 }
 
 /** The well-formed facts of an account document (its log's `ContentAny` values that parse). */

@@ -10,7 +10,11 @@ export function applyUpdateChecked(doc: Y.Doc, update: Uint8Array, origin?: unkn
   try {
     Y.decodeUpdate(update)
   } catch (e) {
-    throw new MailweaveError('CORRUPT_UPDATE', `update bytes do not decode (${e instanceof Error ? e.message : String(e)}); nothing was applied`, { bytes: update.length })
+    throw new MailweaveError(
+      'CORRUPT_UPDATE',
+      `update bytes do not decode (${e instanceof Error ? e.message : String(e)}); nothing was applied`,
+      { bytes: update.length },
+    )
   }
   Y.applyUpdate(doc, update, origin)
 }

@@ -44,7 +44,8 @@ const EDGE_FACTS: Readonly<Record<string, EdgeFactRule>> = {
     if (m[2].length === 0 || m[2].length > 256) return 'a message origin must be 1-256 characters'
     if (!m[8].every(isValidFlag)) return 'a message carries an invalid flag'
     const h = m[9] as Record<string, unknown>
-    if (Array.isArray(h) || Object.entries(h).some(([k, v]) => !HEADER_KEYS.has(k) || typeof v !== 'string' || v.length > MAX_HEADER)) return 'message headers must be an object of known string fields'
+    if (Array.isArray(h) || Object.entries(h).some(([k, v]) => !HEADER_KEYS.has(k) || typeof v !== 'string' || v.length > MAX_HEADER))
+      return 'message headers must be an object of known string fields'
     if (guids.has(m[1]) || ctx.knowsGuid?.(m[1]) === true) return `guid ${m[1]} already names a message: an edge may not re-use it`
     guids.add(m[1])
     return undefined
@@ -54,24 +55,39 @@ const EDGE_FACTS: Readonly<Record<string, EdgeFactRule>> = {
 }
 
 /** The root types an edge may write to, per document kind, with the check of each value. */
-const EDGE_ROOTS: Readonly<Record<EdgeDocKind, Readonly<Record<string, (v: unknown, guids: Set<string>, ctx: EdgeUpdateContext) => string | undefined>>>> = {
+const EDGE_ROOTS: Readonly<
+  Record<EdgeDocKind, Readonly<Record<string, (v: unknown, guids: Set<string>, ctx: EdgeUpdateContext) => string | undefined>>>
+> = {
   mailbox: {
     [MAILBOX_LOG]: (v, guids, ctx) => {
       const f = parseFact(v)
       if (f === undefined) return 'a malformed mailbox fact'
       const rule = EDGE_FACTS[f[0]]
-      if (rule === undefined) return `edge replicas may not write '${f[0]}' facts (only nodes allocate, expose, reserve, claim or configure)`
+      if (rule === undefined)
+        return `edge replicas may not write '${f[0]}' facts (only nodes allocate, expose, reserve, claim or configure)`
       return rule(f, guids, ctx)
     },
     // segment breaks: tiny numeric markers (see Mailbox.write)
     [SEGMENTS]: (v) => (typeof v === 'number' ? undefined : 'segment markers are numbers'),
   },
   account: {
-    [ACCOUNT_LOG]: (v) => (parseAccountFact(v) === undefined ? 'a malformed account fact (mailbox id, name, UIDVALIDITY, stamp or replica)' : undefined),
+    [ACCOUNT_LOG]: (v) =>
+      parseAccountFact(v) === undefined ? 'a malformed account fact (mailbox id, name, UIDVALIDITY, stamp or replica)' : undefined,
   },
 }
 
-const CONTENT_NAMES = ['GC', 'ContentDeleted', 'ContentJSON', 'ContentBinary', 'ContentString', 'ContentEmbed', 'ContentFormat', 'ContentType', 'ContentAny', 'ContentDoc']
+const CONTENT_NAMES = [
+  'GC',
+  'ContentDeleted',
+  'ContentJSON',
+  'ContentBinary',
+  'ContentString',
+  'ContentEmbed',
+  'ContentFormat',
+  'ContentType',
+  'ContentAny',
+  'ContentDoc',
+]
 
 /**
  * Why an update from an edge replica must be refused, or undefined when it is acceptable.
@@ -132,13 +148,15 @@ export function checkEdgeUpdate(update: Uint8Array, ctx: EdgeUpdateContext): str
     if (s instanceof Y.Skip) continue
     if (s.id.clock + s.length <= Y.getState(store, s.id.client)) continue
     if (!(s instanceof Y.Item)) return 'edge replicas may not send garbage-collected (deleted) ranges'
-    if (!isEdgeClientId(s.id.client)) return `client id ${s.id.client} is not an edge client id (edges write under ids below 2^31; nodes own the rest)`
+    if (!isEdgeClientId(s.id.client))
+      return `client id ${s.id.client} is not an edge client id (edges write under ids below 2^31; nodes own the rest)`
     if (s.parentSub !== null) return 'edge replicas may not write map entries'
     const ref = s.content.getRef()
     if (ref !== CONTENT_ANY) return `edge replicas may not write ${CONTENT_NAMES[ref] ?? `content ${ref}`} (facts are ContentAny)`
     const root = resolveRoot(s, 0)
     const check = root === undefined ? undefined : roots[root]
-    if (check === undefined) return root === undefined ? 'an item whose parent is not a root array the node holds' : `edge replicas may not write to '${root}'`
+    if (check === undefined)
+      return root === undefined ? 'an item whose parent is not a root array the node holds' : `edge replicas may not write to '${root}'`
     for (const v of s.content.getContent()) {
       const why = check(v, guids, ctx)
       if (why !== undefined) return why

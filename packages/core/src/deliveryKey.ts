@@ -20,8 +20,16 @@ const utf8 = new TextEncoder()
  */
 export function deliveryKey(raw: Uint8Array, recipient: string): string | undefined {
   if (!(raw instanceof Uint8Array)) throw new MailweaveError('INVALID_ARGUMENT', 'deliveryKey needs the raw message as a Uint8Array')
-  const rcpt = typeof recipient === 'string' ? recipient.trim().replace(/^<(.*)>$/, '$1').trim().toLowerCase() : ''
-  if (rcpt === '' || /[\x00-\x1f\x7f]/.test(rcpt)) throw new MailweaveError('INVALID_ARGUMENT', 'deliveryKey needs the envelope recipient (non-empty, no control characters)')
+  const rcpt =
+    typeof recipient === 'string'
+      ? recipient
+          .trim()
+          .replace(/^<(.*)>$/, '$1')
+          .trim()
+          .toLowerCase()
+      : ''
+  if (rcpt === '' || /[\x00-\x1f\x7f]/.test(rcpt))
+    throw new MailweaveError('INVALID_ARGUMENT', 'deliveryKey needs the envelope recipient (non-empty, no control characters)')
   const messageId = listHeaders(raw).messageId?.trim()
   if (messageId === undefined || messageId === '') return undefined
   const head = utf8.encode(`mailweave-delivery/1\n${rcpt}\n${messageId}\n`)

@@ -25,10 +25,7 @@ export function mailboxDocName(user: string, mailboxId: string): string {
 }
 
 /** What a document name says: its kind and, for account and mailbox documents, the owner. */
-export type DocName =
-  | { kind: 'users' }
-  | { kind: 'account'; user: string }
-  | { kind: 'mailbox'; user: string; mailboxId: string }
+export type DocName = { kind: 'users' } | { kind: 'account'; user: string } | { kind: 'mailbox'; user: string; mailboxId: string }
 
 /** Parses a document name; undefined for anything that is not one of the shapes above with a valid user. */
 export function parseDocName(name: string): DocName | undefined {
@@ -38,7 +35,8 @@ export function parseDocName(name: string): DocName | undefined {
   if (user === undefined || !isValidUser(user)) return undefined
   if (parts.length === 2 && parts[0] === 'acct') return { kind: 'account', user }
   const mailboxId = parts[2]
-  if (parts.length === 3 && parts[0] === 'mbox' && mailboxId !== undefined && MAILBOX_ID_RE.test(mailboxId)) return { kind: 'mailbox', user, mailboxId }
+  if (parts.length === 3 && parts[0] === 'mbox' && mailboxId !== undefined && MAILBOX_ID_RE.test(mailboxId))
+    return { kind: 'mailbox', user, mailboxId }
   return undefined
 }
 

@@ -91,14 +91,31 @@ export function parseFact(v: unknown): Fact | undefined {
   if (!Array.isArray(v)) return undefined
   switch (v[0]) {
     case 'm':
-      return (v.length === 10 || (v.length === 11 && isDeliveryKey(v[10]))) && isStr(v[1]) && isStr(v[2]) && isStr(v[3]) && isUint(v[4]) && isNum(v[5]) && isMs(v[6]) && isUint(v[7]) &&
-        Array.isArray(v[8]) && v[8].every(isStr) && typeof v[9] === 'object' && v[9] !== null
+      return (v.length === 10 || (v.length === 11 && isDeliveryKey(v[10]))) &&
+        isStr(v[1]) &&
+        isStr(v[2]) &&
+        isStr(v[3]) &&
+        isUint(v[4]) &&
+        isNum(v[5]) &&
+        isMs(v[6]) &&
+        isUint(v[7]) &&
+        Array.isArray(v[8]) &&
+        v[8].every(isStr) &&
+        typeof v[9] === 'object' &&
+        v[9] !== null
         ? (v as unknown as MessageFact)
         : undefined
     case 'b':
       return v.length === 4 && isUint(v[1]) && v[1] > 0 && isStr(v[2]) && isStr(v[3]) ? (v as unknown as BindingFact) : undefined
     case 'e':
-      return v.length === 5 && isStr(v[1]) && isUint(v[2]) && isUint(v[3]) && v[3] > v[2] && Array.isArray(v[4]) && v[4].length % 2 === 0 && v[4].every(isUint) &&
+      return v.length === 5 &&
+        isStr(v[1]) &&
+        isUint(v[2]) &&
+        isUint(v[3]) &&
+        v[3] > v[2] &&
+        Array.isArray(v[4]) &&
+        v[4].length % 2 === 0 &&
+        v[4].every(isUint) &&
         v[4].every((u: number) => u >= v[2] && u < v[3])
         ? (v as unknown as ExposureFact)
         : undefined

@@ -18,14 +18,33 @@ export { checkEdgeUpdate } from './checkEdgeUpdate.ts'
 export type { EdgeUpdateContext, EdgeDocKind } from './checkEdgeUpdate.ts'
 export { isEdgeClientId, nodeClientId, edgeClientId } from './clientIds.ts'
 export { readFacts } from './readFacts.ts'
-export { ACCOUNT_LOG, INBOX_ID, accountFacts, isValidMailboxName, isValidMailboxId, parseAccountFact, parseAccountFacts, listAccountMailboxes, listSubscriptions } from './accountFacts.ts'
+export {
+  ACCOUNT_LOG,
+  INBOX_ID,
+  accountFacts,
+  isValidMailboxName,
+  isValidMailboxId,
+  parseAccountFact,
+  parseAccountFacts,
+  listAccountMailboxes,
+  listSubscriptions,
+} from './accountFacts.ts'
 export type { AccountFact, MailboxFact, DeleteFact, SubscribeFact, MailboxEntry } from './accountFacts.ts'
 export { listHeaders } from './listHeaders.ts'
 export { deliveryKey } from './deliveryKey.ts'
 export { DELIVERY_WINDOW_MS } from './facts.ts'
 export type { ListHeaders } from './facts.ts'
 export { RangeSet } from './RangeSet.ts'
-export { USERS_DOC, isValidUser, accountDocName, mailboxDocName, mailboxDocPrefix, parseDocName, isMailboxDocName, docOwner } from './docNames.ts'
+export {
+  USERS_DOC,
+  isValidUser,
+  accountDocName,
+  mailboxDocName,
+  mailboxDocPrefix,
+  parseDocName,
+  isMailboxDocName,
+  docOwner,
+} from './docNames.ts'
 export type { DocName } from './docNames.ts'
 export { isBlobKey } from './blobKey.ts'
 export { EdgeCloseCode, isEdgeRejection } from './EdgeCloseCode.ts'

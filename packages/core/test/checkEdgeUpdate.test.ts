@@ -1,6 +1,15 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { ACCOUNT_LOG, checkEdgeUpdate, edgeClientId, MAILBOX_LOG, nodeClientId, openMailbox, type EdgeUpdateContext, type Mailbox } from '../src/index.ts'
+import {
+  ACCOUNT_LOG,
+  checkEdgeUpdate,
+  edgeClientId,
+  MAILBOX_LOG,
+  nodeClientId,
+  openMailbox,
+  type EdgeUpdateContext,
+  type Mailbox,
+} from '../src/index.ts'
 import { diff, foreignContents, writeRawItem } from './helpers/rawItems.ts'
 import { rawMessage } from './helpers/SimCluster.ts'
 
@@ -49,7 +58,12 @@ describe('checkEdgeUpdate', () => {
 
   it('other Yjs content types bypass the edge check: node-only facts as ContentJSON, ContentEmbed, ... are refused', () => {
     const { A, E, ctx } = setup()
-    for (const fact of [['r', 'X', 4294967295], ['e', 'X', 0, 1000, []], ['b', 12, 'g', 'A'], ['c', 0, 'X']]) {
+    for (const fact of [
+      ['r', 'X', 4294967295],
+      ['e', 'X', 0, 1000, []],
+      ['b', 12, 'g', 'A'],
+      ['c', 0, 'X'],
+    ]) {
       for (const [name, make] of foreignContents(fact)) {
         const before = edgeDoc()
         Y.applyUpdate(before, Y.encodeStateAsUpdate(E.doc))
@@ -124,7 +138,10 @@ describe('checkEdgeUpdate', () => {
     expect(checkEdgeUpdate(diff(E.doc, A.doc), ctx)).toMatch(/already names a message/)
     const twice = edgeDoc()
     const g = 'b'.repeat(32)
-    twice.getArray(MAILBOX_LOG).push([['m', g, 'e', 'a'.repeat(64), 5, 0, 1, 0, [], {}], ['m', g, 'e', 'c'.repeat(64), 5, 0, 1, 0, [], {}]])
+    twice.getArray(MAILBOX_LOG).push([
+      ['m', g, 'e', 'a'.repeat(64), 5, 0, 1, 0, [], {}],
+      ['m', g, 'e', 'c'.repeat(64), 5, 0, 1, 0, [], {}],
+    ])
     expect(checkEdgeUpdate(Y.encodeStateAsUpdate(twice), ctx)).toMatch(/already names a message/)
   })
 

@@ -17,7 +17,8 @@ function node(id: string, slot: number, clock: { t: number }, stride = 2): Mailb
 
 const enc = new TextEncoder()
 /** What an MTA hands over; the node prepends its own trace header before storing. */
-const delivered = (id: string) => enc.encode(`From: a@example.org\r\nTo: alice@example.org\r\nSubject: hi\r\nMessage-ID: <${id}@example.org>\r\n\r\nhello\r\n`)
+const delivered = (id: string) =>
+  enc.encode(`From: a@example.org\r\nTo: alice@example.org\r\nSubject: hi\r\nMessage-ID: <${id}@example.org>\r\n\r\nhello\r\n`)
 const stored = (raw: Uint8Array, node: string) => new Uint8Array([...enc.encode(`Received: by ${node}; ${Math.random()}\r\n`), ...raw])
 const guids = (mb: Mailbox) => mb.view().messages.map((m) => m.guid)
 
@@ -122,7 +123,7 @@ describe('one message, one copy, across regions (the delivery rule)', () => {
     expect(A.strandedCount).toBe(0) // a superseded copy is never rebound
   })
 
-  it('does not merge a user\'s own APPEND of identical bytes, two recipients\' copies, or copies further apart than the window', () => {
+  it("does not merge a user's own APPEND of identical bytes, two recipients' copies, or copies further apart than the window", () => {
     const clock = { t: 1_000_000 }
     const A = node('A', 0, clock)
     const raw = delivered('same')
@@ -244,7 +245,7 @@ describe('one message, one copy, across regions (the delivery rule)', () => {
     expect(A.inspect().malformedFacts).toBe(1)
   })
 
-  it('messages without a key take none of the delivery rule\'s paths', () => {
+  it("messages without a key take none of the delivery rule's paths", () => {
     const A = node('A', 0, { t: 1 })
     for (let i = 0; i < 10; i++) A.append(rawMessage(i))
     const st = (A as unknown as { state: MailboxState }).state

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { accountDocName, docOwner, isMailboxDocName, isValidUser, mailboxDocName, mailboxDocPrefix, parseDocName, USERS_DOC } from '../src/index.ts'
+import {
+  accountDocName,
+  docOwner,
+  isMailboxDocName,
+  isValidUser,
+  mailboxDocName,
+  mailboxDocPrefix,
+  parseDocName,
+  USERS_DOC,
+} from '../src/index.ts'
 
 describe('document names', () => {
   it('round-trip: what the builders write, parseDocName reads back', () => {
@@ -10,7 +19,22 @@ describe('document names', () => {
   })
 
   it('refuses other shapes and invalid users', () => {
-    for (const bad of ['', 'acct', 'acct/', 'acct/Alice', 'acct/.alice', 'acct/alice/x', 'mbox/alice', 'mbox/alice/', 'mbox/alice/a/b', 'mbox/alice/a b', 'mbox/../x', 'sys/other', 'mbox//INBOX', `acct/${'a'.repeat(65)}`]) {
+    for (const bad of [
+      '',
+      'acct',
+      'acct/',
+      'acct/Alice',
+      'acct/.alice',
+      'acct/alice/x',
+      'mbox/alice',
+      'mbox/alice/',
+      'mbox/alice/a/b',
+      'mbox/alice/a b',
+      'mbox/../x',
+      'sys/other',
+      'mbox//INBOX',
+      `acct/${'a'.repeat(65)}`,
+    ]) {
       expect(parseDocName(bad), bad).toBeUndefined()
       expect(docOwner(bad), bad).toBeUndefined()
     }

@@ -12,7 +12,16 @@
 import * as Y from 'yjs'
 import * as prng from 'lib0/prng'
 import { describe, expect, it } from 'vitest'
-import { ACCOUNT_LOG, checkEdgeUpdate, edgeClientId, MAILBOX_LOG, nodeClientId, openMailbox, type EdgeUpdateContext, type Mailbox } from '../src/index.ts'
+import {
+  ACCOUNT_LOG,
+  checkEdgeUpdate,
+  edgeClientId,
+  MAILBOX_LOG,
+  nodeClientId,
+  openMailbox,
+  type EdgeUpdateContext,
+  type Mailbox,
+} from '../src/index.ts'
 import { SEGMENTS } from '../src/Mailbox.ts'
 import { parseFact } from '../src/facts.ts'
 import { ModelClient } from '../../testkit/src/ModelClient.ts'
@@ -65,7 +74,18 @@ function randomFact(g: prng.PRNG, w: World): unknown {
   const ms = () => (prng.bool(g) ? Date.now() + prng.int32(g, -1000, 1000) : num())
   const header = () => prng.oneOf(g, [{}, { subject: 'hi' }, { subject: 42 }, { other: 'x' }, [], null])
   const facts: (() => unknown)[] = [
-    () => ['m', prng.bool(g) ? hex(g, 32) : guid, 'edge', hex(g, 64), prng.int32(g, 0, 1000), Date.now(), ms(), prng.oneOf(g, [0, 1, 0xffffffff]), prng.bool(g) ? [] : [prng.oneOf(g, FLAGS)], header()],
+    () => [
+      'm',
+      prng.bool(g) ? hex(g, 32) : guid,
+      'edge',
+      hex(g, 64),
+      prng.int32(g, 0, 1000),
+      Date.now(),
+      ms(),
+      prng.oneOf(g, [0, 1, 0xffffffff]),
+      prng.bool(g) ? [] : [prng.oneOf(g, FLAGS)],
+      header(),
+    ],
     () => ['m', hex(g, 32), 'edge', hex(g, 64), 5, 0, ms(), 0, [], {}, 'k'.repeat(64)],
     () => ['f', guid, prng.oneOf(g, FLAGS), prng.oneOf(g, [0, 1, 2]), ms(), prng.oneOf(g, [0, 1, 0xffffffff, 2 ** 32]), 'edge'],
     () => ['x', guid, 'edge'],
@@ -98,7 +118,8 @@ function randomUpdate(g: prng.PRNG, w: World): Uint8Array {
         continue // an earlier raw op of this update forged a config: the browser would refuse to open it
       }
       const known = edge.view().messages.map((m) => m.guid)
-      if (kind === 0 || known.length === 0) edge.append(rawMessage(`edge ${prng.uint32(g, 0, 0x7fffffff)}`), prng.bool(g) ? { flags: ['\\Seen'] } : {})
+      if (kind === 0 || known.length === 0)
+        edge.append(rawMessage(`edge ${prng.uint32(g, 0, 0x7fffffff)}`), prng.bool(g) ? { flags: ['\\Seen'] } : {})
       else if (kind === 1) edge.setFlags(prng.oneOf(g, known), { add: [prng.oneOf(g, ['\\Seen', '\\Flagged'])] })
       else edge.expunge([prng.oneOf(g, known)])
       edge.destroy()
@@ -111,7 +132,10 @@ function randomUpdate(g: prng.PRNG, w: World): Uint8Array {
       E.getArray(MAILBOX_LOG).delete(prng.int32(g, 0, E.getArray(MAILBOX_LOG).length - 1), 1)
       continue
     }
-    const content = kind <= 6 ? new Y.ContentAny(root === SEGMENTS && prng.bool(g) ? [0] : [fact]) : prng.oneOf(g, foreignContents(fact as unknown[]))[1]()
+    const content =
+      kind <= 6
+        ? new Y.ContentAny(root === SEGMENTS && prng.bool(g) ? [0] : [fact])
+        : prng.oneOf(g, foreignContents(fact as unknown[]))[1]()
     writeRawItem(E, root, content, { client, parentSub: prng.int32(g, 0, 15) === 0 ? 'key' : undefined })
   }
   let update = diff(E, w.A.doc)
@@ -142,7 +166,10 @@ function checkHealthy(w: World, g: prng.PRNG, step: number): void {
   expect(A.view().messages.find((m) => m.guid === guid)?.flags, where).toContain('\\Flagged')
   const st = A.inspect()
   expect(st.malformedFacts, `${where}: a malformed fact got in`).toBe(0)
-  expect(st.bindings.filter((b) => b.conflicted), `${where}: S1`).toEqual([])
+  expect(
+    st.bindings.filter((b) => b.conflicted),
+    `${where}: S1`,
+  ).toEqual([])
   // the other node follows
   w.syncNodes()
   w.clientB.sync(w.B.expose())
@@ -178,7 +205,8 @@ describe(`edge-update fuzzer (seed ${SEED}, ${COUNT} updates)`, () => {
         }
         const update = randomUpdate(g, w)
         const ctxGuids = new Set<string>()
-        for (const f of w.A.doc.getArray(MAILBOX_LOG).toArray()) if (Array.isArray(f) && (f[0] === 'm' || f[0] === 'b')) ctxGuids.add(String(f[f[0] === 'm' ? 1 : 2]))
+        for (const f of w.A.doc.getArray(MAILBOX_LOG).toArray())
+          if (Array.isArray(f) && (f[0] === 'm' || f[0] === 'b')) ctxGuids.add(String(f[f[0] === 'm' ? 1 : 2]))
         const ctx: EdgeUpdateContext = { doc: w.A.doc, kind: 'mailbox', knowsGuid: (x) => ctxGuids.has(x) }
         if (checkEdgeUpdate(update, ctx) === undefined) {
           accepted++

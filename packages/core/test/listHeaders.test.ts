@@ -5,7 +5,11 @@ const enc = (s: string) => new TextEncoder().encode(s)
 
 describe('listHeaders', () => {
   it('reads the list fields, unfolds continuation lines, stops at the body', () => {
-    const h = listHeaders(enc('Received: x\r\nSubject: Hello\r\n  world\r\nFROM: A <a@x>\r\nTo: b@x\r\nMessage-ID: <1@x>\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\n\r\nSubject: not a header\r\n'))
+    const h = listHeaders(
+      enc(
+        'Received: x\r\nSubject: Hello\r\n  world\r\nFROM: A <a@x>\r\nTo: b@x\r\nMessage-ID: <1@x>\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\n\r\nSubject: not a header\r\n',
+      ),
+    )
     expect(h).toEqual({ subject: 'Hello world', from: 'A <a@x>', to: 'b@x', messageId: '<1@x>', date: 'Sun, 29 Nov 2026 00:00:00 +0000' })
   })
   it('accepts bare LF, keeps the first occurrence, never throws on garbage', () => {

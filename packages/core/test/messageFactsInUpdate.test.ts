@@ -14,7 +14,14 @@ describe('messageFactsInUpdate', () => {
     mb.expose()
     const facts = messageFactsInUpdate(Y.encodeStateAsUpdate(doc, before))
     expect(facts).toHaveLength(1)
-    expect(facts[0]).toMatchObject({ guid, origin: 'eu', size: raw('one').length, internalDate: 1_700_000_000_000, flags: ['\\Seen'], headers: { subject: 'one' } })
+    expect(facts[0]).toMatchObject({
+      guid,
+      origin: 'eu',
+      size: raw('one').length,
+      internalDate: 1_700_000_000_000,
+      flags: ['\\Seen'],
+      headers: { subject: 'one' },
+    })
     expect(isBlobKey(facts[0]!.hash)).toBe(true)
     expect(facts[0]!.hash).toBe(mb.message(guid)?.hash)
   })
@@ -23,7 +30,14 @@ describe('messageFactsInUpdate', () => {
     const doc = new Y.Doc()
     const log = doc.getArray(MAILBOX_LOG)
     const good = ['m', 'g1', 'edge', HASH, 3, 0, 1, 0, [], {}]
-    log.push([['m', 'g0', 'edge', 'not-a-hash', 3, 0, 1, 0, [], {}], ['m', 'g2', 'edge', HASH.toUpperCase(), 3, 0, 1, 0, [], {}], ['m', 'short'], 'm', ['b', 1, 'g1', 'eu'], good])
+    log.push([
+      ['m', 'g0', 'edge', 'not-a-hash', 3, 0, 1, 0, [], {}],
+      ['m', 'g2', 'edge', HASH.toUpperCase(), 3, 0, 1, 0, [], {}],
+      ['m', 'short'],
+      'm',
+      ['b', 1, 'g1', 'eu'],
+      good,
+    ])
     expect(messageFactsInUpdate(Y.encodeStateAsUpdate(doc)).map((f) => f.guid)).toEqual(['g1'])
     expect(messageFactsInUpdate(new Uint8Array([1, 2, 3, 250]))).toEqual([])
     expect(readMessageFact(good)?.hash).toBe(HASH)

@@ -60,7 +60,10 @@ describe('the two-node even/odd example of the original design', () => {
     cb.sync(B.expose())
     // each client re-downloads exactly the messages it had seen at a renumbered uid
     expect(ca.duplicates).toEqual([[a2, 4, 10]])
-    expect(cb.duplicates).toEqual([[b2, 3, 8], [b3, 5, 12]])
+    expect(cb.duplicates).toEqual([
+      [b2, 3, 8],
+      [b3, 5, 12],
+    ])
     expect(JSON.stringify(A.view().messages)).toBe(JSON.stringify(B.view().messages))
   })
 
@@ -177,7 +180,9 @@ describe('the connected fast path', () => {
     }
     sim.healAll()
     sim.checkConvergence()
-    const fixups = sim.nodeIds().reduce((n, id) => n + sim.replicas.get(id)!.mailbox.stats.fixupsSilent + sim.replicas.get(id)!.mailbox.stats.fixupsDuplicate, 0)
+    const fixups = sim
+      .nodeIds()
+      .reduce((n, id) => n + sim.replicas.get(id)!.mailbox.stats.fixupsSilent + sim.replicas.get(id)!.mailbox.stats.fixupsDuplicate, 0)
     const dups = clients.reduce((n, c) => n + c.client.duplicates.length, 0)
     sim.destroy()
     return { fixups, dups }
@@ -222,7 +227,9 @@ describe('roaming clients', () => {
     const final = A.expose()
     const held = new Set(final.messages.map((m) => m.guid))
     for (const g of live) expect(held.has(g)).toBe(true)
-    console.log(`roaming client: ${missedBelowUidNext} of 10 syncs across the partition broke S3/S4 for it; after the heal it holds all ${live.length} messages`)
+    console.log(
+      `roaming client: ${missedBelowUidNext} of 10 syncs across the partition broke S3/S4 for it; after the heal it holds all ${live.length} messages`,
+    )
     expect(missedBelowUidNext).toBeGreaterThan(0)
   })
 })
@@ -262,7 +269,7 @@ describe('bad input', () => {
     expect(() => openMailbox(A.doc, { replica: 'B', slot: 1, stride: 4 })).toThrow(expect.objectContaining({ code: 'STRIDE_MISMATCH' }))
   })
 
-  it('an edge replica needs no stride: it learns the mailbox\'s; a node and a creation do need one', () => {
+  it("an edge replica needs no stride: it learns the mailbox's; a node and a creation do need one", () => {
     const A = node('A', 0, 3)
     A.append(rawMessage(1))
     const eDoc = new Y.Doc()

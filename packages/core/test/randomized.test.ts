@@ -41,7 +41,9 @@ describe(`randomized multi-replica schedules (seed ${BASE_SEED})`, () => {
     }, 120_000)
   }
   afterAll(() => {
-    console.log(`${done}/${COUNT} schedules from seed ${BASE_SEED} passed: ${fixups} fixups, ${duplicates} client re-downloads (duplicate-on-seen), ${deliveries} deliveries of which ${superseded} were copies the delivery rule merged`)
+    console.log(
+      `${done}/${COUNT} schedules from seed ${BASE_SEED} passed: ${fixups} fixups, ${duplicates} client re-downloads (duplicate-on-seen), ${deliveries} deliveries of which ${superseded} were copies the delivery rule merged`,
+    )
   })
   it('the schedules exercised the repair path (fixups happened)', () => {
     // Otherwise they would prove nothing about rule 4.

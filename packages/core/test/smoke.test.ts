@@ -17,7 +17,10 @@ describe('smoke', () => {
     const mb = openMailbox(b, { replica: 'B', slot: 1, stride: 2 })
     mb.append(msg('two'))
     const vb = mb.expose()
-    expect(vb.messages.map((m) => [m.uid, m.guid === g1])).toEqual([[2, true], [3, false]])
+    expect(vb.messages.map((m) => [m.uid, m.guid === g1])).toEqual([
+      [2, true],
+      [3, false],
+    ])
     expect(vb.uidValidity).toBe(7)
   })
 })

@@ -58,7 +58,11 @@ export class DurableMailbox implements ImapMailbox {
 
   setFlags(changes: readonly FlagChange[]): Promise<void> {
     const mailbox = this.storage.mailbox
-    for (const c of changes) mailbox.setFlags(c.guid, { ...(c.add !== undefined ? { add: [...c.add] } : {}), ...(c.remove !== undefined ? { remove: [...c.remove] } : {}) })
+    for (const c of changes)
+      mailbox.setFlags(c.guid, {
+        ...(c.add !== undefined ? { add: [...c.add] } : {}),
+        ...(c.remove !== undefined ? { remove: [...c.remove] } : {}),
+      })
     return this.storage.persist()
   }
 

@@ -19,7 +19,16 @@ export class ImapError extends Error {
 /** Response codes that carry no data (`[TRYCREATE]`, `[NONEXISTENT]`, ...). */
 export type PlainResponseCode = Exclude<
   ResponseCode['code'],
-  'APPENDUID' | 'COPYUID' | 'UIDVALIDITY' | 'UIDNEXT' | 'UNSEEN' | 'APPENDLIMIT' | 'HIGHESTMODSEQ' | 'CAPABILITY' | 'PERMANENTFLAGS' | 'MODIFIED'
+  | 'APPENDUID'
+  | 'COPYUID'
+  | 'UIDVALIDITY'
+  | 'UIDNEXT'
+  | 'UNSEEN'
+  | 'APPENDLIMIT'
+  | 'HIGHESTMODSEQ'
+  | 'CAPABILITY'
+  | 'PERMANENTFLAGS'
+  | 'MODIFIED'
 >
 
 /** Shorthand for `new ImapError('NO', message, { code })`. */
@@ -55,7 +64,8 @@ export interface ErrorResponse {
  * `NO [SERVERBUG]` / `[UNAVAILABLE]` with a generic text (details go to the log, not the client).
  */
 export function errorResponse(e: unknown): ErrorResponse {
-  if (e instanceof ImapError) return { status: e.status, text: e.message, ...(e.code !== undefined ? { code: e.code } : {}), unexpected: false }
+  if (e instanceof ImapError)
+    return { status: e.status, text: e.message, ...(e.code !== undefined ? { code: e.code } : {}), unexpected: false }
   if (e instanceof MailweaveError) {
     switch (e.code) {
       case 'INVALID_ARGUMENT':
@@ -63,7 +73,12 @@ export function errorResponse(e: unknown): ErrorResponse {
       case 'UNKNOWN_GUID':
         return { status: 'NO', text: 'Some of the requested messages no longer exist', code: { code: 'EXPUNGEISSUED' }, unexpected: false }
       case 'UID_SPACE_EXHAUSTED':
-        return { status: 'NO', text: 'This mailbox has run out of UIDs; it needs a new UIDVALIDITY', code: { code: 'LIMIT' }, unexpected: true }
+        return {
+          status: 'NO',
+          text: 'This mailbox has run out of UIDs; it needs a new UIDVALIDITY',
+          code: { code: 'LIMIT' },
+          unexpected: true,
+        }
       case 'SLOT_CONFLICT':
       case 'STRIDE_MISMATCH':
       case 'EDGE_CANNOT_EXPOSE':

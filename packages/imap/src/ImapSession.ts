@@ -65,7 +65,8 @@ export interface SelectedMailbox {
 const QUEUE_HIGH = 64
 const QUEUE_LOW = 8
 
-const frameBytes = (ev: ReaderEvent): number => (ev.kind === 'command' ? ev.frame.lines.reduce((n, l) => n + l.length, 0) + ev.frame.literals.reduce((n, l) => n + l.length, 0) : 0)
+const frameBytes = (ev: ReaderEvent): number =>
+  ev.kind === 'command' ? ev.frame.lines.reduce((n, l) => n + l.length, 0) + ev.frame.literals.reduce((n, l) => n + l.length, 0) : 0
 
 /**
  * One IMAP connection: reads commands with the wire layer's {@link CommandReader}, runs them
@@ -147,7 +148,16 @@ export class ImapSession {
       caps.push(this.plaintextAuthAllowed ? 'AUTH=PLAIN' : 'LOGINDISABLED')
       return caps
     }
-    caps.push('UIDPLUS', 'MOVE', 'CONDSTORE', 'QRESYNC', 'CHILDREN', 'ESEARCH', 'MULTIAPPEND', `APPENDLIMIT=${this.settings.maxLiteralSize}`)
+    caps.push(
+      'UIDPLUS',
+      'MOVE',
+      'CONDSTORE',
+      'QRESYNC',
+      'CHILDREN',
+      'ESEARCH',
+      'MULTIAPPEND',
+      `APPENDLIMIT=${this.settings.maxLiteralSize}`,
+    )
     return caps
   }
 
@@ -155,7 +165,10 @@ export class ImapSession {
   start(): void {
     this.#attach(this.#socket)
     this.#touch()
-    const greeting = encodeUntaggedStatus('OK', `${this.settings.serverName} ready`, { code: 'CAPABILITY', capabilities: this.capabilities() })
+    const greeting = encodeUntaggedStatus('OK', `${this.settings.serverName} ready`, {
+      code: 'CAPABILITY',
+      capabilities: this.capabilities(),
+    })
     this.send(greeting).then(
       () => this.#pump(),
       () => this.#onClose(),
@@ -172,7 +185,11 @@ export class ImapSession {
   #limits(): { maxLineLength: number; maxLiteralSize: number; maxCommandSize?: number } {
     const s = this.settings
     if (this.state !== 'notAuthenticated') return { maxLineLength: s.maxLineLength, maxLiteralSize: s.maxLiteralSize }
-    return { maxLineLength: Math.min(s.preAuthLineLength, s.maxLineLength), maxLiteralSize: Math.min(s.preAuthLiteralSize, s.maxLiteralSize), maxCommandSize: s.preAuthCommandSize }
+    return {
+      maxLineLength: Math.min(s.preAuthLineLength, s.maxLineLength),
+      maxLiteralSize: Math.min(s.preAuthLiteralSize, s.maxLiteralSize),
+      maxCommandSize: s.preAuthCommandSize,
+    }
   }
 
   /**
@@ -451,7 +468,10 @@ export class ImapSession {
           out.push(encodeUntagged([atom('FLAGS'), wireFlagList(ev.flags)]))
           break
         case 'fetch': {
-          const items: Array<[string, Token]> = [['UID', num(ev.uid)], ['FLAGS', wireFlagList(ev.flags)]]
+          const items: Array<[string, Token]> = [
+            ['UID', num(ev.uid)],
+            ['FLAGS', wireFlagList(ev.flags)],
+          ]
           if (this.condstore && s !== undefined) items.push(['MODSEQ', { kind: 'list', items: [num(s.handle.modseq.of(ev.uid))] }])
           out.push(encodeFetch(ev.seq, items))
           break
@@ -499,7 +519,8 @@ export class ImapSession {
           await this.untaggedStatus('BAD', parsed.message)
           return
         }
-        const code: ResponseCode | undefined = parsed.code === 'BADCHARSET' ? { code: 'BADCHARSET', charsets: ['UTF-8', 'US-ASCII'] } : undefined
+        const code: ResponseCode | undefined =
+          parsed.code === 'BADCHARSET' ? { code: 'BADCHARSET', charsets: ['UTF-8', 'US-ASCII'] } : undefined
         await this.send(encodeTagged(parsed.tag, parsed.code === 'BADCHARSET' ? 'NO' : 'BAD', parsed.message, code))
       }
     }
@@ -528,9 +549,10 @@ export class ImapSession {
         this.context.logError('notification failed', e)
       }
     }
-    const tagged = failure !== undefined
-      ? encodeTagged(cmd.tag, failure.status, failure.text, failure.code)
-      : encodeTagged(cmd.tag, 'OK', result?.text ?? `${cmd.name} completed`, result?.code)
+    const tagged =
+      failure !== undefined
+        ? encodeTagged(cmd.tag, failure.status, failure.text, failure.code)
+        : encodeTagged(cmd.tag, 'OK', result?.text ?? `${cmd.name} completed`, result?.code)
     await this.send(tagged)
     const after = this.#afterTagged
     this.#afterTagged = undefined

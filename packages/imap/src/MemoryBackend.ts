@@ -72,7 +72,13 @@ export class MemoryBackend implements ImapBackend {
     const salt = randomBytes(16)
     const hash = await hashPassword(password, salt)
     const old = this.#users.get(user)
-    const rec: UserRecord = { salt, hash, mailboxes: old?.mailboxes ?? new Map(), subscriptions: old?.subscriptions ?? new Set(['INBOX']), lastUidValidity: old?.lastUidValidity ?? 0 }
+    const rec: UserRecord = {
+      salt,
+      hash,
+      mailboxes: old?.mailboxes ?? new Map(),
+      subscriptions: old?.subscriptions ?? new Set(['INBOX']),
+      lastUidValidity: old?.lastUidValidity ?? 0,
+    }
     this.#users.set(user, rec)
     if (!rec.mailboxes.has('INBOX')) this.#create(rec, 'INBOX')
   }
@@ -101,7 +107,14 @@ export class MemoryBackend implements ImapBackend {
     const uidValidity = Math.min(0xffffffff, Math.max(Math.floor(this.#now() / 1000), rec.lastUidValidity + 1))
     rec.lastUidValidity = uidValidity
     const doc = new Y.Doc()
-    const mailbox = openMailbox(doc, { replica: this.#node, slot: this.#slot, stride: this.#stride, uidValidity, blobs: this.blobs, now: this.#now })
+    const mailbox = openMailbox(doc, {
+      replica: this.#node,
+      slot: this.#slot,
+      stride: this.#stride,
+      uidValidity,
+      blobs: this.blobs,
+      now: this.#now,
+    })
     const entry: MailboxEntry = { doc, mailbox, modseq: new ModSeqIndex(mailbox, { now: this.#now }) }
     rec.mailboxes.set(name, entry)
     return entry
@@ -120,7 +133,11 @@ export class MemoryBackend implements ImapBackend {
         await mailbox.whenBlobsStored()
         return view
       },
-      stage: async (m) => mailbox.append(m.raw, { ...(m.flags !== undefined ? { flags: [...m.flags] } : {}), ...(m.internalDate !== undefined ? { internalDate: m.internalDate } : {}) }),
+      stage: async (m) =>
+        mailbox.append(m.raw, {
+          ...(m.flags !== undefined ? { flags: [...m.flags] } : {}),
+          ...(m.internalDate !== undefined ? { internalDate: m.internalDate } : {}),
+        }),
       persist: () => mailbox.whenBlobsStored(),
       body: async (guid) => {
         const info = mailbox.message(guid)

@@ -17,7 +17,10 @@ export function orderedSet(nums: readonly number[]): SequenceSet {
  * `uids` (of messages just appended) as an ordered set for APPENDUID / COPYUID when the durable
  * exposure `view` shows every one of them; undefined otherwise (then no code is sent).
  */
-export function exposedSet(view: Pick<MailboxView, 'uidValidity' | 'seqOfUid'>, uids: ReadonlyArray<number | undefined>): SequenceSet | undefined {
+export function exposedSet(
+  view: Pick<MailboxView, 'uidValidity' | 'seqOfUid'>,
+  uids: ReadonlyArray<number | undefined>,
+): SequenceSet | undefined {
   if (view.uidValidity === 0 || uids.some((u) => u === undefined || view.seqOfUid(u) === undefined)) return undefined
   return orderedSet(uids as number[])
 }

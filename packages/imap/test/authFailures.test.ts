@@ -33,7 +33,9 @@ describe('failed authentication', () => {
     srv = await startServer({ authFailureDelayMs: 0, maxAuthFailures: 3 })
     const guesser = await RawClient.connect(srv.port)
     expect((await guesser.command('LOGIN alice guess-1')).at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
-    expect((await guesser.command('AUTHENTICATE PLAIN ' + Buffer.from(`\0alice\0guess-2`).toString('base64'))).at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
+    expect((await guesser.command('AUTHENTICATE PLAIN ' + Buffer.from(`\0alice\0guess-2`).toString('base64'))).at(-1)).toMatch(
+      / NO \[AUTHENTICATIONFAILED\]/,
+    )
     const third = await guesser.command('LOGIN alice guess-3')
     expect(third.at(-1)).toMatch(/ NO \[AUTHENTICATIONFAILED\]/)
     await guesser.until((l) => l.startsWith('* BYE') && l.includes('Too many authentication failures'))

@@ -10,7 +10,11 @@ async function listing(port: number): Promise<{ lines: string[]; tagged: string;
   await c.command('SELECT INBOX')
   const r = await c.command('FETCH 1:* (ENVELOPE)')
   c.write('Z LOGOUT\r\n')
-  return { lines: r.filter((l) => l.startsWith('* ') && l.includes(' FETCH (')), tagged: r.at(-1)!, warnings: r.filter((l) => l.startsWith('* NO ')) }
+  return {
+    lines: r.filter((l) => l.startsWith('* ') && l.includes(' FETCH (')),
+    tagged: r.at(-1)!,
+    warnings: r.filter((l) => l.startsWith('* NO ')),
+  }
 }
 
 describe('encoded envelopes kept across restarts (EnvelopeStore)', () => {

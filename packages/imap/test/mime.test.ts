@@ -11,13 +11,42 @@ const text = (parts: string[], eol = '\r\n'): Buffer => Buffer.from(parts.join(e
 
 describe('parseMessage and sections', () => {
   it('keeps exact offsets for nested multiparts with LF line ends, and a multipart part is its whole body', async () => {
-    const raw = text([
-      'Content-Type: multipart/mixed; boundary=A', '', 'pre', '--A', 'Content-Type: multipart/alternative; boundary=B', '',
-      '--B', '', 'plain', '--B', 'Content-Type: text/html', '', '<p>html</p>', '--B--', 'epilogue B', '--A', 'Content-Type: message/rfc822', '',
-      'Subject: inner', 'Content-Type: multipart/mixed; boundary=C', '', '--C', '', 'deep', '--C--', '', '--A--', '',
-    ], '\n')
+    const raw = text(
+      [
+        'Content-Type: multipart/mixed; boundary=A',
+        '',
+        'pre',
+        '--A',
+        'Content-Type: multipart/alternative; boundary=B',
+        '',
+        '--B',
+        '',
+        'plain',
+        '--B',
+        'Content-Type: text/html',
+        '',
+        '<p>html</p>',
+        '--B--',
+        'epilogue B',
+        '--A',
+        'Content-Type: message/rfc822',
+        '',
+        'Subject: inner',
+        'Content-Type: multipart/mixed; boundary=C',
+        '',
+        '--C',
+        '',
+        'deep',
+        '--C--',
+        '',
+        '--A--',
+        '',
+      ],
+      '\n',
+    )
     const p = await parseMessage(raw)
-    const sec = (part: number[], t?: 'HEADER' | 'TEXT' | 'MIME'): string | undefined => bodySection(raw, p, { part, ...(t !== undefined ? { text: t } : {}) })?.toString()
+    const sec = (part: number[], t?: 'HEADER' | 'TEXT' | 'MIME'): string | undefined =>
+      bodySection(raw, p, { part, ...(t !== undefined ? { text: t } : {}) })?.toString()
     expect(sec([1, 1])).toBe('plain')
     expect(sec([1, 2])).toBe('<p>html</p>')
     expect(sec([1])).toBe('--B\n\nplain\n--B\nContent-Type: text/html\n\n<p>html</p>\n--B--\nepilogue B')
@@ -28,7 +57,7 @@ describe('parseMessage and sections', () => {
     expect(sec([3])).toBeUndefined()
     expect(encodeToken(encodeBodyStructure(p.structure, false)).toString()).toBe(
       '((("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 5 1)("text" "html" NIL NIL NIL "7BIT" 11 1) "alternative")' +
-      '("message" "rfc822" NIL NIL NIL "7BIT" 74 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) (("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 4 1) "mixed") 7) "mixed")',
+        '("message" "rfc822" NIL NIL NIL "7BIT" 74 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) (("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 4 1) "mixed") 7) "mixed")',
     )
   })
 
@@ -42,10 +71,26 @@ describe('parseMessage and sections', () => {
   })
 
   it('decodes RFC 2231 parameters (re-encoded for the wire), digest defaults, groups and 8-bit names', async () => {
-    const raw = Buffer.from([
-      'From: =?UTF-8?Q?J=C3=B6rg?= <j@example.com>', 'To: List: a@x.org, "Ünï" <u@y.org>;', 'Content-Type: multipart/digest; boundary=D', '', '--D', '',
-      'Subject: digest part', '', 'x', '--D', 'Content-Type: application/octet-stream', "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.txt", '', 'y', '--D--', '',
-    ].join('\r\n'))
+    const raw = Buffer.from(
+      [
+        'From: =?UTF-8?Q?J=C3=B6rg?= <j@example.com>',
+        'To: List: a@x.org, "Ünï" <u@y.org>;',
+        'Content-Type: multipart/digest; boundary=D',
+        '',
+        '--D',
+        '',
+        'Subject: digest part',
+        '',
+        'x',
+        '--D',
+        'Content-Type: application/octet-stream',
+        "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.txt",
+        '',
+        'y',
+        '--D--',
+        '',
+      ].join('\r\n'),
+    )
     const p = await parseMessage(raw)
     const env = encodeToken(encodeEnvelope(p.envelope)).toString()
     expect(env).toContain('(("=?UTF-8?Q?J=C3=B6rg?=" NIL "j" "example.com"))')
@@ -66,10 +111,20 @@ describe('parseMessage and sections', () => {
   })
 
   it('search text decodes transfer and charset encodings', async () => {
-    const raw = text(['Content-Type: text/plain; charset=iso-8859-1', 'Content-Transfer-Encoding: quoted-printable', '', 'Gr=FC=DFe, caf=E9'])
+    const raw = text([
+      'Content-Type: text/plain; charset=iso-8859-1',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      'Gr=FC=DFe, caf=E9',
+    ])
     const p = await parseMessage(raw)
     expect(bodyText(raw, p.root)).toBe('Grüße, café')
-    const b64 = text(['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '', Buffer.from('naïve text').toString('base64')])
+    const b64 = text([
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from('naïve text').toString('base64'),
+    ])
     expect(bodyText(b64, (await parseMessage(b64)).root)).toBe('naïve text')
   })
 })

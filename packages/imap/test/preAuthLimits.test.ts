@@ -33,16 +33,25 @@ describe('unauthenticated IMAP connections', () => {
 
     // 200 clients each leave a 14 KB command unfinished (allowed per connection): together
     // they would hold 2.8 MB; past the 1 MiB total the server says BYE and drops their data.
-    const unfinished = Buffer.concat([Buffer.from('U1 LOGIN {8000+}\r\n'), Buffer.alloc(8000, 0x62), Buffer.from(' {8000+}\r\n'), Buffer.alloc(6000, 0x62)])
+    const unfinished = Buffer.concat([
+      Buffer.from('U1 LOGIN {8000+}\r\n'),
+      Buffer.alloc(8000, 0x62),
+      Buffer.from(' {8000+}\r\n'),
+      Buffer.alloc(6000, 0x62),
+    ])
     const many = await Promise.all(Array.from({ length: 200 }, () => RawClient.connect(srv!.port)))
     clients.push(...many)
     for (const c of many) c.write(unfinished)
     // every byte sent has reached the server once each connection is either refused or holds its 14 KB
     const refused = (c: RawClient): boolean => c.lines.some((l) => l.startsWith('* BYE') && l.includes('not logged in'))
-    await waitFor('every connection refused or holding its command', () => {
-      const refusedCount = many.filter(refused).length
-      return server.preAuthBuffered.bytes >= (200 - refusedCount) * 14_000
-    }, 20_000)
+    await waitFor(
+      'every connection refused or holding its command',
+      () => {
+        const refusedCount = many.filter(refused).length
+        return server.preAuthBuffered.bytes >= (200 - refusedCount) * 14_000
+      },
+      20_000,
+    )
     const held = server.preAuthBuffered.bytes
     expect(held).toBeLessThanOrEqual(1024 * 1024)
     expect(server.preAuthBuffered.peak).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024)

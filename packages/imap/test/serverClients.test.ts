@@ -50,7 +50,7 @@ async function seed(s: TestServer, subjects: string[]): Promise<Buffer[]> {
 }
 
 describe('real clients', () => {
-  it("python imaplib: login, select, uid fetch, store, expunge", async () => {
+  it('python imaplib: login, select, uid fetch, store, expunge', async () => {
     srv = await startServer()
     const msgs = await seed(srv, ['alpha', 'beta', 'gamma'])
     const { stdout } = await run('python3', [join(FIXTURES, 'imaplib_client.py'), String(srv.port), USER, PASS])
@@ -66,7 +66,7 @@ describe('real clients', () => {
     expect(out.logout).toBe('BYE')
   })
 
-  it("curl imap:// fetches a message by UID", async () => {
+  it('curl imap:// fetches a message by UID', async () => {
     srv = await startServer()
     const msgs = await seed(srv, ['one', 'two'])
     const { stdout } = await run('curl', ['-s', '--max-time', '15', `imap://127.0.0.1:${srv.port}/INBOX;UID=2`, '-u', `${USER}:${PASS}`])
@@ -80,18 +80,42 @@ describe('real clients', () => {
     const maildir = join(dir, 'mail')
     mkdirSync(maildir)
     const rc = join(dir, 'mbsyncrc')
-    writeFileSync(rc, [
-      'IMAPAccount test', 'Host 127.0.0.1', `Port ${srv.port}`, `User ${USER}`, `Pass "${PASS}"`, 'SSLType None', 'AuthMechs LOGIN', 'Timeout 15', '',
-      'IMAPStore remote', 'Account test', '',
-      'MaildirStore local', `Path ${maildir}/`, `Inbox ${maildir}/INBOX`, '',
-      'Channel sync', 'Far :remote:', 'Near :local:', 'Patterns INBOX', 'Create Near', 'Sync Pull', 'SyncState *', '',
-    ].join('\n'))
+    writeFileSync(
+      rc,
+      [
+        'IMAPAccount test',
+        'Host 127.0.0.1',
+        `Port ${srv.port}`,
+        `User ${USER}`,
+        `Pass "${PASS}"`,
+        'SSLType None',
+        'AuthMechs LOGIN',
+        'Timeout 15',
+        '',
+        'IMAPStore remote',
+        'Account test',
+        '',
+        'MaildirStore local',
+        `Path ${maildir}/`,
+        `Inbox ${maildir}/INBOX`,
+        '',
+        'Channel sync',
+        'Far :remote:',
+        'Near :local:',
+        'Patterns INBOX',
+        'Create Near',
+        'Sync Pull',
+        'SyncState *',
+        '',
+      ].join('\n'),
+    )
     const env = { ...process.env, HOME: dir }
     // Maildir keeps LF line ends, and mbsync adds its X-TUID header.
     const normal = (text: string): string => text.replace(/\r\n/g, '\n').replace(/^X-TUID: .*\n/m, '')
     const contents = (): string[] => {
       const files: string[] = []
-      for (const sub of ['cur', 'new']) for (const f of readdirSync(join(maildir, 'INBOX', sub))) files.push(normal(readFileSync(join(maildir, 'INBOX', sub, f), 'latin1')))
+      for (const sub of ['cur', 'new'])
+        for (const f of readdirSync(join(maildir, 'INBOX', sub))) files.push(normal(readFileSync(join(maildir, 'INBOX', sub, f), 'latin1')))
       return files.sort()
     }
     const first = await run('mbsync', ['-c', rc, 'sync'], env)

@@ -6,24 +6,105 @@ import { RawClient, message, startServer } from './serverHelpers.ts'
 import type { TestServer } from './serverHelpers.ts'
 import { CORPUS, rng } from './wireFixtures.ts'
 
-const SEED = process.env.IMAP_SERVER_FUZZ_SEED !== undefined ? Number(process.env.IMAP_SERVER_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32)
+const SEED =
+  process.env.IMAP_SERVER_FUZZ_SEED !== undefined ? Number(process.env.IMAP_SERVER_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32)
 const BATCHES = Number(process.env.IMAP_SERVER_FUZZ_BATCHES ?? 60)
 const PER_BATCH = 50
 const MAX_LITERAL = 1024
 
 const TOKENS = [
-  '{', '}', '{5}\r\n', '{3+}\r\n', '{0}\r\n', '{70}\r\n', '{2000}\r\n', '{2000+}\r\n', '{99999999999}\r\n', '~{2}\r\n', '"', '\\', '(', ')', '[', ']',
-  '<', '>', '\r\n', '\n', '\r', ' ', '*', ':', ',', '.', 'NIL', '0', '4294967296', '9223372036854775808', '&', '&AOQ-', '\u0000', '\u00ff', 'é',
-  'BODY[', 'BODY.PEEK[', 'HEADER.FIELDS (', 'UID ', 'NOT ', 'OR ', '(CHANGEDSINCE 1 VANISHED)', '(QRESYNC (1 2 ', '%', '+', '=', 'DONE\r\n',
+  '{',
+  '}',
+  '{5}\r\n',
+  '{3+}\r\n',
+  '{0}\r\n',
+  '{70}\r\n',
+  '{2000}\r\n',
+  '{2000+}\r\n',
+  '{99999999999}\r\n',
+  '~{2}\r\n',
+  '"',
+  '\\',
+  '(',
+  ')',
+  '[',
+  ']',
+  '<',
+  '>',
+  '\r\n',
+  '\n',
+  '\r',
+  ' ',
+  '*',
+  ':',
+  ',',
+  '.',
+  'NIL',
+  '0',
+  '4294967296',
+  '9223372036854775808',
+  '&',
+  '&AOQ-',
+  '\u0000',
+  '\u00ff',
+  'é',
+  'BODY[',
+  'BODY.PEEK[',
+  'HEADER.FIELDS (',
+  'UID ',
+  'NOT ',
+  'OR ',
+  '(CHANGEDSINCE 1 VANISHED)',
+  '(QRESYNC (1 2 ',
+  '%',
+  '+',
+  '=',
+  'DONE\r\n',
 ]
 const WORDS = [
-  'A1 ', 'a ', 'EXAMINE ', 'FETCH ', 'UID ', 'SEARCH ', 'STORE ', 'STATUS ', 'LIST ', 'LSUB ', 'ID ', 'IDLE', 'NOOP', 'CHECK', 'CLOSE', 'EXPUNGE',
-  'INBOX', '1:*', '*', '5', '1,2', 'FLAGS', '\\Seen', 'CHARSET ', 'ENABLE QRESYNC', 'NAMESPACE', 'MOVE ', 'RETURN (ALL) ', 'MODSEQ ', 'BODYSTRUCTURE',
+  'A1 ',
+  'a ',
+  'EXAMINE ',
+  'FETCH ',
+  'UID ',
+  'SEARCH ',
+  'STORE ',
+  'STATUS ',
+  'LIST ',
+  'LSUB ',
+  'ID ',
+  'IDLE',
+  'NOOP',
+  'CHECK',
+  'CLOSE',
+  'EXPUNGE',
+  'INBOX',
+  '1:*',
+  '*',
+  '5',
+  '1,2',
+  'FLAGS',
+  '\\Seen',
+  'CHARSET ',
+  'ENABLE QRESYNC',
+  'NAMESPACE',
+  'MOVE ',
+  'RETURN (ALL) ',
+  'MODSEQ ',
+  'BODYSTRUCTURE',
 ]
 const EXTRA = [
   'f1 UID FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE BODY[] BODY.PEEK[1.MIME] BODY[2.HEADER.FIELDS (SUBJECT)]<0.5> RFC822.TEXT MODSEQ) (CHANGEDSINCE 1 VANISHED)',
-  'f2 FETCH 1:* FULL', 'f3 SEARCH OR TEXT a NOT BODY b', 'f4 UID SEARCH RETURN (MIN MAX COUNT ALL) MODSEQ 1', 'f5 STORE 1:* +FLAGS (\\Deleted)', 'f6 EXPUNGE',
-  'f7 UID MOVE 1:* Trash', 'f8 EXAMINE INBOX (QRESYNC (1 1 1:9))', 'f9 STATUS INBOX (MESSAGES UIDNEXT HIGHESTMODSEQ SIZE)', 'f10 IDLE', 'f11 CLOSE',
+  'f2 FETCH 1:* FULL',
+  'f3 SEARCH OR TEXT a NOT BODY b',
+  'f4 UID SEARCH RETURN (MIN MAX COUNT ALL) MODSEQ 1',
+  'f5 STORE 1:* +FLAGS (\\Deleted)',
+  'f6 EXPUNGE',
+  'f7 UID MOVE 1:* Trash',
+  'f8 EXAMINE INBOX (QRESYNC (1 1 1:9))',
+  'f9 STATUS INBOX (MESSAGES UIDNEXT HIGHESTMODSEQ SIZE)',
+  'f10 IDLE',
+  'f11 CLOSE',
 ]
 // Commands that may legitimately change the account or the mailbox (the fuzzed session only EXAMINEs).
 const MUTATING = /APPEND|SELECT|RENAME|DELETE|CREATE|SUBSCRIBE|COPY|LOGOUT|STARTTLS|LOGIN|AUTHENTICATE/i
@@ -31,13 +112,28 @@ const MUTATING = /APPEND|SELECT|RENAME|DELETE|CREATE|SUBSCRIBE|COPY|LOGOUT|START
 function generate(random: () => number): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T
   const strategy = random()
-  if (strategy < 0.1) return Buffer.from(Array.from({ length: Math.floor(random() * 200) }, () => (random() < 0.08 ? 0x0a : random() < 0.7 ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256))))
-  if (strategy < 0.25) return Buffer.from(`${Array.from({ length: 1 + Math.floor(random() * 12) }, () => (random() < 0.5 ? pick(WORDS) : pick(TOKENS))).join('')}\r\n`, 'utf8')
+  if (strategy < 0.1)
+    return Buffer.from(
+      Array.from({ length: Math.floor(random() * 200) }, () =>
+        random() < 0.08 ? 0x0a : random() < 0.7 ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256),
+      ),
+    )
+  if (strategy < 0.25)
+    return Buffer.from(
+      `${Array.from({ length: 1 + Math.floor(random() * 12) }, () => (random() < 0.5 ? pick(WORDS) : pick(TOKENS))).join('')}\r\n`,
+      'utf8',
+    )
   if (strategy < 0.35) {
     // A literal whose announced size and actual bytes may disagree.
     const size = Math.floor(random() * (random() < 0.8 ? 64 : MAX_LITERAL * 2))
     const body = Buffer.from(Array.from({ length: Math.floor(random() < 0.7 ? size : random() * 80) }, () => Math.floor(random() * 256)))
-    return Buffer.concat([Buffer.from(`${pick(['L1 STATUS ', 'L2 SEARCH TEXT ', 'L3 LIST "" ', 'L4 EXAMINE ', 'L5 FETCH 1 '])}{${size}${random() < 0.5 ? '+' : ''}}\r\n`), body, Buffer.from('\r\n')])
+    return Buffer.concat([
+      Buffer.from(
+        `${pick(['L1 STATUS ', 'L2 SEARCH TEXT ', 'L3 LIST "" ', 'L4 EXAMINE ', 'L5 FETCH 1 '])}{${size}${random() < 0.5 ? '+' : ''}}\r\n`,
+      ),
+      body,
+      Buffer.from('\r\n'),
+    ])
   }
   let bytes = Buffer.from(`${pick(random() < 0.3 ? EXTRA : CORPUS)}\r\n`, 'utf8')
   if (strategy < 0.5) return bytes
@@ -46,7 +142,8 @@ function generate(random: () => number): Buffer {
     const at = Math.floor(random() * (bytes.length + 1))
     const kind = random()
     if (kind < 0.3) bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(pick(TOKENS), 'utf8'), bytes.subarray(at)])
-    else if (kind < 0.5) bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(random() * 8)))])
+    else if (kind < 0.5)
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(random() * 8)))])
     else if (kind < 0.7) {
       const copy = Buffer.from(bytes)
       if (at < copy.length) copy[at] = Math.floor(random() * 256)
@@ -123,7 +220,10 @@ it(`survives random and mutated input without changing the mailbox (seed ${SEED}
   const after = await RawClient.connect(srv.port)
   await after.login()
   expect((await after.command('NOOP')).pop()).toMatch(/OK/)
-  expect((await after.command('LIST "" *')).slice(0, -1).sort()).toEqual(['* LIST (\\HasNoChildren) "/" "INBOX"', '* LIST (\\HasNoChildren) "/" "Trash"'])
+  expect((await after.command('LIST "" *')).slice(0, -1).sort()).toEqual([
+    '* LIST (\\HasNoChildren) "/" "INBOX"',
+    '* LIST (\\HasNoChildren) "/" "Trash"',
+  ])
   after.close()
   expect(state()).toBe(before)
   expect(srv.errors.map((e) => `${e.context}: ${String(e.error)}`)).toEqual([])

@@ -24,14 +24,22 @@ export async function startServer(options: Partial<ImapServerOptions> & { backen
   await backend.addUser('bob', 'bobpass')
   const errors: Array<{ context: string; error: unknown }> = []
   // no delay after a failed login unless a test asks for one (the default is 1 s)
-  const server = new ImapServer({ authFailureDelayMs: 0, maxAuthFailures: 100, ...options, backend, onError: (context, error) => errors.push({ context, error }) })
+  const server = new ImapServer({
+    authFailureDelayMs: 0,
+    maxAuthFailures: 100,
+    ...options,
+    backend,
+    onError: (context, error) => errors.push({ context, error }),
+  })
   const { port } = await server.listen(0, '127.0.0.1')
   return { server, backend, port, errors, close: () => server.close() }
 }
 
 /** A message with the given subject (CRLF line ends). */
 export function message(subject: string, body = 'Hello there.\r\n', extra = ''): Buffer {
-  return Buffer.from(`From: Bob Example <bob@example.org>\r\nTo: alice@example.com\r\nSubject: ${subject}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0100\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n${extra}\r\n${body}`)
+  return Buffer.from(
+    `From: Bob Example <bob@example.org>\r\nTo: alice@example.com\r\nSubject: ${subject}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0100\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n${extra}\r\n${body}`,
+  )
 }
 
 /** Waits until `cond()` holds (checked every few ms), failing after `ms`. */
@@ -137,7 +145,13 @@ export class RawClient {
    */
   async append(raw: Buffer, opts: { mailbox?: string; flags?: string } = {}): Promise<string[]> {
     const tag = `T${++this.#seq}`
-    this.write(Buffer.concat([Buffer.from(`${tag} APPEND ${opts.mailbox ?? 'INBOX'} ${opts.flags !== undefined ? `${opts.flags} ` : ''}{${raw.length}+}\r\n`), raw, Buffer.from('\r\n')]))
+    this.write(
+      Buffer.concat([
+        Buffer.from(`${tag} APPEND ${opts.mailbox ?? 'INBOX'} ${opts.flags !== undefined ? `${opts.flags} ` : ''}{${raw.length}+}\r\n`),
+        raw,
+        Buffer.from('\r\n'),
+      ]),
+    )
     const r = await this.until((l) => l.startsWith(`${tag} `))
     if (!r[r.length - 1]!.includes(' OK ')) throw new Error(`APPEND failed: ${r.join('\n')}`)
     return r

@@ -8,7 +8,14 @@ let srv: TestServer | undefined
 const clients: ImapFlow[] = []
 
 function client(s: TestServer): ImapFlow {
-  const c = new ImapFlow({ host: '127.0.0.1', port: s.port, secure: false, auth: { user: USER, pass: PASS }, logger: false, disableAutoIdle: true })
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: s.port,
+    secure: false,
+    auth: { user: USER, pass: PASS },
+    logger: false,
+    disableAutoIdle: true,
+  })
   clients.push(c)
   return c
 }
@@ -22,27 +29,29 @@ afterEach(async () => {
   }
 })
 
-const MULTIPART = Buffer.from([
-  'From: "Ann" <ann@example.com>',
-  'To: bob@example.org',
-  'Subject: Report',
-  'Message-ID: <report@example.com>',
-  'MIME-Version: 1.0',
-  'Content-Type: multipart/mixed; boundary="b1"',
-  '',
-  '--b1',
-  'Content-Type: text/plain; charset=utf-8',
-  '',
-  'See attached.',
-  '--b1',
-  'Content-Type: application/pdf; name="r.pdf"',
-  'Content-Disposition: attachment; filename="r.pdf"',
-  'Content-Transfer-Encoding: base64',
-  '',
-  'JVBERi0xLjQK',
-  '--b1--',
-  '',
-].join('\r\n'))
+const MULTIPART = Buffer.from(
+  [
+    'From: "Ann" <ann@example.com>',
+    'To: bob@example.org',
+    'Subject: Report',
+    'Message-ID: <report@example.com>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'See attached.',
+    '--b1',
+    'Content-Type: application/pdf; name="r.pdf"',
+    'Content-Disposition: attachment; filename="r.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'JVBERi0xLjQK',
+    '--b1--',
+    '',
+  ].join('\r\n'),
+)
 
 describe('imapflow', () => {
   it('lists, creates, appends, selects, fetches, stores, searches, copies, moves and expunges', async () => {
@@ -62,7 +71,11 @@ describe('imapflow', () => {
       const mbox = c.mailbox
       expect(mbox && mbox.exists).toBe(2)
       expect(mbox && mbox.uidNext).toBe(3)
-      const msgs = await c.fetchAll('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true, internalDate: true, size: true }, { uid: true })
+      const msgs = await c.fetchAll(
+        '1:*',
+        { uid: true, flags: true, envelope: true, bodyStructure: true, internalDate: true, size: true },
+        { uid: true },
+      )
       expect(msgs.map((m) => m.uid)).toEqual([1, 2])
       expect(msgs[0]!.envelope!.subject).toBe('First')
       expect(msgs[0]!.envelope!.from![0]!.address).toBe('bob@example.org')
@@ -112,7 +125,8 @@ describe('imapflow', () => {
     const c = client(srv)
     await c.connect()
     const filler = 'x'.repeat(60) + '\r\n'
-    for (let i = 0; i < 300; i++) await c.append('INBOX', Buffer.from(`Subject: big ${i}\r\nMessage-ID: <big${i}@t>\r\n\r\n${filler.repeat(160)}`))
+    for (let i = 0; i < 300; i++)
+      await c.append('INBOX', Buffer.from(`Subject: big ${i}\r\nMessage-ID: <big${i}@t>\r\n\r\n${filler.repeat(160)}`))
     await c.mailboxOpen('INBOX')
     let n = 0
     let bytes = 0

@@ -17,7 +17,27 @@ let tlsFiles: { certFile: string; keyFile: string }
 beforeAll(() => {
   certDir = mkdtempSync(join(tmpdir(), 'imap-cert-'))
   tlsFiles = { certFile: join(certDir, 'cert.pem'), keyFile: join(certDir, 'key.pem') }
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', tlsFiles.keyFile, '-out', tlsFiles.certFile, '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      tlsFiles.keyFile,
+      '-out',
+      tlsFiles.certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+    ],
+    { stdio: 'ignore' },
+  )
 })
 afterAll(() => rmSync(certDir, { recursive: true, force: true }))
 
@@ -165,18 +185,28 @@ describe('mailbox management', () => {
     srv = await startServer()
     const c = await client(srv)
     await c.login()
-    for (const n of ['Work', 'Work/Projects/Alpha', 'Caf\u00e9']) expect(last(await c.command(`CREATE "${n === 'Caf\u00e9' ? 'Caf&AOk-' : n}"`))).toMatch(/OK/)
+    for (const n of ['Work', 'Work/Projects/Alpha', 'Caf\u00e9'])
+      expect(last(await c.command(`CREATE "${n === 'Caf\u00e9' ? 'Caf&AOk-' : n}"`))).toMatch(/OK/)
     expect(last(await c.command('CREATE Work'))).toMatch(/NO \[ALREADYEXISTS\]/)
     expect(last(await c.command('CREATE inbox'))).toMatch(/NO \[ALREADYEXISTS\]/)
     const top = await c.command('LIST "" %')
-    expect(top.slice(0, -1)).toEqual(['* LIST (\\HasNoChildren) "/" "INBOX"', '* LIST (\\HasNoChildren) "/" "Caf&AOk-"', '* LIST (\\HasChildren) "/" "Work"'])
+    expect(top.slice(0, -1)).toEqual([
+      '* LIST (\\HasNoChildren) "/" "INBOX"',
+      '* LIST (\\HasNoChildren) "/" "Caf&AOk-"',
+      '* LIST (\\HasChildren) "/" "Work"',
+    ])
     const all = await c.command('LIST "" "Work/*"')
-    expect(all.slice(0, -1)).toEqual(['* LIST (\\Noselect \\HasChildren) "/" "Work/Projects"', '* LIST (\\HasNoChildren) "/" "Work/Projects/Alpha"'].slice(1))
+    expect(all.slice(0, -1)).toEqual(
+      ['* LIST (\\Noselect \\HasChildren) "/" "Work/Projects"', '* LIST (\\HasNoChildren) "/" "Work/Projects/Alpha"'].slice(1),
+    )
     expect((await c.command('LIST "Work/" %')).slice(0, -1)).toEqual(['* LIST (\\Noselect \\HasChildren) "/" "Work/Projects"'])
     expect((await c.command('LIST "" ""')).slice(0, -1)).toEqual(['* LIST (\\Noselect) "/" ""'])
     expect(last(await c.command('RENAME Work Play'))).toMatch(/OK/)
     expect((await c.command('LIST "" *')).slice(0, -1)).toEqual([
-      '* LIST (\\HasNoChildren) "/" "INBOX"', '* LIST (\\HasNoChildren) "/" "Caf&AOk-"', '* LIST (\\HasChildren) "/" "Play"', '* LIST (\\HasNoChildren) "/" "Play/Projects/Alpha"',
+      '* LIST (\\HasNoChildren) "/" "INBOX"',
+      '* LIST (\\HasNoChildren) "/" "Caf&AOk-"',
+      '* LIST (\\HasChildren) "/" "Play"',
+      '* LIST (\\HasNoChildren) "/" "Play/Projects/Alpha"',
     ])
     expect(last(await c.command('SUBSCRIBE Play/Projects/Alpha'))).toMatch(/OK/)
     expect((await c.command('LSUB "" %')).slice(0, -1)).toEqual(['* LSUB () "/" "INBOX"', '* LSUB (\\Noselect) "/" "Play"'])
@@ -214,37 +244,39 @@ describe('mailbox management', () => {
   })
 })
 
-const MIME = Buffer.from([
-  'From: "Ann Example" <ann@example.com>',
-  'To: bob@example.org, "Carl, Jr." <carl@example.net>',
-  'Cc: team: dan@example.com, eve@example.com;',
-  'Subject: =?UTF-8?B?aMOpbGxv?= world',
-  'Message-ID: <mime-1@example.com>',
-  'MIME-Version: 1.0',
-  'Content-Type: multipart/mixed; boundary="XX"',
-  '',
-  'preamble',
-  '--XX',
-  'Content-Type: text/plain; charset=utf-8',
-  'Content-Transfer-Encoding: quoted-printable',
-  '',
-  'Caf=C3=A9 au lait',
-  '--XX',
-  'Content-Type: message/rfc822',
-  '',
-  'From: inner@example.com',
-  'Subject: inner',
-  '',
-  'inner body',
-  '--XX',
-  'Content-Type: application/octet-stream; name="a.bin"',
-  'Content-Disposition: attachment; filename="a.bin"',
-  'Content-Transfer-Encoding: base64',
-  '',
-  'AAECAw==',
-  '--XX--',
-  '',
-].join('\r\n'))
+const MIME = Buffer.from(
+  [
+    'From: "Ann Example" <ann@example.com>',
+    'To: bob@example.org, "Carl, Jr." <carl@example.net>',
+    'Cc: team: dan@example.com, eve@example.com;',
+    'Subject: =?UTF-8?B?aMOpbGxv?= world',
+    'Message-ID: <mime-1@example.com>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="XX"',
+    '',
+    'preamble',
+    '--XX',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'Caf=C3=A9 au lait',
+    '--XX',
+    'Content-Type: message/rfc822',
+    '',
+    'From: inner@example.com',
+    'Subject: inner',
+    '',
+    'inner body',
+    '--XX',
+    'Content-Type: application/octet-stream; name="a.bin"',
+    'Content-Disposition: attachment; filename="a.bin"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'AAECAw==',
+    '--XX--',
+    '',
+  ].join('\r\n'),
+)
 
 describe('FETCH, SEARCH, STORE', () => {
   it('returns sections, partials, envelope and structure from the MIME parser', async () => {
@@ -257,20 +289,30 @@ describe('FETCH, SEARCH, STORE', () => {
     await c.until((l) => l.startsWith('A OK'))
     await c.command('SELECT INBOX')
     const env = await c.command('FETCH 1 (ENVELOPE)')
-    expect(env[0]).toBe('* 1 FETCH (ENVELOPE (NIL "=?UTF-8?B?aMOpbGxv?= world" (("Ann Example" NIL "ann" "example.com")) (("Ann Example" NIL "ann" "example.com")) (("Ann Example" NIL "ann" "example.com")) ((NIL NIL "bob" "example.org")("Carl, Jr." NIL "carl" "example.net")) ((NIL NIL "team" NIL)(NIL NIL "dan" "example.com")(NIL NIL "eve" "example.com")(NIL NIL NIL NIL)) NIL NIL "<mime-1@example.com>"))')
+    expect(env[0]).toBe(
+      '* 1 FETCH (ENVELOPE (NIL "=?UTF-8?B?aMOpbGxv?= world" (("Ann Example" NIL "ann" "example.com")) (("Ann Example" NIL "ann" "example.com")) (("Ann Example" NIL "ann" "example.com")) ((NIL NIL "bob" "example.org")("Carl, Jr." NIL "carl" "example.net")) ((NIL NIL "team" NIL)(NIL NIL "dan" "example.com")(NIL NIL "eve" "example.com")(NIL NIL NIL NIL)) NIL NIL "<mime-1@example.com>"))',
+    )
     const bs = await c.command('FETCH 1 (BODYSTRUCTURE)')
-    expect(bs[0]).toMatch(/^\* 1 FETCH \(BODYSTRUCTURE \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "QUOTED-PRINTABLE" 17 1 NIL NIL NIL NIL\)\("message" "rfc822" NIL NIL NIL "7BIT" 53 \(NIL "inner" /)
-    expect(bs[0]).toMatch(/\("application" "octet-stream" \("name" "a.bin"\) NIL NIL "BASE64" 8 NIL \("attachment" \("filename" "a.bin"\)\) NIL NIL\) "mixed" \("boundary" "XX"\) NIL NIL NIL\)\)$/)
+    expect(bs[0]).toMatch(
+      /^\* 1 FETCH \(BODYSTRUCTURE \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "QUOTED-PRINTABLE" 17 1 NIL NIL NIL NIL\)\("message" "rfc822" NIL NIL NIL "7BIT" 53 \(NIL "inner" /,
+    )
+    expect(bs[0]).toMatch(
+      /\("application" "octet-stream" \("name" "a.bin"\) NIL NIL "BASE64" 8 NIL \("attachment" \("filename" "a.bin"\)\) NIL NIL\) "mixed" \("boundary" "XX"\) NIL NIL NIL\)\)$/,
+    )
     const b = await c.command('FETCH 1 (BODY)')
     expect(b[0]).toMatch(/^\* 1 FETCH \(BODY \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "QUOTED-PRINTABLE" 17 1\)/)
-    const s1 = await c.command('FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BODY.PEEK[3.MIME] BODY.PEEK[4] BODY.PEEK[HEADER.FIELDS (SUBJECT message-id)] BODY.PEEK[]<5.4>)')
+    const s1 = await c.command(
+      'FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BODY.PEEK[3.MIME] BODY.PEEK[4] BODY.PEEK[HEADER.FIELDS (SUBJECT message-id)] BODY.PEEK[]<5.4>)',
+    )
     const joined = s1.join('\r\n')
     expect(joined).toContain('BODY[1] {17}\r\nCaf=C3=A9 au lait')
     expect(joined).toContain('BODY[2.HEADER] {43}\r\nFrom: inner@example.com\r\nSubject: inner\r\n\r\n')
     expect(joined).toContain('BODY[2.TEXT] {10}\r\ninner body')
     expect(joined).toContain('BODY[3.MIME] {')
     expect(joined).toContain('BODY[4] NIL')
-    expect(joined).toContain('BODY[HEADER.FIELDS (SUBJECT message-id)] {73}\r\nSubject: =?UTF-8?B?aMOpbGxv?= world\r\nMessage-ID: <mime-1@example.com>\r\n\r\n')
+    expect(joined).toContain(
+      'BODY[HEADER.FIELDS (SUBJECT message-id)] {73}\r\nSubject: =?UTF-8?B?aMOpbGxv?= world\r\nMessage-ID: <mime-1@example.com>\r\n\r\n',
+    )
     expect(joined).toContain('BODY[]<5> {4}\r\n "An')
     expect((await c.command('FETCH 1 FLAGS'))[0]).toBe('* 1 FETCH (FLAGS ())')
     // A non-PEEK body fetch sets \Seen and says so.
@@ -361,7 +403,9 @@ describe('notifications', () => {
     await a.until((l) => l === '* 1 EXISTS')
     await b.command('SELECT INBOX')
     await b.command('STORE 1 +FLAGS (\\Deleted)')
-    expect((await a.until((l) => l.includes('FETCH')))).toContainEqual(expect.stringMatching(/^\* 1 FETCH \(UID 1 FLAGS \(\\Deleted\) MODSEQ \(\d+\)\)$/))
+    expect(await a.until((l) => l.includes('FETCH'))).toContainEqual(
+      expect.stringMatching(/^\* 1 FETCH \(UID 1 FLAGS \(\\Deleted\) MODSEQ \(\d+\)\)$/),
+    )
     await b.command('EXPUNGE')
     await a.until((l) => l === '* VANISHED 1')
     a.write('DONE\r\n')
@@ -387,7 +431,8 @@ describe('notifications', () => {
     const r = await c.command(`SELECT INBOX (QRESYNC (${uv} ${ms} 1:4))`)
     expect(r).toContain('* VANISHED (EARLIER) 2')
     expect(r.filter((l) => / FETCH /.test(l)).map((l) => l.replace(/MODSEQ \(\d+\)/, 'MODSEQ (n)'))).toEqual([
-      '* 2 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (n))', '* 3 FETCH (UID 4 FLAGS (\\Deleted) MODSEQ (n))',
+      '* 2 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (n))',
+      '* 3 FETCH (UID 4 FLAGS (\\Deleted) MODSEQ (n))',
     ])
     const v = await c.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${ms} VANISHED)`)
     expect(v[0]).toBe('* VANISHED (EARLIER) 2')

@@ -46,7 +46,8 @@ export function randomChunks(bytes: Buffer, random: () => number, maxChunk = 17)
 /** A stable, comparable rendering of reader events (literal bytes as hex). */
 export function describeEvents(events: readonly ReaderEvent[]): string[] {
   return events.map((e) => {
-    if (e.kind === 'command') return `command ${e.frame.lines.map((l) => l.toString('hex')).join('|')} / ${e.frame.literals.map((l) => l.toString('hex')).join('|')}`
+    if (e.kind === 'command')
+      return `command ${e.frame.lines.map((l) => l.toString('hex')).join('|')} / ${e.frame.literals.map((l) => l.toString('hex')).join('|')}`
     if (e.kind === 'needContinuation') return `continue ${e.tag} ${e.size}`
     return `error ${e.error.code} ${e.error.tag} ${e.error.synchronizing}`
   })
@@ -79,7 +80,10 @@ export const CORPUS: readonly string[] = [
   'A202 LIST ~/Mail/ %',
   'A002 LSUB "#news." "comp.mail.*"',
   'A042 STATUS blurdybloop (UIDNEXT MESSAGES)',
-  'A003 APPEND saved-messages (\\Seen) ' + lit('Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n\r\n'),
+  'A003 APPEND saved-messages (\\Seen) ' +
+    lit(
+      'Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n\r\n',
+    ),
   'FXXZ CHECK',
   'A341 CLOSE',
   'A202 EXPUNGE',

@@ -14,37 +14,140 @@ const LIMITS = { maxLineLength: 256, maxLiteralSize: 64, maxCommandSize: 512 }
 const BUFFER_BOUND = LIMITS.maxCommandSize + LIMITS.maxLineLength + 1
 
 const NAMES = new Set([
-  'CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'IDLE', 'NAMESPACE', 'AUTHENTICATE', 'LOGIN', 'SELECT', 'EXAMINE',
-  'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE', 'RENAME', 'LIST', 'LSUB', 'STATUS', 'APPEND', 'EXPUNGE', 'SEARCH', 'FETCH', 'STORE',
-  'COPY', 'MOVE', 'ENABLE', 'ID',
+  'CAPABILITY',
+  'NOOP',
+  'LOGOUT',
+  'STARTTLS',
+  'CHECK',
+  'CLOSE',
+  'UNSELECT',
+  'IDLE',
+  'NAMESPACE',
+  'AUTHENTICATE',
+  'LOGIN',
+  'SELECT',
+  'EXAMINE',
+  'CREATE',
+  'DELETE',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'RENAME',
+  'LIST',
+  'LSUB',
+  'STATUS',
+  'APPEND',
+  'EXPUNGE',
+  'SEARCH',
+  'FETCH',
+  'STORE',
+  'COPY',
+  'MOVE',
+  'ENABLE',
+  'ID',
 ])
 const ERROR_CODES = new Set(['LINE_TOO_LONG', 'LITERAL_TOO_BIG', 'COMMAND_TOO_BIG'])
 const TOKENS = [
-  '{', '}', '{5}\r\n', '{3+}\r\n', '{0}\r\n', '{70}\r\n', '{99999999999}\r\n', '~{2}\r\n', '"', '\\', '(', ')', '[', ']', '<', '>', '\r\n', '\n',
-  '\r', ' ', '  ', '*', ':', ',', '.', 'NIL', '0', '4294967296', '9223372036854775808', '&', '-', '&AOQ-', '&-', 'BODY[', 'BODY.PEEK[',
-  'HEADER.FIELDS (', 'UID ', 'NOT ', 'OR ', '(CHANGEDSINCE 1 VANISHED)', '(QRESYNC (1 2 ', '\u0000', '\u00ff', 'é', '\t', '%', '+', '=',
+  '{',
+  '}',
+  '{5}\r\n',
+  '{3+}\r\n',
+  '{0}\r\n',
+  '{70}\r\n',
+  '{99999999999}\r\n',
+  '~{2}\r\n',
+  '"',
+  '\\',
+  '(',
+  ')',
+  '[',
+  ']',
+  '<',
+  '>',
+  '\r\n',
+  '\n',
+  '\r',
+  ' ',
+  '  ',
+  '*',
+  ':',
+  ',',
+  '.',
+  'NIL',
+  '0',
+  '4294967296',
+  '9223372036854775808',
+  '&',
+  '-',
+  '&AOQ-',
+  '&-',
+  'BODY[',
+  'BODY.PEEK[',
+  'HEADER.FIELDS (',
+  'UID ',
+  'NOT ',
+  'OR ',
+  '(CHANGEDSINCE 1 VANISHED)',
+  '(QRESYNC (1 2 ',
+  '\u0000',
+  '\u00ff',
+  'é',
+  '\t',
+  '%',
+  '+',
+  '=',
 ]
-const WORDS = ['A1 ', 'a ', 'SELECT ', 'FETCH ', 'UID ', 'SEARCH ', 'STORE ', 'APPEND ', 'LIST ', 'STATUS ', 'LOGIN ', 'ID ', 'INBOX', '1:*', '5', 'FLAGS', '\\Seen', 'CHARSET ']
+const WORDS = [
+  'A1 ',
+  'a ',
+  'SELECT ',
+  'FETCH ',
+  'UID ',
+  'SEARCH ',
+  'STORE ',
+  'APPEND ',
+  'LIST ',
+  'STATUS ',
+  'LOGIN ',
+  'ID ',
+  'INBOX',
+  '1:*',
+  '5',
+  'FLAGS',
+  '\\Seen',
+  'CHARSET ',
+]
 
 function generate(random: () => number): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T
   const strategy = random()
   if (strategy < 0.15) {
     // Raw bytes, biased towards the printable range and line ends.
-    return Buffer.from(Array.from({ length: Math.floor(random() * 120) }, () => (random() < 0.1 ? 0x0a : random() < 0.7 ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256))))
+    return Buffer.from(
+      Array.from({ length: Math.floor(random() * 120) }, () =>
+        random() < 0.1 ? 0x0a : random() < 0.7 ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256),
+      ),
+    )
   }
   if (strategy < 0.3) {
-    return Buffer.from(`${Array.from({ length: 1 + Math.floor(random() * 12) }, () => (random() < 0.5 ? pick(WORDS) : pick(TOKENS))).join('')}\r\n`, 'utf8')
+    return Buffer.from(
+      `${Array.from({ length: 1 + Math.floor(random() * 12) }, () => (random() < 0.5 ? pick(WORDS) : pick(TOKENS))).join('')}\r\n`,
+      'utf8',
+    )
   }
   let bytes = Buffer.from(`${pick(CORPUS)}\r\n`, 'utf8')
   if (strategy < 0.45) return bytes // intact, only chunked at random
-  if (strategy < 0.55) bytes = Buffer.concat([bytes.subarray(0, Math.floor(random() * bytes.length)), Buffer.from(`${pick(CORPUS)}\r\n`).subarray(Math.floor(random() * 20))])
+  if (strategy < 0.55)
+    bytes = Buffer.concat([
+      bytes.subarray(0, Math.floor(random() * bytes.length)),
+      Buffer.from(`${pick(CORPUS)}\r\n`).subarray(Math.floor(random() * 20)),
+    ])
   const mutations = 1 + Math.floor(random() * 4)
   for (let m = 0; m < mutations; m++) {
     const at = Math.floor(random() * (bytes.length + 1))
     const kind = random()
     if (kind < 0.25) bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(pick(TOKENS), 'utf8'), bytes.subarray(at)])
-    else if (kind < 0.45) bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(random() * 8)))])
+    else if (kind < 0.45)
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(random() * 8)))])
     else if (kind < 0.65) {
       const copy = Buffer.from(bytes)
       if (at < copy.length) copy[at] = Math.floor(random() * 256)

@@ -30,38 +30,136 @@ describe('parseCommand: exact results', () => {
     ['a SELECT inbox', { tag: 'a', name: 'SELECT', mailbox: 'INBOX', condstore: false }],
     ['a SELECT "INBOX/Sub" (CONDSTORE)', { tag: 'a', name: 'SELECT', mailbox: 'INBOX/Sub', condstore: true }],
     ['a EXAMINE x (QRESYNC (1 2))', { tag: 'a', name: 'EXAMINE', mailbox: 'x', condstore: false, qresync: { uidValidity: 1, modSeq: 2n } }],
-    ['a SELECT x (QRESYNC (1 2 (3,4 5:6)))', { tag: 'a', name: 'SELECT', mailbox: 'x', condstore: false, qresync: { uidValidity: 1, modSeq: 2n, sequenceMatch: { sequences: seq('3,4'), uids: seq('5:6') } } }],
-    ['a SELECT x (QRESYNC (1 2 1:9 (3 5)) CONDSTORE)', { tag: 'a', name: 'SELECT', mailbox: 'x', condstore: true, qresync: { uidValidity: 1, modSeq: 2n, knownUids: seq('1:9'), sequenceMatch: { sequences: seq('3'), uids: seq('5') } } }],
+    [
+      'a SELECT x (QRESYNC (1 2 (3,4 5:6)))',
+      {
+        tag: 'a',
+        name: 'SELECT',
+        mailbox: 'x',
+        condstore: false,
+        qresync: { uidValidity: 1, modSeq: 2n, sequenceMatch: { sequences: seq('3,4'), uids: seq('5:6') } },
+      },
+    ],
+    [
+      'a SELECT x (QRESYNC (1 2 1:9 (3 5)) CONDSTORE)',
+      {
+        tag: 'a',
+        name: 'SELECT',
+        mailbox: 'x',
+        condstore: true,
+        qresync: { uidValidity: 1, modSeq: 2n, knownUids: seq('1:9'), sequenceMatch: { sequences: seq('3'), uids: seq('5') } },
+      },
+    ],
     ['a RENAME "Entw&APw-rfe" INBOX.old', { tag: 'a', name: 'RENAME', from: 'Entwürfe', to: 'INBOX.old' }],
     ['a LSUB "" *', { tag: 'a', name: 'LSUB', reference: '', pattern: '*' }],
-    ['a STATUS Inbox (messages deleted size appendlimit)', { tag: 'a', name: 'STATUS', mailbox: 'INBOX', items: ['MESSAGES', 'DELETED', 'SIZE', 'APPENDLIMIT'] }],
+    [
+      'a STATUS Inbox (messages deleted size appendlimit)',
+      { tag: 'a', name: 'STATUS', mailbox: 'INBOX', items: ['MESSAGES', 'DELETED', 'SIZE', 'APPENDLIMIT'] },
+    ],
     ['a EXPUNGE', { tag: 'a', name: 'EXPUNGE', uid: false }],
     ['a uid expunge 1:*', { tag: 'a', name: 'EXPUNGE', uid: true, sequenceSet: seq('1:*') }],
-    ['a STORE 1:2 -FLAGS.SILENT \\seen \\FLAGGED $Label1', { tag: 'a', name: 'STORE', uid: false, sequenceSet: seq('1:2'), operation: 'remove', silent: true, flags: ['\\Seen', '\\Flagged', '$Label1'] }],
-    ['a UID STORE 1 (UNCHANGEDSINCE 0) FLAGS.SILENT (\\Answered)', { tag: 'a', name: 'STORE', uid: true, sequenceSet: seq('1'), operation: 'set', silent: true, flags: ['\\Answered'], unchangedSince: 0n }],
+    [
+      'a STORE 1:2 -FLAGS.SILENT \\seen \\FLAGGED $Label1',
+      {
+        tag: 'a',
+        name: 'STORE',
+        uid: false,
+        sequenceSet: seq('1:2'),
+        operation: 'remove',
+        silent: true,
+        flags: ['\\Seen', '\\Flagged', '$Label1'],
+      },
+    ],
+    [
+      'a UID STORE 1 (UNCHANGEDSINCE 0) FLAGS.SILENT (\\Answered)',
+      {
+        tag: 'a',
+        name: 'STORE',
+        uid: true,
+        sequenceSet: seq('1'),
+        operation: 'set',
+        silent: true,
+        flags: ['\\Answered'],
+        unchangedSince: 0n,
+      },
+    ],
     ['a ENABLE qresync', { tag: 'a', name: 'ENABLE', capabilities: ['QRESYNC'] }],
     ['a ID ()', { tag: 'a', name: 'ID', params: [] }],
     ['a ID ("name" NIL)', { tag: 'a', name: 'ID', params: [['name', undefined]] }],
-    ['a FETCH 1 (BODY.PEEK[1.2.3.HEADER.FIELDS.NOT (Received "X-Spam")]<100.200>)', {
-      tag: 'a', name: 'FETCH', uid: false, sequenceSet: seq('1'), vanished: false,
-      items: [{ type: 'BODY[]', peek: true, section: { part: [1, 2, 3], text: 'HEADER.FIELDS.NOT', fields: ['Received', 'X-Spam'] }, partial: { offset: 100, length: 200 } }],
-    }],
-    ['a FETCH 4 (BODY BODYSTRUCTURE BODY[4.TEXT])', {
-      tag: 'a', name: 'FETCH', uid: false, sequenceSet: seq('4'), vanished: false,
-      items: [{ type: 'BODY' }, { type: 'BODYSTRUCTURE' }, { type: 'BODY[]', peek: false, section: { part: [4], text: 'TEXT' } }],
-    }],
-    ['a SEARCH CHARSET us-ascii UNKEYWORD $Junk OR OLD NEW', {
-      tag: 'a', name: 'SEARCH', uid: false, charset: 'US-ASCII',
-      criteria: [{ type: 'UNKEYWORD', flag: '$Junk' }, { type: 'OR', left: { type: 'OLD' }, right: { type: 'NEW' } }],
-    }],
-    ['a UID SEARCH UID 5:* SMALLER 10 ON 29-Feb-2024 MODSEQ 0 OLDER 60 *', {
-      tag: 'a', name: 'SEARCH', uid: true,
-      criteria: [{ type: 'UID', set: seq('5:*') }, { type: 'SMALLER', size: 10 }, { type: 'ON', date: '2024-02-29' }, { type: 'MODSEQ', modSeq: 0n }, { type: 'OLDER', seconds: 60 }, { type: 'SEQUENCE', set: seq('*') }],
-    }],
-    ['a SEARCH HEADER "Content-Type" "" CC ' + lit('a b'), {
-      tag: 'a', name: 'SEARCH', uid: false, criteria: [{ type: 'HEADER', field: 'Content-Type', value: '' }, { type: 'CC', value: 'a b' }],
-    }],
-    ['a SEARCH CHARSET ISO-8859-1 SUBJECT "caf\u00e9"', { tag: 'a', name: 'SEARCH', uid: false, charset: 'ISO-8859-1', criteria: [{ type: 'SUBJECT', value: 'cafÃ©' }] }],
+    [
+      'a FETCH 1 (BODY.PEEK[1.2.3.HEADER.FIELDS.NOT (Received "X-Spam")]<100.200>)',
+      {
+        tag: 'a',
+        name: 'FETCH',
+        uid: false,
+        sequenceSet: seq('1'),
+        vanished: false,
+        items: [
+          {
+            type: 'BODY[]',
+            peek: true,
+            section: { part: [1, 2, 3], text: 'HEADER.FIELDS.NOT', fields: ['Received', 'X-Spam'] },
+            partial: { offset: 100, length: 200 },
+          },
+        ],
+      },
+    ],
+    [
+      'a FETCH 4 (BODY BODYSTRUCTURE BODY[4.TEXT])',
+      {
+        tag: 'a',
+        name: 'FETCH',
+        uid: false,
+        sequenceSet: seq('4'),
+        vanished: false,
+        items: [{ type: 'BODY' }, { type: 'BODYSTRUCTURE' }, { type: 'BODY[]', peek: false, section: { part: [4], text: 'TEXT' } }],
+      },
+    ],
+    [
+      'a SEARCH CHARSET us-ascii UNKEYWORD $Junk OR OLD NEW',
+      {
+        tag: 'a',
+        name: 'SEARCH',
+        uid: false,
+        charset: 'US-ASCII',
+        criteria: [
+          { type: 'UNKEYWORD', flag: '$Junk' },
+          { type: 'OR', left: { type: 'OLD' }, right: { type: 'NEW' } },
+        ],
+      },
+    ],
+    [
+      'a UID SEARCH UID 5:* SMALLER 10 ON 29-Feb-2024 MODSEQ 0 OLDER 60 *',
+      {
+        tag: 'a',
+        name: 'SEARCH',
+        uid: true,
+        criteria: [
+          { type: 'UID', set: seq('5:*') },
+          { type: 'SMALLER', size: 10 },
+          { type: 'ON', date: '2024-02-29' },
+          { type: 'MODSEQ', modSeq: 0n },
+          { type: 'OLDER', seconds: 60 },
+          { type: 'SEQUENCE', set: seq('*') },
+        ],
+      },
+    ],
+    [
+      'a SEARCH HEADER "Content-Type" "" CC ' + lit('a b'),
+      {
+        tag: 'a',
+        name: 'SEARCH',
+        uid: false,
+        criteria: [
+          { type: 'HEADER', field: 'Content-Type', value: '' },
+          { type: 'CC', value: 'a b' },
+        ],
+      },
+    ],
+    [
+      'a SEARCH CHARSET ISO-8859-1 SUBJECT "caf\u00e9"',
+      { tag: 'a', name: 'SEARCH', uid: false, charset: 'ISO-8859-1', criteria: [{ type: 'SUBJECT', value: 'cafÃ©' }] },
+    ],
     ['a LIST "" "%/&ZeVnLIqe-"', { tag: 'a', name: 'LIST', reference: '', patterns: ['%/日本語'], selectOptions: [], returnOptions: [] }],
   ]
   it.each(table.map(([text, command]) => [text.slice(0, 70), text, command] as const))('%s', (_label, text, command) => {
@@ -140,13 +238,16 @@ describe('parseCommand: errors are results, never exceptions', () => {
     ['A1 ID ("name")', 'A1', /space/],
     ['A1 LIST "" "*" RETURN', 'A1', /space/],
   ]
-  it.each(failures.map(([text, tag, message]) => [text.slice(0, 60), text, tag, message] as const))('rejects %j', (_label, text, tag, message) => {
-    const r = parse(text)
-    expect(r.ok).toBe(false)
-    if (r.ok) return
-    expect(r.tag).toBe(tag)
-    expect(r.message).toMatch(message)
-  })
+  it.each(failures.map(([text, tag, message]) => [text.slice(0, 60), text, tag, message] as const))(
+    'rejects %j',
+    (_label, text, tag, message) => {
+      const r = parse(text)
+      expect(r.ok).toBe(false)
+      if (r.ok) return
+      expect(r.tag).toBe(tag)
+      expect(r.message).toMatch(message)
+    },
+  )
 
   it('reports an unknown SEARCH charset as BADCHARSET', () => {
     const r = parse('A1 SEARCH CHARSET X-MARTIAN TEXT foo')

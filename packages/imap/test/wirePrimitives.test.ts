@@ -49,7 +49,12 @@ describe('SequenceSet', () => {
 
   it('compresses numbers into ranges and validates its inputs', () => {
     expect(SequenceSet.fromNumbers([5, 1, 2, 3, 3, 9, 10]).toString()).toBe('1:3,5,9:10')
-    expect(SequenceSet.fromRanges([{ start: 304, end: 304 }, { start: 319, end: 320 }]).toString()).toBe('304,319:320')
+    expect(
+      SequenceSet.fromRanges([
+        { start: 304, end: 304 },
+        { start: 319, end: 320 },
+      ]).toString(),
+    ).toBe('304,319:320')
     expect(() => SequenceSet.fromNumbers([0])).toThrow(RangeError)
     expect(() => SequenceSet.fromRanges([{ start: 1, end: 2 ** 32 }])).toThrow(RangeError)
   })
@@ -73,9 +78,12 @@ describe('modified UTF-7', () => {
     expect(decodeMutf7(encoded)).toBe(decoded)
   })
 
-  it.each(['&', '&Jjo', '&U,BTFw', '&AEE-', '&A-', '&AG-', '&2D0-', '&3T0-', '&AGE=-', 'caf\u00e9', 'a\tb', '&U/BTFw-', '&AOQA-'])('rejects %j', (text) => {
-    expect(decodeMutf7(text)).toBeUndefined()
-  })
+  it.each(['&', '&Jjo', '&U,BTFw', '&AEE-', '&A-', '&AG-', '&2D0-', '&3T0-', '&AGE=-', 'caf\u00e9', 'a\tb', '&U/BTFw-', '&AOQA-'])(
+    'rejects %j',
+    (text) => {
+      expect(decodeMutf7(text)).toBeUndefined()
+    },
+  )
 
   it('round-trips random Unicode strings (seeded)', () => {
     const seed = Number(process.env.IMAP_FUZZ_SEED ?? 7)

@@ -4,9 +4,12 @@ import { parseCommand } from '../src/wire/parseCommand.ts'
 import type { CommandFrame, CommandReaderOptions, ReaderEvent } from '../src/wire/CommandReader.ts'
 import { CORPUS, describeEvents, lit, randomChunks, rng } from './wireFixtures.ts'
 
-function feed(input: string | Buffer | readonly Buffer[], options?: CommandReaderOptions): { events: ReaderEvent[]; reader: CommandReader } {
+function feed(
+  input: string | Buffer | readonly Buffer[],
+  options?: CommandReaderOptions,
+): { events: ReaderEvent[]; reader: CommandReader } {
   const reader = new CommandReader(options)
-  const chunks = Array.isArray(input) ? input : [typeof input === 'string' ? Buffer.from(input, 'utf8') : input as Buffer]
+  const chunks = Array.isArray(input) ? input : [typeof input === 'string' ? Buffer.from(input, 'utf8') : (input as Buffer)]
   const events: ReaderEvent[] = []
   for (const chunk of chunks) events.push(...reader.push(chunk))
   return { events, reader }
@@ -18,7 +21,8 @@ function frameAt(events: readonly ReaderEvent[], i: number): CommandFrame {
   return e.frame
 }
 
-const text = (e: ReaderEvent | undefined): string => (e?.kind === 'command' ? e.frame.lines.map((l) => l.toString('latin1')).join('|') : `<${e?.kind}>`)
+const text = (e: ReaderEvent | undefined): string =>
+  e?.kind === 'command' ? e.frame.lines.map((l) => l.toString('latin1')).join('|') : `<${e?.kind}>`
 
 describe('CommandReader framing', () => {
   it('splits pipelined lines, accepts bare LF and keeps empty lines as frames', () => {
@@ -110,7 +114,10 @@ describe('CommandReader framing', () => {
     reader.push(chunk)
     chunk.fill(0x21)
     const events = reader.push(Buffer.from(' x\r\n'))
-    expect(events[0]?.kind === 'command' && parseCommand(events[0].frame)).toMatchObject({ ok: true, command: { username: 'abc', password: 'x' } })
+    expect(events[0]?.kind === 'command' && parseCommand(events[0].frame)).toMatchObject({
+      ok: true,
+      command: { username: 'abc', password: 'x' },
+    })
   })
 })
 
@@ -171,7 +178,10 @@ describe('CommandReader limits', () => {
       expect(reader.bufferedBytes).toBe(0)
     }
     const rest = reader.push(Buffer.from(' {3+}\r\nabc\r\nA2 NOOP\r\n'))
-    expect(rest.map((e) => (e.kind === 'error' ? `${e.error.code} ${e.error.tag} ${e.error.synchronizing}` : text(e)))).toEqual(['LITERAL_TOO_BIG A1 false', 'A2 NOOP'])
+    expect(rest.map((e) => (e.kind === 'error' ? `${e.error.code} ${e.error.tag} ${e.error.synchronizing}` : text(e)))).toEqual([
+      'LITERAL_TOO_BIG A1 false',
+      'A2 NOOP',
+    ])
   })
 
   it('limits the total size of a command with many small literals', () => {
@@ -182,7 +192,12 @@ describe('CommandReader limits', () => {
     const sync = feed(`A1 APPEND INBOX ${four} {40}\r\nA2 NOOP\r\n`, limits).events
     // Four continuations are granted; the fifth literal would pass 200 bytes, so the client never sends it.
     expect(sync.map((e) => (e.kind === 'error' ? e.error.code : e.kind))).toEqual([
-      'needContinuation', 'needContinuation', 'needContinuation', 'needContinuation', 'COMMAND_TOO_BIG', 'command',
+      'needContinuation',
+      'needContinuation',
+      'needContinuation',
+      'needContinuation',
+      'COMMAND_TOO_BIG',
+      'command',
     ])
     expect(text(sync[5])).toBe('A2 NOOP')
   })

@@ -125,7 +125,12 @@ export class LmtpServer {
     return p
   }
 
-  #onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: (string | Error)[]) => void, onError: (context: string, error: unknown) => void): void {
+  #onData(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    callback: (err?: Error | null, message?: (string | Error)[]) => void,
+    onError: (context: string, error: unknown) => void,
+  ): void {
     const chunks: Buffer[] = []
     let bytes = 0
     stream.on('data', (c: Buffer) => {
@@ -146,7 +151,15 @@ export class LmtpServer {
       const id = `${session.id}.${++this.#seq}`
       const helo = session.hostNameAppearsAs
       const deliveries = rcpts.map((rcpt) => {
-        const head = deliveryHeaders({ helo, remoteAddress: session.remoteAddress, clientHostname: session.clientHostname, serverName: this.#o.serverName, id, recipient: rcpt.address, date: receivedAt })
+        const head = deliveryHeaders({
+          helo,
+          remoteAddress: session.remoteAddress,
+          clientHostname: session.clientHostname,
+          serverName: this.#o.serverName,
+          id,
+          recipient: rcpt.address,
+          date: receivedAt,
+        })
         const raw = new Uint8Array(Buffer.concat([Buffer.from(head, 'latin1'), original]))
         return this.#track(this.#o.backend.deliver(rcpt, { original, raw, receivedAt }))
       })

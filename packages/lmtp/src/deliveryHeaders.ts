@@ -32,7 +32,10 @@ const atom = (s: string) => s.replace(/[^\x21-\x7e]/g, '?').replace(/[()<>;]/g, 
  * write them) a delivery prepends to the message, ending in CRLF.
  */
 export function deliveryHeaders(t: TraceInfo): string {
-  const from = t.clientHostname !== undefined && t.clientHostname !== '' && t.clientHostname !== `[${t.remoteAddress}]` ? `${atom(t.clientHostname)} [${atom(t.remoteAddress)}]` : `[${atom(t.remoteAddress)}]`
+  const from =
+    t.clientHostname !== undefined && t.clientHostname !== '' && t.clientHostname !== `[${t.remoteAddress}]`
+      ? `${atom(t.clientHostname)} [${atom(t.remoteAddress)}]`
+      : `[${atom(t.remoteAddress)}]`
   const rcpt = atom(t.recipient)
   return (
     `Delivered-To: ${rcpt}\r\n` +

@@ -39,7 +39,11 @@ describe('LmtpServer', () => {
 
   it('answers every recipient after DATA, delivers +detail to the mailbox where it exists (else INBOX), and adds Delivered-To and Received', async () => {
     const { backend, client } = await setup()
-    const r = await client.send('carol@example.org', ['alice+Lists@example.org', 'nobody@example.org', 'bob+nosuchbox@example.org', 'Alice@example.org'], MSG)
+    const r = await client.send(
+      'carol@example.org',
+      ['alice+Lists@example.org', 'nobody@example.org', 'bob+nosuchbox@example.org', 'Alice@example.org'],
+      MSG,
+    )
     expect(r.rcpt.map((x) => x.code)).toEqual([250, 550, 250, 250])
     expect(r.rcpt[1]!.text).toMatch(/^5\.1\.1 /)
     expect(r.data.map((x) => x.code)).toEqual([250, 250, 250])
@@ -52,7 +56,9 @@ describe('LmtpServer', () => {
     expect(text(d.original)).toBe(MSG)
     const raw = text(d.raw)
     expect(raw.endsWith(MSG)).toBe(true)
-    expect(raw).toMatch(/^Delivered-To: alice\+Lists@example\.org\r\nReceived: from mta\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test \(mailweave\) with LMTP id \S+\r\n\tfor <alice\+Lists@example\.org>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\nFrom: carol/)
+    expect(raw).toMatch(
+      /^Delivered-To: alice\+Lists@example\.org\r\nReceived: from mta\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test \(mailweave\) with LMTP id \S+\r\n\tfor <alice\+Lists@example\.org>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\nFrom: carol/,
+    )
   })
 
   it('a failing recipient gets its own 4xx or 5xx after DATA while the others get 250', async () => {
@@ -79,7 +85,10 @@ describe('LmtpServer', () => {
     const { backend, client } = await setup()
     for (const bad of ['Subject: x\n\nbare LF\r\n', 'Subject: x\r\n\r\nbare\rCR\r\n', 'Subject: x\r\n\r\nnul \0 byte\r\n']) {
       const r = await client.send('carol@example.org', ['alice@example.org', 'bob@example.org'], bad)
-      expect(r.data.map((x) => x.code), JSON.stringify(bad)).toEqual([554, 554])
+      expect(
+        r.data.map((x) => x.code),
+        JSON.stringify(bad),
+      ).toEqual([554, 554])
       expect(r.data[0]!.text).toMatch(/bare LF|bare CR|NUL/)
     }
     expect(storedCount(backend)).toBe(0)
@@ -88,7 +97,11 @@ describe('LmtpServer', () => {
 
   it('stores 8-bit data byte for byte', async () => {
     const { backend, client } = await setup()
-    const eight = Buffer.concat([Buffer.from('Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'), Buffer.from('café ü € \xff\r\n', 'utf8'), Buffer.from([0xff, 0x80, 0x0d, 0x0a])])
+    const eight = Buffer.concat([
+      Buffer.from('Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+      Buffer.from('café ü € \xff\r\n', 'utf8'),
+      Buffer.from([0xff, 0x80, 0x0d, 0x0a]),
+    ])
     const r = await client.send('carol@example.org', ['bob@example.org'], new Uint8Array(eight), ' BODY=8BITMIME')
     expect(r.data.map((x) => x.code)).toEqual([250])
     expect(Buffer.from(backend.stored('bob')[0]!.original).equals(eight)).toBe(true)

@@ -101,7 +101,10 @@ export class BlobFetcher {
         this.settle(entry, true)
       },
       (error: unknown) => {
-        this.env.log('error', 'could not store fetched blob', { hash: frame.hash, error: error instanceof Error ? error.message : String(error) })
+        this.env.log('error', 'could not store fetched blob', {
+          hash: frame.hash,
+          error: error instanceof Error ? error.message : String(error),
+        })
         entry.storing = false
         entry.asking = undefined
         if (entry.waiters.size === 0) this.drop(frame.hash, entry)

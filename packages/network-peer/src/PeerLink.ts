@@ -336,7 +336,9 @@ export class PeerLink {
   private async onHello(hello: HelloFrame): Promise<void> {
     if (this.verified) throw new ProtocolError('malformed', 'second HELLO')
     if (this.theirNonce === undefined) throw new ProtocolError('malformed', 'HELLO before CHALLENGE')
-    const expected = createHmac('sha256', this.env.secret).update(helloProofMessage(this.myNonce, hello.nodeId, hello.slot)).digest()
+    const expected = createHmac('sha256', this.env.secret)
+      .update(helloProofMessage(this.myNonce, hello.nodeId, hello.slot))
+      .digest()
     if (hello.proof.length !== PROOF_BYTES || !timingSafeEqual(expected, hello.proof)) {
       throw new ProtocolError('authFailed', 'HELLO proof does not match the shared secret')
     }
@@ -370,7 +372,11 @@ export class PeerLink {
       this.env.log('warn', 'could not load peer resume point; catching up in full', { peer: peerId, error: message(error) })
     }
     const { nodeId, slot } = this.env.host
-    const proof = new Uint8Array(createHmac('sha256', this.env.secret).update(helloProofMessage(nonce, nodeId, slot)).digest())
+    const proof = new Uint8Array(
+      createHmac('sha256', this.env.secret)
+        .update(helloProofMessage(nonce, nodeId, slot))
+        .digest(),
+    )
     this.send({ type: 'hello', nodeId, slot, protocolVersion: PROTOCOL_VERSION, proof, resume })
   }
 
@@ -424,11 +430,11 @@ export class PeerLink {
   private saveResume(cursor: ChangeCursor): void {
     const peerId = this.peerId
     if (peerId === undefined) return
-    this.saves = this.saves.then(
-      () => this.env.host.saveResume(peerId, cursor),
-    ).catch((error: unknown) => {
-      this.env.log('warn', 'could not save peer resume point', { peer: peerId, error: message(error) })
-    })
+    this.saves = this.saves
+      .then(() => this.env.host.saveResume(peerId, cursor))
+      .catch((error: unknown) => {
+        this.env.log('warn', 'could not save peer resume point', { peer: peerId, error: message(error) })
+      })
   }
 
   private async serveBlobs(hashes: string[]): Promise<void> {

@@ -193,7 +193,12 @@ export class PeerNetwork {
     }
     // ws enforces a hard cap slightly above the frame limit, so an oversize frame is
     // normally refused by the codec with TOO_LARGE; ws's own 1009 only for gross excess.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes + 64 * 1024, perMessageDeflate: false, clientTracking: false })
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.maxFrameBytes + 64 * 1024,
+      perMessageDeflate: false,
+      clientTracking: false,
+    })
     this.wss.on('error', (error) => log('error', 'peer listener error', { error: error.message }))
     this.unsubscribe = host.onUpdate((docName, update, origin) => this.forward(docName, update, origin))
     if (options.listen !== undefined) {
@@ -486,7 +491,11 @@ export class PeerNetwork {
     if (!link.failureLogged && (wasOpen || summary !== entry.lastLogged)) {
       entry.lastLogged = summary
       const level = wasOpen && isGraceful(link.closeCode) ? 'info' : 'warn'
-      this.env.log(level, wasOpen ? 'peer link closed' : 'peer link not established', { peer: entry.id, code: link.closeCode, error: link.lastError })
+      this.env.log(level, wasOpen ? 'peer link closed' : 'peer link not established', {
+        peer: entry.id,
+        code: link.closeCode,
+        error: link.lastError,
+      })
     }
     if (entry.open === undefined && entry.dialing === undefined && this.host.nodeId < entry.id) this.scheduleDial(entry)
   }
@@ -502,7 +511,11 @@ export class PeerNetwork {
       bytes = encodeFrame(docSyncUpdate(docName, update), this.maxFrameBytes)
     } catch (error) {
       // Never throw into the host's Yjs observer; the next catch-up listing carries the change.
-      this.env.log('error', 'update not forwarded', { doc: docName, bytes: update.length, error: error instanceof Error ? error.message : String(error) })
+      this.env.log('error', 'update not forwarded', {
+        doc: docName,
+        bytes: update.length,
+        error: error instanceof Error ? error.message : String(error),
+      })
       for (const link of links) link.markLiveGap()
       return
     }

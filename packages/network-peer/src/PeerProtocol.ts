@@ -89,9 +89,7 @@ export interface ChallengeFrame {
 
 /** A y-protocols sync message, decoded: step1 carries a state vector, step2 and update carry a Yjs update (v1). */
 export type SyncMessage =
-  | { kind: 'step1'; stateVector: Uint8Array }
-  | { kind: 'step2'; update: Uint8Array }
-  | { kind: 'update'; update: Uint8Array }
+  { kind: 'step1'; stateVector: Uint8Array } | { kind: 'step2'; update: Uint8Array } | { kind: 'update'; update: Uint8Array }
 
 /** One y-protocols sync message for document `docName`; the body is y-protocols' exact wire format. */
 export interface DocSyncFrame {

@@ -28,14 +28,7 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 
 /** Every way the peer protocol can fail at its boundary; each maps to exactly one close code. */
 export type ProtocolErrorKind =
-  | 'malformed'
-  | 'authFailed'
-  | 'versionMismatch'
-  | 'updateRejected'
-  | 'tooLarge'
-  | 'forbidden'
-  | 'slotConflict'
-  | 'duplicateConnection'
+  'malformed' | 'authFailed' | 'versionMismatch' | 'updateRejected' | 'tooLarge' | 'forbidden' | 'slotConflict' | 'duplicateConnection'
 
 const closeCodes: Record<ProtocolErrorKind, CloseCode> = {
   malformed: CloseCode.PROTOCOL_ERROR,

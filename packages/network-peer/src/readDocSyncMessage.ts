@@ -133,10 +133,7 @@ export const answerSyncRequest = (frame: SyncRequestFrame, doc: Y.Doc | undefine
  * not replicated here and are skipped. The caller sends these, then a SYNC_REQUEST,
  * and stores `frame.cursor` for the peer once the reply arrives.
  */
-export const answerDocStateVectors = (
-  frame: DocStateVectorsFrame,
-  getDoc: (docName: string) => Y.Doc | undefined,
-): DocSyncFrame[] => {
+export const answerDocStateVectors = (frame: DocStateVectorsFrame, getDoc: (docName: string) => Y.Doc | undefined): DocSyncFrame[] => {
   const answers: DocSyncFrame[] = []
   for (const { docName, stateVector } of frame.entries) {
     const doc = getDoc(docName)

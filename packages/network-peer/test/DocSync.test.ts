@@ -40,7 +40,10 @@ class Node {
   private nextRequestId = 1
   private pendingCursor = new Map<number, ChangeCursor>()
 
-  constructor(readonly name: string, docNames: string[]) {
+  constructor(
+    readonly name: string,
+    docNames: string[],
+  ) {
     this.epoch = `epoch-${name}`
     for (const docName of docNames) {
       const doc = new Y.Doc()
@@ -98,7 +101,12 @@ class Node {
         this.replies.set(frame.requestId, frame)
         const cursor = this.pendingCursor.get(frame.requestId)
         if (cursor !== undefined) this.peerCursor = cursor
-        if (frame.update !== undefined) applyDocSync({ type: 'docSync', docName: frame.docName, message: { kind: 'update', update: frame.update } }, this.doc(frame.docName), 'peer')
+        if (frame.update !== undefined)
+          applyDocSync(
+            { type: 'docSync', docName: frame.docName, message: { kind: 'update', update: frame.update } },
+            this.doc(frame.docName),
+            'peer',
+          )
         return
       }
       default:
@@ -112,9 +120,17 @@ const pump = (a: Node, b: Node): number => {
   let delivered = 0
   for (let round = 0; round < 10_000; round++) {
     const fromA = a.outbox.shift()
-    if (fromA !== undefined) { b.receive(fromA); delivered++; continue }
+    if (fromA !== undefined) {
+      b.receive(fromA)
+      delivered++
+      continue
+    }
     const fromB = b.outbox.shift()
-    if (fromB !== undefined) { a.receive(fromB); delivered++; continue }
+    if (fromB !== undefined) {
+      a.receive(fromB)
+      delivered++
+      continue
+    }
     return delivered
   }
   throw new Error('pump did not quiesce')
@@ -236,10 +252,14 @@ describe('corrupt updates', () => {
     const message = encoding.createEncoder()
     encoding.writeVarUint(message, 2)
     encoding.writeVarUint8Array(message, bytes)
-    expect(() => readDocSyncMessage(decoding.createDecoder(encoding.toUint8Array(message)), encoding.createEncoder(), doc, 'peer')).toThrow(ProtocolError)
+    expect(() => readDocSyncMessage(decoding.createDecoder(encoding.toUint8Array(message)), encoding.createEncoder(), doc, 'peer')).toThrow(
+      ProtocolError,
+    )
     const step1: DocSyncFrame = { type: 'docSync', docName: 'd', message: { kind: 'step1', stateVector: new Uint8Array([5, 1]) } }
     expect(() => applyDocSync(step1, doc, 'peer')).toThrow(ProtocolError)
-    expect(() => answerSyncRequest({ type: 'syncRequest', requestId: 1, docName: 'd', stateVector: new Uint8Array([9]) }, doc)).toThrow(ProtocolError)
+    expect(() => answerSyncRequest({ type: 'syncRequest', requestId: 1, docName: 'd', stateVector: new Uint8Array([9]) }, doc)).toThrow(
+      ProtocolError,
+    )
     expect(snapshot(doc)).toEqual(before)
   })
 
@@ -266,7 +286,11 @@ describe('corrupt updates', () => {
         if (!(error instanceof ProtocolError)) throw new Error(`seed ${seed} round ${round}: ${String(error)}`)
         rejected++
         let decodable = true
-        try { Y.decodeUpdate(cut) } catch { decodable = false }
+        try {
+          Y.decodeUpdate(cut)
+        } catch {
+          decodable = false
+        }
         if (!decodable) expect(snapshot(doc), `seed ${seed} round ${round}`).toEqual(before)
       }
     }
@@ -279,7 +303,10 @@ describe('catch-up after a partition (DOC_STATE_VECTORS)', () => {
     const names = Array.from({ length: 40 }, (_, i) => `mbox-${i}`)
     const a = new Node('a', names)
     const b = new Node('b', names)
-    for (const name of names) a.doc(name).getArray('log').push([`${name}-init`, 'x'])
+    for (const name of names)
+      a.doc(name)
+        .getArray('log')
+        .push([`${name}-init`, 'x'])
     handshake(a, b)
     expectConverged(a, b)
     // Each side lists everything once, then holds the other's cursor.

@@ -70,7 +70,11 @@ describe('PeerNetwork', () => {
     append(a, 'doc-3', 'a:offline')
     append(b, 'doc-7', 'b:offline')
     proxy.restore()
-    await waitFor(() => sameDocs([a, b], ['doc-3', 'doc-7']) && items(a, 'doc-7').length === 2 && items(b, 'doc-3').length === 2, 5000, 'catch-up')
+    await waitFor(
+      () => sameDocs([a, b], ['doc-3', 'doc-7']) && items(a, 'doc-7').length === 2 && items(b, 'doc-3').length === 2,
+      5000,
+      'catch-up',
+    )
 
     const after = { a: statusOf(a, 'b'), b: statusOf(b, 'a') }
     expect(after.a.reconnects).toBe(1)
@@ -155,9 +159,18 @@ describe('PeerNetwork', () => {
     const b = await cluster.server('b', 2)
     const c = await cluster.server('c', 3)
     const toC = await cluster.proxy(c)
-    cluster.start(a, [{ id: 'b', url: url(b.port) }, { id: 'c', url: url(toC.port) }])
-    cluster.start(b, [{ id: 'a', url: url(a.port) }, { id: 'c', url: url(c.port) }])
-    cluster.start(c, [{ id: 'a', url: url(a.port) }, { id: 'b', url: url(b.port) }])
+    cluster.start(a, [
+      { id: 'b', url: url(b.port) },
+      { id: 'c', url: url(toC.port) },
+    ])
+    cluster.start(b, [
+      { id: 'a', url: url(a.port) },
+      { id: 'c', url: url(c.port) },
+    ])
+    cluster.start(c, [
+      { id: 'a', url: url(a.port) },
+      { id: 'b', url: url(b.port) },
+    ])
     await waitMeshOpen([a, b, c])
 
     // The barrier: a's reservation is integrated at every peer that answered.

@@ -36,7 +36,11 @@ describe('PeerNetwork at its boundary', () => {
     expect(statusOf(b, 'a').state).not.toBe('open')
     expect(b.host.hasDoc('inbox')).toBe(false)
     // A raw client with the wrong secret gets the same code.
-    const raw = await RawPeer.connect(cluster, b.port, { nodeId: 'x', slot: 7, secret: new TextEncoder().encode('wrong secret, 16+ bytes') })
+    const raw = await RawPeer.connect(cluster, b.port, {
+      nodeId: 'x',
+      slot: 7,
+      secret: new TextEncoder().encode('wrong secret, 16+ bytes'),
+    })
     expect((await raw.closed).code).toBe(CloseCode.AUTH_FAILED)
     expect(raw.authenticated).toBe(false)
   })
@@ -135,7 +139,9 @@ describe('PeerNetwork at its boundary', () => {
     sock.on('close', () => (closed = true)).on('error', () => {})
     let response = ''
     sock.on('data', (d: Buffer) => (response += d.toString('latin1')))
-    sock.write(`GET /peer HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+    sock.write(
+      `GET /peer HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    )
     await waitFor(() => response.startsWith('HTTP/1.1 101'), 5000, 'upgraded')
     const header = Buffer.alloc(14)
     header[0] = 0x82 // FIN, binary
@@ -143,7 +149,8 @@ describe('PeerNetwork at its boundary', () => {
     header.writeBigUInt64BE(8n * 1024n * 1024n, 2)
     sock.write(header)
     const chunk = Buffer.alloc(16 * 1024)
-    for (let sent = 0; sent < 1024 * 1024 && !closed; sent += chunk.length) await new Promise<void>((resolve) => sock.write(chunk, () => resolve()))
+    for (let sent = 0; sent < 1024 * 1024 && !closed; sent += chunk.length)
+      await new Promise<void>((resolve) => sock.write(chunk, () => resolve()))
     await waitFor(() => closed, 10_000, 'the stranger dropped')
     const dropped = b2.host.logs.find((line) => line.msg === 'peer socket sent too much before authenticating')
     expect(dropped?.fields?.['limit']).toBe(64 * 1024)

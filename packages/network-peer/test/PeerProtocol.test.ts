@@ -199,14 +199,25 @@ describe('reading bad bytes', () => {
     expect(() => writeFrame(encoder, { type: 'ping', id: 1.5 })).toThrow(RangeError)
     expect(() => writeFrame(encoder, { type: 'blobMissing', hash: 'ABC' })).toThrow(RangeError)
     expect(() => writeFrame(encoder, { type: 'blobMissing', hash: hash(0xab).toUpperCase() })).toThrow(RangeError)
-    expect(() => writeFrame(encoder, { type: 'docSync', docName: 'bad\ud800', message: { kind: 'update', update: new Uint8Array([0, 0]) } })).toThrow(RangeError)
+    expect(() =>
+      writeFrame(encoder, { type: 'docSync', docName: 'bad\ud800', message: { kind: 'update', update: new Uint8Array([0, 0]) } }),
+    ).toThrow(RangeError)
     expect(() => writeFrame(encoder, { type: 'challenge', nonce: new Uint8Array(5000) })).toThrow(RangeError)
   })
 })
 
 describe('close codes and errors', () => {
   it('maps every error kind to its own named close code in the application range', () => {
-    const kinds: ProtocolError['kind'][] = ['malformed', 'authFailed', 'versionMismatch', 'updateRejected', 'tooLarge', 'forbidden', 'slotConflict', 'duplicateConnection']
+    const kinds: ProtocolError['kind'][] = [
+      'malformed',
+      'authFailed',
+      'versionMismatch',
+      'updateRejected',
+      'tooLarge',
+      'forbidden',
+      'slotConflict',
+      'duplicateConnection',
+    ]
     const codes = kinds.map(closeCodeFor)
     expect(new Set(codes).size).toBe(kinds.length)
     for (const code of codes) expect(code >= 4000 && code <= 4999).toBe(true)
@@ -277,10 +288,18 @@ describe('fuzz', () => {
       for (let m = 0; m < mutations; m++) {
         const at = prng.uint32(gen, 0, Math.max(0, bytes.length - 1))
         switch (prng.uint32(gen, 0, 3)) {
-          case 0: bytes[at] = prng.uint32(gen, 0, 255); break
-          case 1: bytes[at] = (bytes[at] ?? 0) ^ (1 << prng.uint32(gen, 0, 7)); break
-          case 2: bytes.splice(at, 1); break
-          case 3: bytes.splice(at, 0, prng.uint32(gen, 0, 255)); break
+          case 0:
+            bytes[at] = prng.uint32(gen, 0, 255)
+            break
+          case 1:
+            bytes[at] = (bytes[at] ?? 0) ^ (1 << prng.uint32(gen, 0, 7))
+            break
+          case 2:
+            bytes.splice(at, 1)
+            break
+          case 3:
+            bytes.splice(at, 0, prng.uint32(gen, 0, 255))
+            break
         }
       }
       outcomes[check(new Uint8Array(bytes), round)]++

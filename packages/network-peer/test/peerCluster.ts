@@ -42,7 +42,14 @@ export class Cluster {
   /** Starts the HTTP server of node `id` (port 0 unless given) without a network yet. */
   async server(id: string, slot: number, options: { port?: number; host?: MemoryPeerHost } = {}): Promise<TestNode> {
     const server = http.createServer((_req, res) => res.writeHead(404).end())
-    const node: TestNode = { id, host: options.host ?? new MemoryPeerHost({ nodeId: id, slot }), server, port: 0, net: undefined, upgrades: 0 }
+    const node: TestNode = {
+      id,
+      host: options.host ?? new MemoryPeerHost({ nodeId: id, slot }),
+      server,
+      port: 0,
+      net: undefined,
+      upgrades: 0,
+    }
     server.on('upgrade', (req, socket, head) => {
       if (req.url !== '/peer' || node.net === undefined) {
         socket.destroy()
@@ -73,7 +80,12 @@ export class Cluster {
   async mesh(ids: string[], options: Partial<PeerNetworkOptions> = {}): Promise<TestNode[]> {
     const nodes: TestNode[] = []
     for (const [i, id] of ids.entries()) nodes.push(await this.server(id, i + 1))
-    for (const node of nodes) this.start(node, nodes.filter((n) => n !== node).map((n) => ({ id: n.id, url: url(n.port) })), options)
+    for (const node of nodes)
+      this.start(
+        node,
+        nodes.filter((n) => n !== node).map((n) => ({ id: n.id, url: url(n.port) })),
+        options,
+      )
     return nodes
   }
 
@@ -115,7 +127,8 @@ export const statusOf = (node: TestNode, peer: string): PeerStatus => {
   return status
 }
 
-export const isOpen = (node: TestNode, peer: string): boolean => node.net?.status().some((s) => s.id === peer && s.state === 'open') === true
+export const isOpen = (node: TestNode, peer: string): boolean =>
+  node.net?.status().some((s) => s.id === peer && s.state === 'open') === true
 
 /** Waits until every node has an open link to every other node in `nodes`. */
 export const waitMeshOpen = (nodes: TestNode[], ms = 5000): Promise<void> =>
@@ -125,7 +138,9 @@ export const waitMeshOpen = (nodes: TestNode[], ms = 5000): Promise<void> =>
 export const sameDocs = (nodes: TestNode[], names: string[]): boolean =>
   names.every((name) => {
     // getArray first: a type only created by an integrated update has no JSON view.
-    const [first, ...rest] = nodes.map((node) => JSON.stringify([items(node, name), [...Y.decodeStateVector(Y.encodeStateVector(node.host.doc(name)))].sort()]))
+    const [first, ...rest] = nodes.map((node) =>
+      JSON.stringify([items(node, name), [...Y.decodeStateVector(Y.encodeStateVector(node.host.doc(name)))].sort()]),
+    )
     return rest.every((json) => json === first)
   })
 
@@ -161,7 +176,11 @@ export class RawPeer {
       this.frames.push(frame)
       if (frame.type === 'challenge' && this.identity !== undefined) {
         const { nodeId, slot, secret } = this.identity
-        const proof = new Uint8Array(createHmac('sha256', secret).update(helloProofMessage(frame.nonce, nodeId, slot)).digest())
+        const proof = new Uint8Array(
+          createHmac('sha256', secret)
+            .update(helloProofMessage(frame.nonce, nodeId, slot))
+            .digest(),
+        )
         this.send({ type: 'hello', nodeId, slot, protocolVersion: 1, proof, resume: undefined })
       }
       if (frame.type === 'hello') this.authenticated = true
@@ -188,4 +207,3 @@ export class RawPeer {
     this.ws.send(bytes)
   }
 }
-

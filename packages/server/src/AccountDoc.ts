@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto'
 import type * as Y from 'yjs'
-import { ACCOUNT_LOG, accountFacts, INBOX_ID, isValidMailboxName, listAccountMailboxes, listSubscriptions, type AccountFact, type MailboxEntry } from '@mailweave/core'
+import {
+  ACCOUNT_LOG,
+  accountFacts,
+  INBOX_ID,
+  isValidMailboxName,
+  listAccountMailboxes,
+  listSubscriptions,
+  type AccountFact,
+  type MailboxEntry,
+} from '@mailweave/core'
 import { NodeError } from './NodeError.ts'
 
 /** The id of every account's INBOX: it always exists and cannot be deleted. */

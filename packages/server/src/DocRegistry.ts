@@ -88,7 +88,20 @@ export class DocRegistry {
     if (this.closed) throw new NodeError('UNAVAILABLE', 'node is shutting down')
     let e = this.docs.get(name)
     if (e === undefined) {
-      const entry: Entry = { name, doc: nodeDoc(), refs: 0, loaded: Promise.resolve(), pending: new Set(), failed: undefined, records: 0, idle: undefined, outbox: [], last: undefined, holds: new Set(), retrying: new Set() }
+      const entry: Entry = {
+        name,
+        doc: nodeDoc(),
+        refs: 0,
+        loaded: Promise.resolve(),
+        pending: new Set(),
+        failed: undefined,
+        records: 0,
+        idle: undefined,
+        outbox: [],
+        last: undefined,
+        holds: new Set(),
+        retrying: new Set(),
+      }
       e = entry
       this.docs.set(name, entry)
       this.known.add(name)
@@ -170,7 +183,10 @@ export class DocRegistry {
         // would leave every later update pending (acknowledged mail gone) and could bind its
         // UIDs again. Until then it and everything after it wait in the outbox.
         e.failed ??= err
-        this.options.log.error({ doc: e.name, err: String(err) }, 'could not persist an update; retrying, nothing after it is forwarded meanwhile')
+        this.options.log.error(
+          { doc: e.name, err: String(err) },
+          'could not persist an update; retrying, nothing after it is forwarded meanwhile',
+        )
         const retry = this.retry(e, update)
         e.retrying.add(retry)
         retry.then(
@@ -235,7 +251,10 @@ export class DocRegistry {
   hold(name: string, work: Promise<unknown>): void {
     const e = this.docs.get(name)
     if (e === undefined) return
-    const settled = work.then(() => undefined, () => undefined)
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    )
     e.holds.add(settled)
     void settled.then(() => e.holds.delete(settled))
   }

@@ -254,7 +254,9 @@ function guidIndex(doc: Y.Doc): { has: (guid: string) => boolean; stop: () => vo
   const log = doc.getArray<unknown>(MAILBOX_LOG)
   const guids = new Set<string>()
   const add = (facts: readonly unknown[]) => {
-    for (const f of facts) if (Array.isArray(f) && (f[0] === 'm' || f[0] === 'b') && typeof f[f[0] === 'm' ? 1 : 2] === 'string') guids.add(f[f[0] === 'm' ? 1 : 2] as string)
+    for (const f of facts)
+      if (Array.isArray(f) && (f[0] === 'm' || f[0] === 'b') && typeof f[f[0] === 'm' ? 1 : 2] === 'string')
+        guids.add(f[f[0] === 'm' ? 1 : 2] as string)
   }
   add(readFacts(log))
   const observer = (e: Y.YArrayEvent<unknown>) => {

@@ -29,7 +29,7 @@ function encodeEntries(entries: Array<[string, Uint8Array]>): Uint8Array {
 /** The entries of one record; a malformed tail (never written by this code) is dropped. */
 function decodeEntries(record: Uint8Array, into: Map<string, Uint8Array>): void {
   const buf = Buffer.from(record.buffer, record.byteOffset, record.byteLength)
-  for (let at = 0; at + 36 <= buf.length; ) {
+  for (let at = 0; at + 36 <= buf.length;) {
     const len = buf.readUInt32LE(at + 32)
     if (at + 36 + len > buf.length) return
     const hash = buf.toString('hex', at, at + 32)
@@ -118,6 +118,8 @@ export class FileEnvelopeStore implements EnvelopeStore {
         // a long-running node keeps the log bounded too: rewrite it to the newest entries
         if (this.#written > 2 * this.o.capacity) await this.load()
       })
-      .catch((err: unknown) => this.o.log.warn({ err: String(err), entries: batch.length }, 'could not save cached envelopes; they will be parsed again'))
+      .catch((err: unknown) =>
+        this.o.log.warn({ err: String(err), entries: batch.length }, 'could not save cached envelopes; they will be parsed again'),
+      )
   }
 }

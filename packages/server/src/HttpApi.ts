@@ -29,8 +29,26 @@ export function adminToken(secret: Uint8Array): string {
   return createHmac('sha256', secret).update('mailweave-admin-v1').digest('base64url')
 }
 
-const STATUS: Record<NodeError['code'], number> = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503, STORAGE: 507 }
-const CORE_STATUS: Partial<Record<MailweaveError['code'], number>> = { UNKNOWN_GUID: 404, INVALID_ARGUMENT: 400, SLOT_CONFLICT: 503, STRIDE_MISMATCH: 503, EDGE_CANNOT_EXPOSE: 500, UID_SPACE_EXHAUSTED: 507, CORRUPT_UPDATE: 400, INVALID_OPTIONS: 500 }
+const STATUS: Record<NodeError['code'], number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TOO_LARGE: 413,
+  UNAVAILABLE: 503,
+  STORAGE: 507,
+}
+const CORE_STATUS: Partial<Record<MailweaveError['code'], number>> = {
+  UNKNOWN_GUID: 404,
+  INVALID_ARGUMENT: 400,
+  SLOT_CONFLICT: 503,
+  STRIDE_MISMATCH: 503,
+  EDGE_CANNOT_EXPOSE: 500,
+  UID_SPACE_EXHAUSTED: 507,
+  CORRUPT_UPDATE: 400,
+  INVALID_OPTIONS: 500,
+}
 
 /** Maps any error to an HTTP status and a message for people: the one place this happens. */
 export function httpError(e: unknown): { status: number; code: string; message: string } {
@@ -53,7 +71,11 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
   res.end(data)
 }
 
-const viewJson = (v: MailboxView) => ({ uidValidity: v.uidValidity, uidNext: v.uidNext, messages: v.messages.map((m) => ({ uid: m.uid, guid: m.guid, flags: m.flags })) })
+const viewJson = (v: MailboxView) => ({
+  uidValidity: v.uidValidity,
+  uidNext: v.uidNext,
+  messages: v.messages.map((m) => ({ uid: m.uid, guid: m.guid, flags: m.flags })),
+})
 
 /**
  * The node's small authenticated HTTP API (used by the CLI, tests and the browser):
@@ -85,12 +107,19 @@ export class HttpApi {
     // Browsers (edge replicas) call the API from another origin with bearer tokens, never cookies.
     res.setHeader('access-control-allow-origin', '*')
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, PUT, OPTIONS', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' })
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, PUT, OPTIONS',
+        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-max-age': '600',
+      })
       res.end()
       return
     }
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const parts = url.pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p))
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p !== '')
+      .map((p) => decodeURIComponent(p))
     this.route({ req, res, url, parts }).catch((e: unknown) => {
       const err = httpError(e)
       if (err.status >= 500) this.o.log.error({ path: url.pathname, err: e instanceof Error ? e.stack : String(e) }, 'request failed')
@@ -102,7 +131,8 @@ export class HttpApi {
   private async route(c: Ctx): Promise<void> {
     const { req, res, parts } = c
     const m = req.method ?? 'GET'
-    if (m === 'GET' && parts.length === 1 && parts[0] === 'healthz') return json(res, 200, { ok: true, ...this.o.node.status().node as object })
+    if (m === 'GET' && parts.length === 1 && parts[0] === 'healthz')
+      return json(res, 200, { ok: true, ...(this.o.node.status().node as object) })
     if (m === 'GET' && parts.length === 1 && parts[0] === 'metrics') {
       const body = this.o.node.metrics()
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
@@ -126,7 +156,8 @@ export class HttpApi {
       return json(res, 200, { ok: true, name: body.name })
     }
     if (area === 'inspect' && m === 'GET' && a1 !== undefined && a2 !== undefined) {
-      if (!this.isAdmin(req) && (await this.user(req)) !== a1) throw new NodeError('FORBIDDEN', 'inspect needs the admin token or the account owner')
+      if (!this.isAdmin(req) && (await this.user(req)) !== a1)
+        throw new NodeError('FORBIDDEN', 'inspect needs the admin token or the account owner')
       const h = await this.mustOpen(a1, a2)
       try {
         return json(res, 200, { node: this.o.store.node, mailbox: h.entry, stats: h.mailbox.stats, ...h.mailbox.inspect() })

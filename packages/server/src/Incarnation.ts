@@ -32,7 +32,10 @@ function parse(bytes: Uint8Array | undefined): Incarnation | undefined {
   } catch {
     // fall through
   }
-  throw new NodeError('STORAGE', `the ${INCARNATION_RECORD} record of this data directory does not parse: restore it, or recover with --rejoin`)
+  throw new NodeError(
+    'STORAGE',
+    `the ${INCARNATION_RECORD} record of this data directory does not parse: restore it, or recover with --rejoin`,
+  )
 }
 
 /**
@@ -42,7 +45,11 @@ function parse(bytes: Uint8Array | undefined): Incarnation | undefined {
  * just set aside, see {@link setAside}) a new replica id is made and `slot` must be one this
  * node never used.
  */
-export async function incarnation(meta: MetaStore, config: { nodeId: string; slot: number; dataDir: string }, rejoining: { previous: Incarnation | undefined } | undefined): Promise<Incarnation> {
+export async function incarnation(
+  meta: MetaStore,
+  config: { nodeId: string; slot: number; dataDir: string },
+  rejoining: { previous: Incarnation | undefined } | undefined,
+): Promise<Incarnation> {
   const stored = parse(await meta.get(INCARNATION_RECORD))
   if (rejoining === undefined) {
     if (stored === undefined) {
@@ -51,7 +58,10 @@ export async function incarnation(meta: MetaStore, config: { nodeId: string; slo
       return first
     }
     if (stored.nodeId !== config.nodeId || stored.slot !== config.slot) {
-      throw new NodeError('BAD_REQUEST', `the data directory ${config.dataDir} belongs to node ${stored.nodeId} with slot ${stored.slot} (replica ${stored.replica}), not node ${config.nodeId} with slot ${config.slot}: start it with --node-id ${stored.nodeId} --slot ${stored.slot}`)
+      throw new NodeError(
+        'BAD_REQUEST',
+        `the data directory ${config.dataDir} belongs to node ${stored.nodeId} with slot ${stored.slot} (replica ${stored.replica}), not node ${config.nodeId} with slot ${config.slot}: start it with --node-id ${stored.nodeId} --slot ${stored.slot}`,
+      )
     }
     return stored
   }
@@ -63,9 +73,16 @@ export async function incarnation(meta: MetaStore, config: { nodeId: string; slo
 
 /** The incarnations a rejoin retires; throws when `config.slot` is one of theirs. */
 function retiredBy(previous: Incarnation | undefined, config: { nodeId: string; slot: number }): Incarnation['retired'] {
-  const retired = previous === undefined ? [{ replica: config.nodeId, slot: undefined }] : [...previous.retired, { replica: previous.replica, slot: previous.slot }]
+  const retired =
+    previous === undefined
+      ? [{ replica: config.nodeId, slot: undefined }]
+      : [...previous.retired, { replica: previous.replica, slot: previous.slot }]
   const used = retired.find((r) => r.slot === config.slot)
-  if (used !== undefined) throw new NodeError('BAD_REQUEST', `--rejoin needs a slot this node never used: slot ${config.slot} was replica ${used.replica}'s; pick a slot no node of the cluster ever used`)
+  if (used !== undefined)
+    throw new NodeError(
+      'BAD_REQUEST',
+      `--rejoin needs a slot this node never used: slot ${config.slot} was replica ${used.replica}'s; pick a slot no node of the cluster ever used`,
+    )
   return retired
 }
 
@@ -76,14 +93,22 @@ function retiredBy(previous: Incarnation | undefined, config: { nodeId: string; 
  * rejoin discards this node's unreplicated history, so it is only for a damaged or lost
  * data directory. An empty (lost) directory is accepted: its old identity is unknown.
  */
-export async function setAside(config: { nodeId: string; slot: number; dataDir: string }): Promise<{ previous: Incarnation | undefined; movedTo: string | undefined }> {
+export async function setAside(config: {
+  nodeId: string
+  slot: number
+  dataDir: string
+}): Promise<{ previous: Incarnation | undefined; movedTo: string | undefined }> {
   const { dataDir } = config
   const entries = (await readdir(dataDir)).filter((e) => e !== LOCK_FILE && !e.startsWith(DAMAGED_PREFIX))
   if (entries.length === 0) return { previous: undefined, movedTo: undefined }
   if (entries.includes('docs')) {
     const updates = await FileUpdateStore.open({ dir: join(dataDir, 'docs') })
     const damage = await updates.check().finally(() => updates.close())
-    if (damage.length === 0) throw new NodeError('BAD_REQUEST', `--rejoin refused: the update logs in ${dataDir} are intact (rejoining would drop this node's unreplicated history); start without --rejoin`)
+    if (damage.length === 0)
+      throw new NodeError(
+        'BAD_REQUEST',
+        `--rejoin refused: the update logs in ${dataDir} are intact (rejoining would drop this node's unreplicated history); start without --rejoin`,
+      )
   }
   let previous: Incarnation | undefined
   try {

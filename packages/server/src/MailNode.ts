@@ -66,8 +66,17 @@ export class MailNode {
     const node = new MailNode(validateConfig(config), log)
     try {
       await node.init()
-      if (config.imap !== undefined) node.imap = await startImap({ config, imap: config.imap, store: node.store, users: node.users, registry: node.registry, log: node.log })
-      if (config.lmtp !== undefined) node.lmtp = await startLmtp({ config, lmtp: config.lmtp, store: node.store, users: node.users, log: node.log })
+      if (config.imap !== undefined)
+        node.imap = await startImap({
+          config,
+          imap: config.imap,
+          store: node.store,
+          users: node.users,
+          registry: node.registry,
+          log: node.log,
+        })
+      if (config.lmtp !== undefined)
+        node.lmtp = await startLmtp({ config, lmtp: config.lmtp, store: node.store, users: node.users, log: node.log })
     } catch (e) {
       await node.stop().catch(() => undefined)
       throw e
@@ -141,12 +150,20 @@ export class MailNode {
     if (c.rejoin === true) {
       if (c.storage !== undefined) throw new NodeError('BAD_REQUEST', '--rejoin works with the file storage only')
       rejoining = await setAside(c)
-      this.log.warn({ node: c.nodeId, movedTo: rejoining.movedTo, previous: rejoining.previous?.replica }, 'rejoining: the old data is set aside; everything is fetched again from the peers under a new replica id and slot')
+      this.log.warn(
+        { node: c.nodeId, movedTo: rejoining.movedTo, previous: rejoining.previous?.replica },
+        'rejoining: the old data is set aside; everything is fetched again from the peers under a new replica id and slot',
+      )
     }
-    const storage = (this.storage = c.storage ?? (await openFileStorage(c.dataDir, storageLog).catch((e: unknown) => {
-      if (!(e instanceof StorageError) || e.code !== 'CORRUPT') throw e
-      throw new NodeError('STORAGE', `refusing to start: ${e.message}. This node's own history is damaged, so it must not allocate UIDs under its slot again. Recover by rejoining from the peers under a new slot: mailweave serve --rejoin --slot <a slot no node ever used> (same --node-id and --data; see docs/deployment.md)`)
-    })))
+    const storage = (this.storage =
+      c.storage ??
+      (await openFileStorage(c.dataDir, storageLog).catch((e: unknown) => {
+        if (!(e instanceof StorageError) || e.code !== 'CORRUPT') throw e
+        throw new NodeError(
+          'STORAGE',
+          `refusing to start: ${e.message}. This node's own history is damaged, so it must not allocate UIDs under its slot again. Recover by rejoining from the peers under a new slot: mailweave serve --rejoin --slot <a slot no node ever used> (same --node-id and --data; see docs/deployment.md)`,
+        )
+      })))
     const me = (this.incarnation = await incarnation(storage.meta, c, rejoining))
     // present while the node runs: finding it at start means the last stop was not clean
     const uncleanStop = (await storage.meta.get(RUNNING_MARKER)) !== undefined
@@ -156,11 +173,41 @@ export class MailNode {
     this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs })
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
-    if (c.peers.length > 0) this.peers = new PeerNetwork({ host: this.peerHost(), secret: c.secret, peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })), verifyTimeoutMs: c.verifyTimeoutMs ?? 150, relay: c.relay ?? true })
-    this.store = new MailStore({ registry: this.registry, users: this.users, blobs: this.blobs, node: { nodeId: me.replica, slot: c.slot, stride: c.stride }, log: this.log, peers: this.barrier(), maxMessageBytes: c.maxMessageBytes, bodyWaitMs: c.bodyWaitMs, uncleanStop })
-    if (uncleanStop) this.log.warn({ node: c.nodeId }, 'the last stop was not clean: mailboxes are checked for messages without a body as they load')
-    this.edge = new EdgeServer({ registry: this.registry, log: this.log, authenticate: (t) => this.users.checkToken(t), maxMessageBytes: c.maxMessageBytes })
-    const api = new HttpApi({ store: this.store, users: this.users, blobs: this.blobs, secret: c.secret, log: this.log, node: { status: () => this.status(), metrics: () => this.metrics() } })
+    if (c.peers.length > 0)
+      this.peers = new PeerNetwork({
+        host: this.peerHost(),
+        secret: c.secret,
+        peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })),
+        verifyTimeoutMs: c.verifyTimeoutMs ?? 150,
+        relay: c.relay ?? true,
+      })
+    this.store = new MailStore({
+      registry: this.registry,
+      users: this.users,
+      blobs: this.blobs,
+      node: { nodeId: me.replica, slot: c.slot, stride: c.stride },
+      log: this.log,
+      peers: this.barrier(),
+      maxMessageBytes: c.maxMessageBytes,
+      bodyWaitMs: c.bodyWaitMs,
+      uncleanStop,
+    })
+    if (uncleanStop)
+      this.log.warn({ node: c.nodeId }, 'the last stop was not clean: mailboxes are checked for messages without a body as they load')
+    this.edge = new EdgeServer({
+      registry: this.registry,
+      log: this.log,
+      authenticate: (t) => this.users.checkToken(t),
+      maxMessageBytes: c.maxMessageBytes,
+    })
+    const api = new HttpApi({
+      store: this.store,
+      users: this.users,
+      blobs: this.blobs,
+      secret: c.secret,
+      log: this.log,
+      node: { status: () => this.status(), metrics: () => this.metrics() },
+    })
     this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
     this.registry.onUpdate((name, _update, origin) => {
       if (isMailboxDocName(name) && this.edge.isEdgeOrigin(origin)) this.bindSoon(name)
@@ -178,7 +225,17 @@ export class MailNode {
       this.server!.listen(c.port, c.host, () => resolve())
     })
     this.peers?.start()
-    this.log.info({ node: c.nodeId, slot: c.slot, stride: c.stride, url: this.url, peers: c.peers.map((p) => p.id), storage: this.storage?.description }, 'node listening')
+    this.log.info(
+      {
+        node: c.nodeId,
+        slot: c.slot,
+        stride: c.stride,
+        url: this.url,
+        peers: c.peers.map((p) => p.id),
+        storage: this.storage?.description,
+      },
+      'node listening',
+    )
   }
 
   private barrier(): PeerBarrier | undefined {
@@ -199,7 +256,9 @@ export class MailNode {
     if (this.binding.has(docName) || this.stopped) return
     const t = setTimeout(() => {
       this.binding.delete(docName)
-      this.store.bindEdgeAppends(docName).catch((e: unknown) => this.log.warn({ doc: docName, err: String(e) }, 'could not bind edge appends'))
+      this.store
+        .bindEdgeAppends(docName)
+        .catch((e: unknown) => this.log.warn({ doc: docName, err: String(e) }, 'could not bind edge appends'))
     }, 20)
     t.unref()
     this.binding.set(docName, t)
@@ -214,7 +273,10 @@ export class MailNode {
       if (this.wanted.has(hash)) continue
       this.wanted.add(hash)
       // `want` resolves at once when the blob is stored already
-      this.peers.want(hash, 60_000).catch((err: unknown) => this.log.warn({ hash, err: String(err) }, 'could not fetch a message body from peers')).finally(() => this.wanted.delete(hash))
+      this.peers
+        .want(hash, 60_000)
+        .catch((err: unknown) => this.log.warn({ hash, err: String(err) }, 'could not fetch a message body from peers'))
+        .finally(() => this.wanted.delete(hash))
     }
   }
 
@@ -273,14 +335,29 @@ export class MailNode {
     const st = this.storage?.stats()
     metric('mailweave_documents_loaded', 'Documents loaded in memory.', 'gauge', [['', this.registry.loadedNames().length]])
     metric('mailweave_messages', 'Messages in the views of loaded mailboxes.', 'gauge', [['', messages]])
-    metric('mailweave_fixups_total', 'Rebindings by protocol rule 4 made by this node (loaded mailboxes).', 'counter', [['{kind="silent"}', silent], ['{kind="duplicate"}', duplicate]])
+    metric('mailweave_fixups_total', 'Rebindings by protocol rule 4 made by this node (loaded mailboxes).', 'counter', [
+      ['{kind="silent"}', silent],
+      ['{kind="duplicate"}', duplicate],
+    ])
     metric('mailweave_edge_binds_total', 'First bindings of edge-appended messages.', 'counter', [['', edgeBinds]])
     metric('mailweave_stranded', 'Live messages waiting for a valid binding (loaded mailboxes).', 'gauge', [['', stranded]])
     metric('mailweave_exposures_total', 'Exposures recorded (protocol rule 5).', 'counter', [['', exposures]])
-    metric('mailweave_verify_timeouts_total', 'Fast-path exposures where a peer did not answer in time.', 'counter', [['', this.store.stats.verifyTimeouts]])
+    metric('mailweave_verify_timeouts_total', 'Fast-path exposures where a peer did not answer in time.', 'counter', [
+      ['', this.store.stats.verifyTimeouts],
+    ])
     const peers = this.peers?.status() ?? []
-    metric('mailweave_peer_up', 'Whether the link to a peer is open.', 'gauge', peers.map((p) => [`{peer="${p.id}"}`, p.state === 'open' ? 1 : 0]))
-    metric('mailweave_peer_lag_seconds', 'Round-trip time of the last ping to a peer.', 'gauge', peers.map((p) => [`{peer="${p.id}"}`, (p.lagMs ?? 0) / 1000]))
+    metric(
+      'mailweave_peer_up',
+      'Whether the link to a peer is open.',
+      'gauge',
+      peers.map((p) => [`{peer="${p.id}"}`, p.state === 'open' ? 1 : 0]),
+    )
+    metric(
+      'mailweave_peer_lag_seconds',
+      'Round-trip time of the last ping to a peer.',
+      'gauge',
+      peers.map((p) => [`{peer="${p.id}"}`, (p.lagMs ?? 0) / 1000]),
+    )
     metric('mailweave_fsync_total', 'Fsyncs of the update store.', 'counter', [['', st?.fsyncCount ?? 0]])
     metric('mailweave_fsync_last_seconds', 'Latency of the last fsync.', 'gauge', [['', (st?.lastFsyncMs ?? 0) / 1000]])
     metric('mailweave_fsync_avg_seconds', 'Average fsync latency.', 'gauge', [['', (st?.avgFsyncMs ?? 0) / 1000]])
@@ -312,5 +389,4 @@ export class MailNode {
     await this.lock?.release()
     this.log.info({ node: this.config.nodeId }, 'node stopped')
   }
-
 }

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto'
-import { accountDocName, mailboxDocName, openMailbox, parseDocName, type AppendOptions, type BlobStore, type Mailbox, type MailboxView } from '@mailweave/core'
+import {
+  accountDocName,
+  mailboxDocName,
+  openMailbox,
+  parseDocName,
+  type AppendOptions,
+  type BlobStore,
+  type Mailbox,
+  type MailboxView,
+} from '@mailweave/core'
 import { AccountDoc, INBOX_ID, type MailboxEntry } from './AccountDoc.ts'
 import type { DocHandle, DocRegistry } from './DocRegistry.ts'
 import type { Logger } from './Logger.ts'
@@ -135,7 +144,12 @@ export class MailStore {
     let mailbox = this.mailboxes.get(docName)
     if (mailbox === undefined) {
       try {
-        mailbox = openMailbox(h.doc, { replica: this.o.node.nodeId, slot: this.o.node.slot, stride: this.o.node.stride, uidValidity: entry.uidValidity })
+        mailbox = openMailbox(h.doc, {
+          replica: this.o.node.nodeId,
+          slot: this.o.node.slot,
+          stride: this.o.node.stride,
+          uidValidity: entry.uidValidity,
+        })
       } catch (e) {
         h.release()
         throw e
@@ -193,7 +207,8 @@ export class MailStore {
       throw (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason
     }
     const stage = (raw: Uint8Array, opts?: AppendMessageOptions): string => {
-      if (raw.length > this.maxMessageBytes) throw new NodeError('TOO_LARGE', `message of ${raw.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
+      if (raw.length > this.maxMessageBytes)
+        throw new NodeError('TOO_LARGE', `message of ${raw.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
       const hash = createHash('sha256').update(raw).digest('hex')
       // body and metadata are written and fsynced in parallel (one round of fsyncs per APPEND);
       // the registry holds the message fact back from peers until its body is durable
@@ -259,21 +274,32 @@ export class MailStore {
       // is fsynced): the message was acknowledged and its body was lost since (a damaged pack).
       // Fetch it back; only a body no peer has can be one that never became durable.
       const peers = this.o.peers
-      const fetched = peers === undefined ? absent.map(() => false) : await Promise.all(absent.map((m) => peers.want(m.hash, SWEEP_FETCH_MS)))
+      const fetched =
+        peers === undefined ? absent.map(() => false) : await Promise.all(absent.map((m) => peers.want(m.hash, SWEEP_FETCH_MS)))
       const missing = absent.filter((_, i) => !fetched[i]).map((m) => m.guid)
-      if (fetched.some((f) => f)) this.o.log.warn({ doc: docName, messages: fetched.filter((f) => f).length }, 'fetched again from peers the lost bodies of acknowledged messages of this node')
+      if (fetched.some((f) => f))
+        this.o.log.warn(
+          { doc: docName, messages: fetched.filter((f) => f).length },
+          'fetched again from peers the lost bodies of acknowledged messages of this node',
+        )
       if (missing.length === 0) return
       if (peers !== undefined && peers.connectedCount() < peers.knownCount()) {
         // a peer that cannot be asked may hold the body: never expunge what may have been acknowledged
         this.swept.delete(docName)
-        this.o.log.warn({ doc: docName, messages: missing.length }, 'messages of this node without a body are kept until every peer can be asked for it')
+        this.o.log.warn(
+          { doc: docName, messages: missing.length },
+          'messages of this node without a body are kept until every peer can be asked for it',
+        )
         return
       }
       // unloaded meanwhile: the next load checks again
       if (this.mailboxes.get(docName) !== mailbox) return void this.swept.delete(docName)
       mailbox.expunge(missing)
       await this.o.registry.flush(docName)
-      this.o.log.warn({ doc: docName, messages: missing.length }, 'expunged messages of this node whose body never became durable (unclean stop)')
+      this.o.log.warn(
+        { doc: docName, messages: missing.length },
+        'expunged messages of this node whose body never became durable (unclean stop)',
+      )
     } catch (err) {
       this.swept.delete(docName)
       this.o.log.error({ doc: docName, err: String(err) }, 'could not check for messages without a body')

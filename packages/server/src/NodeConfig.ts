@@ -77,11 +77,16 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!Number.isInteger(c.stride) || c.stride < 1 || c.stride > 4096) bad(`stride must be an integer in [1, 4096], got ${c.stride}`)
   if (!Number.isInteger(c.slot) || c.slot < 0 || c.slot >= c.stride) bad(`slot must be an integer in [0, ${c.stride}), got ${c.slot}`)
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be in [0, 65535], got ${c.port}`)
-  for (const [name, l] of [['imap', c.imap], ['lmtp', c.lmtp]] as const) {
-    if (l !== undefined && (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)) bad(`${name} port must be in [0, 65535], got ${l.port}`)
+  for (const [name, l] of [
+    ['imap', c.imap],
+    ['lmtp', c.lmtp],
+  ] as const) {
+    if (l !== undefined && (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535))
+      bad(`${name} port must be in [0, 65535], got ${l.port}`)
   }
   if (c.secret.length < 16) bad('the secret must be at least 16 bytes')
-  if (c.bodyWaitMs !== undefined && (!Number.isInteger(c.bodyWaitMs) || c.bodyWaitMs < 0 || c.bodyWaitMs > 600_000)) bad(`body wait must be an integer number of ms in [0, 600000], got ${c.bodyWaitMs}`)
+  if (c.bodyWaitMs !== undefined && (!Number.isInteger(c.bodyWaitMs) || c.bodyWaitMs < 0 || c.bodyWaitMs > 600_000))
+    bad(`body wait must be an integer number of ms in [0, 600000], got ${c.bodyWaitMs}`)
   const ids = new Set<string>()
   for (const p of c.peers) {
     if (!ID_RE.test(p.id)) bad(`peer id ${JSON.stringify(p.id)} is invalid`)
@@ -90,7 +95,8 @@ export function validateConfig(c: NodeConfig): NodeConfig {
     ids.add(p.id)
     try {
       const u = new URL(p.url)
-      if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:') bad(`peer ${p.id} url must be http(s) or ws(s)`)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:')
+        bad(`peer ${p.id} url must be http(s) or ws(s)`)
     } catch {
       bad(`peer ${p.id} url ${JSON.stringify(p.url)} is not a URL`)
     }

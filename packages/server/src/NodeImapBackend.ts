@@ -75,7 +75,13 @@ class NodeImapAccount implements ImapAccount {
     if (to === from || isInferior(to, from)) throw no('Cannot rename a mailbox into itself', 'CANNOT')
     if (from !== 'INBOX') {
       await this.account((a) => {
-        const moves = [[from, to], ...a.list().filter((m) => isInferior(m.name, from)).map((m) => [m.name, to + m.name.slice(from.length)])] as [string, string][]
+        const moves = [
+          [from, to],
+          ...a
+            .list()
+            .filter((m) => isInferior(m.name, from))
+            .map((m) => [m.name, to + m.name.slice(from.length)]),
+        ] as [string, string][]
         if (a.find(from) === undefined) throw no(`No mailbox ${from}`, 'NONEXISTENT')
         for (const [, target] of moves) if (a.find(target) !== undefined) throw no(`Mailbox ${target} already exists`, 'ALREADYEXISTS')
         for (const [source, target] of moves) a.rename(source, target)
@@ -123,7 +129,8 @@ class NodeImapAccount implements ImapAccount {
       modseq,
       expose: () => h.expose(),
       // the body and the message fact are fsynced together by persist (MailStore.flush)
-      stage: (m) => h.stage(m.raw, { flags: m.flags === undefined ? undefined : [...m.flags], internalDate: m.internalDate }).catch(imapError),
+      stage: (m) =>
+        h.stage(m.raw, { flags: m.flags === undefined ? undefined : [...m.flags], internalDate: m.internalDate }).catch(imapError),
       persist: () => h.flush(),
       body: (guid) => h.body(guid),
       release: () => h.release(),

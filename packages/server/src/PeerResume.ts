@@ -3,7 +3,11 @@ import type { ChangeCursor } from '@mailweave/network-peer'
 import type { Logger } from './Logger.ts'
 
 const isCursor = (v: unknown): v is ChangeCursor =>
-  typeof v === 'object' && v !== null && typeof (v as ChangeCursor).epoch === 'string' && Number.isSafeInteger((v as ChangeCursor).seq) && (v as ChangeCursor).seq >= 0
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as ChangeCursor).epoch === 'string' &&
+  Number.isSafeInteger((v as ChangeCursor).seq) &&
+  (v as ChangeCursor).seq >= 0
 
 /**
  * The peers' resume points, one record (`peer-resume.json`) in the node's {@link MetaStore}
@@ -78,7 +82,10 @@ export class PeerResume {
       if (!entries.every(([, v]) => isCursor(v))) throw new Error('an entry is not a change cursor')
       return new Map(entries as [string, ChangeCursor][])
     } catch (err) {
-      this.log.warn({ record: this.key, bytes: text.length, err: String(err) }, 'peer resume points are corrupt: discarded, every peer catches up in full')
+      this.log.warn(
+        { record: this.key, bytes: text.length, err: String(err) },
+        'peer resume points are corrupt: discarded, every peer catches up in full',
+      )
       return new Map()
     }
   }

@@ -4,11 +4,18 @@ import type * as Y from 'yjs'
 import { isValidUser } from '@mailweave/core'
 import { NodeError } from './NodeError.ts'
 
-const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>
+const scrypt = promisify(scryptCb) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  opts: { N: number; r: number; p: number },
+) => Promise<Buffer>
 const SCRYPT = { N: 16384, r: 8, p: 1 }
 const USERS_LOG = 'mailweave.users'
 
-type UserFact = readonly ['u', name: string, hash: string, salt: string, created: number, ms: number, replica: string] | readonly ['ud', name: string, ms: number, replica: string]
+type UserFact =
+  | readonly ['u', name: string, hash: string, salt: string, created: number, ms: number, replica: string]
+  | readonly ['ud', name: string, ms: number, replica: string]
 
 /** One account as the node knows it. */
 export interface UserRecord {
@@ -65,8 +72,13 @@ export class UserDirectory {
 
   /** Creates the account or sets its password. */
   async setPassword(name: string, password: string): Promise<void> {
-    if (!isValidUser(name)) throw new NodeError('BAD_REQUEST', `invalid user name ${JSON.stringify(name)}: use 1-64 characters of a-z 0-9 . _ -, starting with a letter or digit`)
-    if (typeof password !== 'string' || password.length < 4 || password.length > 1024) throw new NodeError('BAD_REQUEST', 'password must be 4 to 1024 characters')
+    if (!isValidUser(name))
+      throw new NodeError(
+        'BAD_REQUEST',
+        `invalid user name ${JSON.stringify(name)}: use 1-64 characters of a-z 0-9 . _ -, starting with a letter or digit`,
+      )
+    if (typeof password !== 'string' || password.length < 4 || password.length > 1024)
+      throw new NodeError('BAD_REQUEST', 'password must be 4 to 1024 characters')
     const salt = randomBytes(16)
     const hash = await scrypt(password.normalize('NFC'), salt, 32, SCRYPT)
     const created = this.get(name)?.created ?? Math.floor(this.now() / 1000)

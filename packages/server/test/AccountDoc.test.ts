@@ -50,15 +50,17 @@ describe('AccountDoc (the replicated mailbox list)', () => {
     const a = new AccountDoc(doc, 'eu', 1, () => 1_800_000_000_000)
     a.create('Work')
     // what a buggy or hostile writer (an old edge, a peer) may have put in the document
-    doc.getArray('mailweave.account').push([
-      ['mb', 'a'.repeat(24), 42, 7, 1, 'x'],
-      ['mb', '../../x', 'Evil', 7, 1, 'x'],
-      ['mb', 'b'.repeat(24), 'NoValidity', 0, 1, 'x'],
-      ['mb', 'c'.repeat(24), 'INBOX', 7, 1, 'x'],
-      ['del', 7, 1, 'x'],
-      ['sub', 12, 1, 1, 'x'],
-      'garbage',
-    ])
+    doc
+      .getArray('mailweave.account')
+      .push([
+        ['mb', 'a'.repeat(24), 42, 7, 1, 'x'],
+        ['mb', '../../x', 'Evil', 7, 1, 'x'],
+        ['mb', 'b'.repeat(24), 'NoValidity', 0, 1, 'x'],
+        ['mb', 'c'.repeat(24), 'INBOX', 7, 1, 'x'],
+        ['del', 7, 1, 'x'],
+        ['sub', 12, 1, 1, 'x'],
+        'garbage',
+      ])
     expect(a.list().map((m) => m.name)).toEqual(['INBOX', 'Work'])
     expect(a.subscriptions()).toEqual([])
     expect(() => a.create('Other')).not.toThrow()

@@ -12,9 +12,19 @@ import { writeRawItem } from '../../core/test/helpers/rawItems.ts'
 stopNodesAfterEach()
 
 async function start(maxMessageBytes?: number, imap = false): Promise<{ node: MailNode; token: string }> {
-  const node = await startNode({ nodeId: 'n', slot: 0, stride: 1, peers: [], maxMessageBytes, ...(imap ? { imap: { host: '127.0.0.1', port: 0 } } : {}) })
+  const node = await startNode({
+    nodeId: 'n',
+    slot: 0,
+    stride: 1,
+    peers: [],
+    maxMessageBytes,
+    ...(imap ? { imap: { host: '127.0.0.1', port: 0 } } : {}),
+  })
   await node.addUser('ann', 'pw-ann-1')
-  const issued = await fetch(`${node.url}/api/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('ann:pw-ann-1').toString('base64')}` } })
+  const issued = await fetch(`${node.url}/api/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('ann:pw-ann-1').toString('base64')}` },
+  })
   return { node, token: ((await issued.json()) as { token: string }).token }
 }
 
@@ -61,7 +71,15 @@ describe('EdgeServer', () => {
     const ws = new WebSocket(`${small.node.url.replace('http', 'ws')}/edge/mbox/ann/INBOX?token=${small.token}`)
     ws.once('message', () => ws.send(updateMessage(Y.encodeStateAsUpdate(ok))))
     const h2 = (await small.node.openMailbox('ann', 'INBOX'))!
-    await waitFor(() => h2.mailbox.doc.getArray(MAILBOX_LOG).toArray().some((f) => JSON.stringify(f) === JSON.stringify(['x', 'a'.repeat(32), 'e'])), 10_000, 'the small update applied')
+    await waitFor(
+      () =>
+        h2.mailbox.doc
+          .getArray(MAILBOX_LOG)
+          .toArray()
+          .some((f) => JSON.stringify(f) === JSON.stringify(['x', 'a'.repeat(32), 'e'])),
+      10_000,
+      'the small update applied',
+    )
     h2.release()
     ws.close()
   }, 60_000)
@@ -87,7 +105,10 @@ describe('EdgeServer', () => {
 
   it('account documents are not validated: an entry with a numeric name or an id like ../../x is refused, and IMAP LIST answers OK', async () => {
     const { node, token } = await start(undefined, true)
-    for (const fact of [['mb', 'a'.repeat(24), 42, 7, 1, 'e'], ['mb', '../../x', 'Evil', 7, 1, 'e']]) {
+    for (const fact of [
+      ['mb', 'a'.repeat(24), 42, 7, 1, 'e'],
+      ['mb', '../../x', 'Evil', 7, 1, 'e'],
+    ]) {
       const d = new Y.Doc()
       d.clientID = edgeClientId()
       d.getArray(ACCOUNT_LOG).push([fact])
@@ -102,12 +123,16 @@ describe('EdgeServer', () => {
     const socket = net.connect(Number(new URL(node.imapUrl!).port), '127.0.0.1')
     let text = ''
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
-    await waitFor(async () => {
-      text = ''
-      socket.write('a LOGIN ann pw-ann-1\r\nb LIST "" "*"\r\n')
-      await waitFor(() => /\r\nb (OK|NO|BAD)[^\r\n]*\r\n$/.test(text), 10_000, 'the LIST response')
-      return text.includes('FromEdge')
-    }, 10_000, 'the valid entry listed')
+    await waitFor(
+      async () => {
+        text = ''
+        socket.write('a LOGIN ann pw-ann-1\r\nb LIST "" "*"\r\n')
+        await waitFor(() => /\r\nb (OK|NO|BAD)[^\r\n]*\r\n$/.test(text), 10_000, 'the LIST response')
+        return text.includes('FromEdge')
+      },
+      10_000,
+      'the valid entry listed',
+    )
     expect(text).toMatch(/\r\nb OK/)
     expect(text).not.toMatch(/Evil|SERVERBUG/)
     socket.destroy()

@@ -20,32 +20,49 @@ const text = (entries: Array<[string, Uint8Array]>) => entries.map(([h, b]) => `
 
 // every adapter: what was added and flushed is loaded back, a later entry for a hash wins
 const adapters: Array<[string, () => Promise<{ store: EnvelopeStore; reopen: () => Promise<EnvelopeStore> }>]> = [
-  ['memory', async () => {
-    const store = new MemoryEnvelopeStore()
-    return { store, reopen: async () => store }
-  }],
-  ['file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailweave-envelopes-'))
-    dirs.push(dir)
-    const store = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
-    return { store, reopen: async () => {
-      await store.close()
-      const again = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
-      opened.push(again)
-      return again
-    } }
-  }],
+  [
+    'memory',
+    async () => {
+      const store = new MemoryEnvelopeStore()
+      return { store, reopen: async () => store }
+    },
+  ],
+  [
+    'file',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mailweave-envelopes-'))
+      dirs.push(dir)
+      const store = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+      return {
+        store,
+        reopen: async () => {
+          await store.close()
+          const again = await FileEnvelopeStore.open({ dir, capacity: 100, log: silentLogger() })
+          opened.push(again)
+          return again
+        },
+      }
+    },
+  ],
 ]
 
 describe.each(adapters)('EnvelopeStore conformance: %s', (_name, make) => {
   it('loads back what was added, the newest entry of a hash last', async () => {
     const { store, reopen } = await make()
     expect(await store.load()).toEqual([])
-    store.add([[hash(1), env(1)], [hash(2), env(2)]])
+    store.add([
+      [hash(1), env(1)],
+      [hash(2), env(2)],
+    ])
     store.add([[hash(1), env(11)]])
     await store.flush()
     const again = await reopen()
-    expect(text(await again.load())).toEqual(text([[hash(2), env(2)], [hash(1), env(11)]]))
+    expect(text(await again.load())).toEqual(
+      text([
+        [hash(2), env(2)],
+        [hash(1), env(11)],
+      ]),
+    )
     await again.flush()
   })
 })
@@ -55,7 +72,13 @@ describe('FileEnvelopeStore', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailweave-envelopes-'))
     dirs.push(dir)
     const store = await FileEnvelopeStore.open({ dir, capacity: 10, log: silentLogger() })
-    const logSize = () => statSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.log'))!)).size
+    const logSize = () =>
+      statSync(
+        join(
+          dir,
+          readdirSync(dir).find((f) => f.endsWith('.log'))!,
+        ),
+      ).size
     let largest = 0
     for (let i = 0; i < 200; i++) {
       store.add([[hash(i), env(i)]])

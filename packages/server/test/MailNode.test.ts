@@ -40,7 +40,8 @@ describe('MailNode', () => {
     // a forged token for another dotted name is still refused
     const forged = token.replace('john.doe', 'john.dot')
     expect((await fetch(`${a.url}/api/mailboxes`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401)
-    const edgeUrl = (t: string) => `${a.url.replace('http', 'ws')}/edge/${encodeURIComponent('acct/john.doe')}?token=${encodeURIComponent(t)}`
+    const edgeUrl = (t: string) =>
+      `${a.url.replace('http', 'ws')}/edge/${encodeURIComponent('acct/john.doe')}?token=${encodeURIComponent(t)}`
     const outcome = (t: string) =>
       new Promise<string>((resolve) => {
         const ws = new WebSocket(edgeUrl(t))

@@ -8,7 +8,8 @@ import { DocRegistry } from '../src/DocRegistry.ts'
 import { MailStore } from '../src/MailStore.ts'
 import { UserDirectory } from '../src/UserDirectory.ts'
 
-const raw = (i: number) => new TextEncoder().encode(`From: a@example.org\r\nSubject: staged ${i}\r\nMessage-ID: <${i}@staged>\r\n\r\nbody ${i}\r\n`)
+const raw = (i: number) =>
+  new TextEncoder().encode(`From: a@example.org\r\nSubject: staged ${i}\r\nMessage-ID: <${i}@staged>\r\n\r\nbody ${i}\r\n`)
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 /** A blob store whose puts wait until released (or fail), to observe what happens meanwhile. */
@@ -132,15 +133,17 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     h3.release()
   })
 
-  it('concurrent appends share an exposure, and each one\'s view shows its message', async () => {
+  it("concurrent appends share an exposure, and each one's view shows its message", async () => {
     const { store } = await setup(new MemoryBlobStore())
     const handles = await Promise.all(Array.from({ length: 6 }, () => store.open('ann', 'INBOX')))
     const before = store.stats.exposures
-    const results = await Promise.all(handles.map(async (h, i) => {
-      const guid = await h!.stage(raw(10 + i))
-      const view = await h!.expose()
-      return view.seqOfUid(h!.mailbox.message(guid)!.uid!)
-    }))
+    const results = await Promise.all(
+      handles.map(async (h, i) => {
+        const guid = await h!.stage(raw(10 + i))
+        const view = await h!.expose()
+        return view.seqOfUid(h!.mailbox.message(guid)!.uid!)
+      }),
+    )
     expect(results.every((seq) => seq !== undefined)).toBe(true)
     expect(new Set(results).size).toBe(6)
     const used = store.stats.exposures - before
@@ -163,7 +166,8 @@ describe('MailStore staged appends (body and metadata fsynced in parallel)', () 
     const h = (await store.open('ann', 'INBOX'))!
     const delivered = raw(40)
     const key = deliveryKey(delivered, 'ann@example.org')!
-    const trace = (n: number) => new Uint8Array([...new TextEncoder().encode(`Delivered-To: ann@example.org\r\nReceived: attempt ${n}\r\n`), ...delivered])
+    const trace = (n: number) =>
+      new Uint8Array([...new TextEncoder().encode(`Delivered-To: ann@example.org\r\nReceived: attempt ${n}\r\n`), ...delivered])
     const first = await h.append(trace(1), { delivery: key })
     const retry = await h.append(trace(2), { delivery: key })
     const mine = await h.append(delivered) // the user's own APPEND of the same bytes: kept

@@ -31,7 +31,11 @@ describe('peer-resume.json (PeerResume over FileMetaStore)', () => {
     const file = new PeerResume(meta, KEY, log)
     // 300 saves in bursts: on main every link wrote through one `.tmp` and most failed (ENOENT) or left a corrupt file
     for (let round = 0; round < 10; round++) {
-      await Promise.all(Array.from({ length: 30 }, (_, i) => file.save(`peer-${i}`, { epoch: `e${round}`, seq: round * 1000 + (i % 3 === 0 ? 1_000_000_000 : i) })))
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          file.save(`peer-${i}`, { epoch: `e${round}`, seq: round * 1000 + (i % 3 === 0 ? 1_000_000_000 : i) }),
+        ),
+      )
     }
     const onDisk = JSON.parse(readFileSync(path, 'utf8')) as Record<string, { epoch: string; seq: number }>
     expect(Object.keys(onDisk)).toHaveLength(30)

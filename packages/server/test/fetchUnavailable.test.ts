@@ -14,7 +14,8 @@ import { MailNode, silentLogger } from '../src/index.ts'
 const run = promisify(execFile)
 const USER = 'erin'
 const PASS = 'imap-pass-1'
-const raw = (id: string): Buffer => Buffer.from(`From: t@example.org\r\nTo: erin@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`)
+const raw = (id: string): Buffer =>
+  Buffer.from(`From: t@example.org\r\nTo: erin@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\nbody of ${id}\r\n`)
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -38,10 +39,13 @@ async function mbsync(dir: string, port: number): Promise<{ ids: string[]; stder
   const maildir = join(dir, 'Maildir')
   mkdirSync(maildir, { recursive: true })
   const rc = writeMbsyncrc(dir, maildir, { account: 'node', port, user: USER, pass: PASS })
-  const { stderr } = await run('mbsync', ['-c', rc, '-a']).catch((e: { stderr?: string; code?: number }) => ({ stderr: `exit ${e.code}: ${e.stderr ?? ''}` }))
+  const { stderr } = await run('mbsync', ['-c', rc, '-a']).catch((e: { stderr?: string; code?: number }) => ({
+    stderr: `exit ${e.code}: ${e.stderr ?? ''}`,
+  }))
   const ids: string[] = []
   for (const sub of ['cur', 'new']) {
-    for (const f of readdirSync(join(maildir, 'INBOX', sub))) ids.push(/Message-ID: <([^>]+)>/i.exec(readFileSync(join(maildir, 'INBOX', sub, f), 'utf8'))?.[1] ?? '?')
+    for (const f of readdirSync(join(maildir, 'INBOX', sub)))
+      ids.push(/Message-ID: <([^>]+)>/i.exec(readFileSync(join(maildir, 'INBOX', sub, f), 'utf8'))?.[1] ?? '?')
   }
   return { ids: ids.sort(), stderr }
 }
@@ -51,7 +55,21 @@ describe('FETCH when one body is unavailable', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mw-fetch-'))
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
     // a peer that never answers, so a missing body is waited for (bodyWaitMs), then given up on
-    const node = await MailNode.start({ nodeId: 'a', slot: 0, stride: 2, dataDir, host: '127.0.0.1', port: 0, peers: [{ id: 'b', url: 'http://127.0.0.1:9' }], secret: new Uint8Array(32).fill(3), bodyWaitMs: 200, imap: { host: '127.0.0.1', port: 0 } }, silentLogger())
+    const node = await MailNode.start(
+      {
+        nodeId: 'a',
+        slot: 0,
+        stride: 2,
+        dataDir,
+        host: '127.0.0.1',
+        port: 0,
+        peers: [{ id: 'b', url: 'http://127.0.0.1:9' }],
+        secret: new Uint8Array(32).fill(3),
+        bodyWaitMs: 200,
+        imap: { host: '127.0.0.1', port: 0 },
+      },
+      silentLogger(),
+    )
     cleanups.push(() => node.stop())
     await node.addUser(USER, PASS)
     const port = Number(new URL(node.imapUrl!).port)
@@ -71,7 +89,8 @@ describe('FETCH when one body is unavailable', () => {
     // imapflow: the whole fetch completes with the two messages it can have
     await flow.mailboxOpen('INBOX')
     const got: string[] = []
-    for await (const m of flow.fetch('1:*', { uid: true, source: true })) got.push(/Message-ID: <([^>]+)>/.exec(m.source?.toString() ?? '')?.[1] ?? '?')
+    for await (const m of flow.fetch('1:*', { uid: true, source: true }))
+      got.push(/Message-ID: <([^>]+)>/.exec(m.source?.toString() ?? '')?.[1] ?? '?')
     expect(got).toEqual(['m1', 'm3'])
 
     // on the wire: FETCH for 1 and 3, an untagged NO naming UID and sequence number of 2, tagged OK
@@ -93,7 +112,11 @@ describe('FETCH when one body is unavailable', () => {
     expect(first.stderr).not.toMatch(/^exit|error/im)
     expect(first.stderr).toContain(`Warning from IMAP server: [UNAVAILABLE] UID ${uid2} (message 2)`)
     // the edge retries its upload and the body arrives
-    const put = await fetch(`${node.url}/api/blobs/${lost}`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}` }, body: new Uint8Array(raw('m2')) })
+    const put = await fetch(`${node.url}/api/blobs/${lost}`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}` },
+      body: new Uint8Array(raw('m2')),
+    })
     expect(put.status).toBe(200)
     const second = await mbsync(join(dataDir, 'mbsync-2'), port)
     expect(second.ids).toEqual(['m1', 'm2', 'm3'])

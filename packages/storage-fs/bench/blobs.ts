@@ -56,7 +56,9 @@ try {
   await packStore.close()
   console.log(`puts/s, ${IN_FLIGHT} in flight, ${PUTS} blobs of ~1.5 KB:`)
   console.log(`  FileBlobStore  ${file.toFixed(0).padStart(7)}`)
-  console.log(`  PackBlobStore  ${pack.toFixed(0).padStart(7)}  (${commits} group commits, ${fsyncCount} fsyncs, ${(PUTS / commits).toFixed(1)} puts/commit)`)
+  console.log(
+    `  PackBlobStore  ${pack.toFixed(0).padStart(7)}  (${commits} group commits, ${fsyncCount} fsyncs, ${(PUTS / commits).toFixed(1)} puts/commit)`,
+  )
 
   const dir = await tempDir()
   const filling = await PackBlobStore.open({ dir })

@@ -53,7 +53,9 @@ function isAlive(holder: Holder): boolean {
 function parseHolder(text: string): Holder | undefined {
   try {
     const h = JSON.parse(text) as Partial<Holder>
-    return typeof h.pid === 'number' && typeof h.host === 'string' ? { pid: h.pid, start: typeof h.start === 'string' ? h.start : undefined, host: h.host } : undefined
+    return typeof h.pid === 'number' && typeof h.host === 'string'
+      ? { pid: h.pid, start: typeof h.start === 'string' ? h.start : undefined, host: h.host }
+      : undefined
   } catch {
     return undefined
   }
@@ -139,7 +141,10 @@ export async function lockDirectory(dir: string, log?: StorageLog): Promise<DirL
     if (text === undefined) continue // released meanwhile: try again
     const holder = parseHolder(text)
     if (holder !== undefined && isAlive(holder)) {
-      throw new StorageError('LOCKED', `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop that process first, or start this one on another data directory`)
+      throw new StorageError(
+        'LOCKED',
+        `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop that process first, or start this one on another data directory`,
+      )
     }
     if (await removeStale(path, text, me)) log?.('storage-fs: took over a stale lock (its process is gone)', { dir, stalePid: holder?.pid })
   }

@@ -20,7 +20,6 @@ export interface FileBlobStoreOptions {
   writeOp?: WriteOp
 }
 
-
 /**
  * A durable, content-addressed {@link BlobStore} on disk. `put` rejects with `HASH_MISMATCH`
  * unless the key is the lowercase hex SHA-256 of the bytes, and resolves once the blob and its
@@ -46,7 +45,8 @@ export class FileBlobStore implements BlobStore {
       await mkdir(options.dir, { recursive: true })
       for (const fanout of await readdir(options.dir)) {
         if (!/^[0-9a-f]{2}$/.test(fanout)) continue
-        for (const name of await readdir(join(options.dir, fanout))) if (name.endsWith('.tmp')) await unlink(join(options.dir, fanout, name))
+        for (const name of await readdir(join(options.dir, fanout)))
+          if (name.endsWith('.tmp')) await unlink(join(options.dir, fanout, name))
       }
     } catch (err) {
       throw toStorageError(err, `open ${options.dir}`)

@@ -31,25 +31,39 @@ export class FileMetaStore implements MetaStore {
 
   async put(key: string, value: Uint8Array): Promise<void> {
     checkMetaKey(key)
-    await this.serial(key, async () => {
-      const path = join(this.dir, key)
-      const file = await replaceFile(defaultWriteOp, path, value, (f) => f.sync(), `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
-      await file.close()
-      await syncDir(this.dir)
-    }, 'write')
+    await this.serial(
+      key,
+      async () => {
+        const path = join(this.dir, key)
+        const file = await replaceFile(
+          defaultWriteOp,
+          path,
+          value,
+          (f) => f.sync(),
+          `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`,
+        )
+        await file.close()
+        await syncDir(this.dir)
+      },
+      'write',
+    )
   }
 
   async delete(key: string): Promise<void> {
     checkMetaKey(key)
-    await this.serial(key, async () => {
-      try {
-        await unlink(join(this.dir, key))
-      } catch (e) {
-        if (isMissing(e)) return
-        throw e
-      }
-      await syncDir(this.dir)
-    }, 'delete')
+    await this.serial(
+      key,
+      async () => {
+        try {
+          await unlink(join(this.dir, key))
+        } catch (e) {
+          if (isMissing(e)) return
+          throw e
+        }
+        await syncDir(this.dir)
+      },
+      'delete',
+    )
   }
 
   private serial<T>(key: string, op: () => Promise<T>, what: string): Promise<T> {

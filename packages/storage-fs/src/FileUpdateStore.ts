@@ -251,7 +251,8 @@ export class FileUpdateStore implements UpdateStore {
     const header = records[0]
     if (header) {
       const owner = headerName(header)
-      if (owner !== doc.name) throw new StorageError('CORRUPT', `${doc.path} belongs to ${JSON.stringify(owner)}, not ${JSON.stringify(doc.name)}`)
+      if (owner !== doc.name)
+        throw new StorageError('CORRUPT', `${doc.path} belongs to ${JSON.stringify(owner)}, not ${JSON.stringify(doc.name)}`)
     }
     if (validEnd < buf.length) {
       const damage = describeDamage(doc.path, buf, validEnd, headerName(header))
@@ -259,7 +260,12 @@ export class FileUpdateStore implements UpdateStore {
     }
     doc.file = await open(doc.path, 'r+')
     if (validEnd < buf.length) {
-      this.log?.('storage-fs: truncating torn or corrupt log tail', { doc: doc.name, file: doc.path, validBytes: validEnd, droppedBytes: buf.length - validEnd })
+      this.log?.('storage-fs: truncating torn or corrupt log tail', {
+        doc: doc.name,
+        file: doc.path,
+        validBytes: validEnd,
+        droppedBytes: buf.length - validEnd,
+      })
       await doc.file.truncate(validEnd)
       await this.sync(doc.file)
     }
@@ -317,13 +323,19 @@ function describeDamage(file: string, buf: Uint8Array, validEnd: number, doc: st
 
 /** One line saying where a log is damaged and why that is not a torn tail. */
 export function damageMessage(d: LogDamage): string {
-  const after = d.resumesAt !== undefined ? `${d.recordsAfter} valid records follow from byte ${d.resumesAt}` : 'valid records may follow (the search gave up)'
+  const after =
+    d.resumesAt !== undefined
+      ? `${d.recordsAfter} valid records follow from byte ${d.resumesAt}`
+      : 'valid records may follow (the search gave up)'
   return `${d.file}${d.doc !== undefined ? ` (document ${d.doc})` : ''}: the record at byte ${d.offset} is damaged and ${after}: corruption in the middle of the log, not a torn tail; nothing was dropped`
 }
 
 /** Bounded, case-insensitive-safe file name: a readable slug plus a hash of the exact name. */
 function fileNameOf(docName: string): string {
-  const slug = docName.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40)
+  const slug = docName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 40)
   return `${slug}-${createHash('sha256').update(docName).digest('hex').slice(0, 20)}.log`
 }
 

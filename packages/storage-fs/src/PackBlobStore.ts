@@ -135,8 +135,10 @@ export class PackBlobStore implements BlobStore {
   static async open(options: PackBlobStoreOptions): Promise<PackBlobStore> {
     const largeBlobBytes = options.largeBlobBytes ?? DEFAULT_LARGE
     const packBytes = options.packBytes ?? DEFAULT_PACK
-    if (!Number.isInteger(largeBlobBytes) || largeBlobBytes < 0 || largeBlobBytes > MAX_LARGE) throw new RangeError(`largeBlobBytes must be an integer in [0, ${MAX_LARGE}]`)
-    if (!Number.isInteger(packBytes) || packBytes < 1 || packBytes > MAX_PACK) throw new RangeError(`packBytes must be an integer in [1, ${MAX_PACK}]`)
+    if (!Number.isInteger(largeBlobBytes) || largeBlobBytes < 0 || largeBlobBytes > MAX_LARGE)
+      throw new RangeError(`largeBlobBytes must be an integer in [0, ${MAX_LARGE}]`)
+    if (!Number.isInteger(packBytes) || packBytes < 1 || packBytes > MAX_PACK)
+      throw new RangeError(`packBytes must be an integer in [1, ${MAX_PACK}]`)
     let store: PackBlobStore | undefined
     try {
       const files = await FileBlobStore.open({ dir: options.dir, log: options.log, writeOp: options.writeOp })
@@ -315,7 +317,10 @@ export class PackBlobStore implements BlobStore {
       await writeFully(this.writeOp, this.indexFile, frame, this.indexSize)
       // One round of fsyncs in parallel; the index may thus land before the records (see recover).
       // A pack file opened here may be new: its directory entry must be durable too.
-      const syncs = await Promise.allSettled([...files.map((file) => this.sync(file)), opened.size > 0 && this.syncDirectory(this.packsDir)])
+      const syncs = await Promise.allSettled([
+        ...files.map((file) => this.sync(file)),
+        opened.size > 0 && this.syncDirectory(this.packsDir),
+      ])
       for (const sync of syncs) if (sync.status === 'rejected') throw sync.reason
     } catch (err) {
       try {
@@ -368,7 +373,7 @@ export class PackBlobStore implements BlobStore {
 
   private async readBatch(reads: PendingRead[]): Promise<void> {
     reads.sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset)
-    for (let i = 0; i < reads.length; ) {
+    for (let i = 0; i < reads.length;) {
       // a run: records of one pack close enough that reading the gaps costs less than a round trip
       const first = reads[i]!
       let end = first.loc.offset + recordBytes(first.loc.length)
@@ -422,7 +427,13 @@ export class PackBlobStore implements BlobStore {
   }
 
   private dropCorrupt(key: string, loc: Loc, why: string): void {
-    this.log?.('storage-fs: packed blob corrupt, dropped from the index', { key, file: this.packPath(loc.pack), offset: loc.offset, bytes: loc.length, why })
+    this.log?.('storage-fs: packed blob corrupt, dropped from the index', {
+      key,
+      file: this.packPath(loc.pack),
+      offset: loc.offset,
+      bytes: loc.length,
+      why,
+    })
     this.index.delete(key)
     // Persist the drop so a reopen does not serve (and log) it again; best effort.
     if (!this.closed && !this.pending.has(key)) this.enqueue({ kind: 'del', key }).catch(() => {})
@@ -453,17 +464,27 @@ export class PackBlobStore implements BlobStore {
       before = await packSizes(this.packsDir)
       first = Math.max(this.active, ...before.keys()) + 1
       await startPack(first)
-      for (let i = 0; i < live.length; ) {
+      for (let i = 0; i < live.length;) {
         // Neighbouring records of one pack are read together.
         const [, start] = live[i]!
         let j = i + 1
-        while (j < live.length && live[j]![1].pack === start.pack && live[j]![1].offset + recordBytes(live[j]![1].length) - start.offset <= COPY_CHUNK) j++
+        while (
+          j < live.length &&
+          live[j]![1].pack === start.pack &&
+          live[j]![1].offset + recordBytes(live[j]![1].length) - start.offset <= COPY_CHUNK
+        )
+          j++
         const last = live[j - 1]![1]
         const buf = await this.readRange(start.pack, start.offset, last.offset + recordBytes(last.length) - start.offset)
         for (const [key, loc] of live.slice(i, j)) {
           const record = buf.subarray(loc.offset - start.offset, loc.offset - start.offset + recordBytes(loc.length))
           if (record.length !== recordBytes(loc.length) || sha256Hex(record.subarray(FRAME_HEADER + KEY_BYTES)) !== key) {
-            this.log?.('storage-fs: packed blob corrupt, left out of compaction', { key, file: this.packPath(loc.pack), offset: loc.offset, bytes: loc.length })
+            this.log?.('storage-fs: packed blob corrupt, left out of compaction', {
+              key,
+              file: this.packPath(loc.pack),
+              offset: loc.offset,
+              bytes: loc.length,
+            })
             continue
           }
           if (size > 0 && size + record.length > this.packBytes) {

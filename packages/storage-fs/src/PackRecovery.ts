@@ -164,12 +164,15 @@ export class PackRecovery {
       this.indexSize += frame.length
     }
     if (indexEnd < buf!.length || packsDropped.length > 0 || stale.size > 0) {
-      this.log?.('storage-fs: blob store recovered after an unclean stop or damage (torn or damaged pack tail truncated; a node fetches lost bodies again from its peers)', {
-        dir: this.dir,
-        indexBytesDropped: buf!.length - indexEnd,
-        packsTruncated: packsDropped,
-        entriesLost: stale.size,
-      })
+      this.log?.(
+        'storage-fs: blob store recovered after an unclean stop or damage (torn or damaged pack tail truncated; a node fetches lost bodies again from its peers)',
+        {
+          dir: this.dir,
+          indexBytesDropped: buf!.length - indexEnd,
+          packsTruncated: packsDropped,
+          entriesLost: stale.size,
+        },
+      )
     }
   }
 
@@ -199,7 +202,9 @@ export class PackRecovery {
       }
       const bad = entries.findIndex(([key, loc]) => {
         const payload = frameAt(buf, loc.offset - from)
-        return payload?.length !== KEY_BYTES + loc.length || Buffer.from(payload.buffer, payload.byteOffset, KEY_BYTES).toString('hex') !== key
+        return (
+          payload?.length !== KEY_BYTES + loc.length || Buffer.from(payload.buffer, payload.byteOffset, KEY_BYTES).toString('hex') !== key
+        )
       })
       if (bad < 0) {
         verified.add(pack)

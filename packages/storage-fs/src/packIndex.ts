@@ -57,15 +57,19 @@ export const indexFrame = (kind: number, entries: Uint8Array[]): Uint8Array => e
 export function decodeEntries(payload: Uint8Array, onPut: (key: string, loc: Loc) => void, onDel: (key: string) => void): boolean {
   if (payload[0] !== COMMIT && payload[0] !== SETTLED) return false
   const buf = Buffer.from(payload.buffer, payload.byteOffset + 1, payload.byteLength - 1)
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const size = buf[at] === PUT ? PUT_ENTRY : buf[at] === DEL ? DEL_ENTRY : Infinity
     if (at + size > buf.length) return false
     at += size
   }
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const key = buf.toString('hex', at + 1, at + 1 + KEY_BYTES)
     if (buf[at] === PUT) {
-      onPut(key, { pack: buf.readUInt32LE(at + 1 + KEY_BYTES), offset: buf.readUInt32LE(at + 5 + KEY_BYTES), length: buf.readUInt32LE(at + 9 + KEY_BYTES) })
+      onPut(key, {
+        pack: buf.readUInt32LE(at + 1 + KEY_BYTES),
+        offset: buf.readUInt32LE(at + 5 + KEY_BYTES),
+        length: buf.readUInt32LE(at + 9 + KEY_BYTES),
+      })
       at += PUT_ENTRY
     } else {
       onDel(key)

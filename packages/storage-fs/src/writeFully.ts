@@ -18,7 +18,9 @@ const SYNC_WRITE_MAX = 256 * 1024
  * through `FileHandle.write` so that the event loop is never held for long.
  */
 export const defaultWriteOp: WriteOp = async (file, data, position) =>
-  data.length <= SYNC_WRITE_MAX ? writeSync(file.fd, data, 0, data.length, position) : (await file.write(data, 0, data.length, position)).bytesWritten
+  data.length <= SYNC_WRITE_MAX
+    ? writeSync(file.fd, data, 0, data.length, position)
+    : (await file.write(data, 0, data.length, position)).bytesWritten
 
 /** Writes all of `data` at `position`, looping over short writes. */
 export async function writeFully(write: WriteOp, file: FileHandle, data: Uint8Array, position: number): Promise<void> {
@@ -45,7 +47,13 @@ export async function syncDir(dir: string): Promise<void> {
  * `path`; returns the open handle of what is now `path` (the caller fsyncs the directory). On
  * failure the temp file is removed and `path` is untouched.
  */
-export async function replaceFile(write: WriteOp, path: string, data: Uint8Array, sync: (file: FileHandle) => Promise<void>, tmp = `${path}.tmp`): Promise<FileHandle> {
+export async function replaceFile(
+  write: WriteOp,
+  path: string,
+  data: Uint8Array,
+  sync: (file: FileHandle) => Promise<void>,
+  tmp = `${path}.tmp`,
+): Promise<FileHandle> {
   let file: FileHandle | undefined
   try {
     file = await open(tmp, 'w+')

@@ -63,7 +63,10 @@ describe('lockDirectory (two processes on one data directory)', () => {
       const dir = await tempDir()
       await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: dead, host: hostname() }))
       const results = await Promise.allSettled(Array.from({ length: 8 }, () => lockDirectory(dir)))
-      expect(results.filter((r) => r.status === 'fulfilled'), `round ${round}`).toHaveLength(1)
+      expect(
+        results.filter((r) => r.status === 'fulfilled'),
+        `round ${round}`,
+      ).toHaveLength(1)
     }
   })
 })

@@ -46,22 +46,34 @@ describe('FileUpdateStore group commit', () => {
 describe('FileUpdateStore torn tail recovery', () => {
   const cases: Array<[string, (path: string) => Promise<void>, number]> = [
     ['truncated mid-record', async (path) => truncate(path, (await stat(path)).size - 3), 2],
-    ['garbage appended', async (path) => writeFile(path, Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9), { flag: 'a' }), 3],
-    ['CRC byte flipped in the last record', async (path) => {
-      const { size } = await stat(path)
-      const crcAt = size - rec(2).length - 8 + 4
-      const fh = await open(path, 'r+')
-      const b = new Uint8Array(1)
-      await fh.read(b, 0, 1, crcAt)
-      await fh.write(Uint8Array.of(b[0]! ^ 0x5a), 0, 1, crcAt)
-      await fh.close()
-    }, 2],
-    ['length field corrupted to a huge value', async (path) => {
-      const { size } = await stat(path)
-      const fh = await open(path, 'r+')
-      await fh.write(Uint8Array.of(0xff, 0xff, 0xff, 0x7f), 0, 4, size - rec(2).length - 8)
-      await fh.close()
-    }, 2],
+    [
+      'garbage appended',
+      async (path) => writeFile(path, Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9), { flag: 'a' }),
+      3,
+    ],
+    [
+      'CRC byte flipped in the last record',
+      async (path) => {
+        const { size } = await stat(path)
+        const crcAt = size - rec(2).length - 8 + 4
+        const fh = await open(path, 'r+')
+        const b = new Uint8Array(1)
+        await fh.read(b, 0, 1, crcAt)
+        await fh.write(Uint8Array.of(b[0]! ^ 0x5a), 0, 1, crcAt)
+        await fh.close()
+      },
+      2,
+    ],
+    [
+      'length field corrupted to a huge value',
+      async (path) => {
+        const { size } = await stat(path)
+        const fh = await open(path, 'r+')
+        await fh.write(Uint8Array.of(0xff, 0xff, 0xff, 0x7f), 0, 4, size - rec(2).length - 8)
+        await fh.close()
+      },
+      2,
+    ],
   ]
 
   it.each(cases)('%s: earlier records load, warning logged once, later appends survive reopen', async (_, damage, kept) => {
@@ -127,7 +139,10 @@ describe('FileUpdateStore torn tail recovery', () => {
 })
 
 describe('FileUpdateStore write failures', () => {
-  it.each([['ENOSPC', 'DISK_FULL'], ['EIO', 'IO']])('%s rejects the whole batch with %s and rolls back the partial write', async (errno, code) => {
+  it.each([
+    ['ENOSPC', 'DISK_FULL'],
+    ['EIO', 'IO'],
+  ])('%s rejects the whole batch with %s and rolls back the partial write', async (errno, code) => {
     const dir = await tempDir()
     const fault = faultyWrite(errno)
     let store = await FileUpdateStore.open({ dir, writeOp: fault.op })
@@ -225,23 +240,30 @@ describe('FileUpdateStore mid-file log corruption', () => {
     ['a payload byte', 8 + 20],
     ['a CRC byte', 5],
     ['the length field', 1],
-  ])('a flipped %s in the middle is corruption, not a torn tail: load rejects naming file and offset, nothing is truncated, check() reports it', async (_, within) => {
-    const dir = await tempDir()
-    const { path, offsetOf } = await fill(dir)
-    const size = (await stat(path)).size
-    await flip(path, offsetOf(28) + within)
-    const log = vi.fn()
-    const store = await FileUpdateStore.open({ dir, log })
-    const err = await store.load('mbox/alice/inbox').catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(StorageError)
-    expect(err).toMatchObject({ code: 'CORRUPT' })
-    expect(String(err)).toContain(`${path} (document mbox/alice/inbox): the record at byte ${offsetOf(28)} is damaged and 28 valid records follow from byte ${offsetOf(29)}`)
-    await expect(store.append('mbox/alice/inbox', rec(99))).rejects.toMatchObject({ code: 'CORRUPT' })
-    expect((await stat(path)).size).toBe(size) // on main: truncated to the 28 records before the flip
-    expect(log).not.toHaveBeenCalled()
-    expect(await store.check()).toEqual([{ file: path, doc: 'mbox/alice/inbox', offset: offsetOf(28), resumesAt: offsetOf(29), recordsAfter: 28 }])
-    await store.close()
-  })
+  ])(
+    'a flipped %s in the middle is corruption, not a torn tail: load rejects naming file and offset, nothing is truncated, check() reports it',
+    async (_, within) => {
+      const dir = await tempDir()
+      const { path, offsetOf } = await fill(dir)
+      const size = (await stat(path)).size
+      await flip(path, offsetOf(28) + within)
+      const log = vi.fn()
+      const store = await FileUpdateStore.open({ dir, log })
+      const err = await store.load('mbox/alice/inbox').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StorageError)
+      expect(err).toMatchObject({ code: 'CORRUPT' })
+      expect(String(err)).toContain(
+        `${path} (document mbox/alice/inbox): the record at byte ${offsetOf(28)} is damaged and 28 valid records follow from byte ${offsetOf(29)}`,
+      )
+      await expect(store.append('mbox/alice/inbox', rec(99))).rejects.toMatchObject({ code: 'CORRUPT' })
+      expect((await stat(path)).size).toBe(size) // on main: truncated to the 28 records before the flip
+      expect(log).not.toHaveBeenCalled()
+      expect(await store.check()).toEqual([
+        { file: path, doc: 'mbox/alice/inbox', offset: offsetOf(28), resumesAt: offsetOf(29), recordsAfter: 28 },
+      ])
+      await store.close()
+    },
+  )
 
   it('a torn tail is still dropped (logged), and check() does not report it', async () => {
     const dir = await tempDir()

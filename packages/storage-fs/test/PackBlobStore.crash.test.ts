@@ -23,7 +23,8 @@ it('keeps every acknowledged put readable across SIGKILL crashes mid put stream'
       const log = vi.fn()
       const store = await open(dir, log)
       const unreadable = []
-      for (const i of acked) if (!Buffer.from((await store.get(sha(crashBlob(i)))) ?? []).equals(Buffer.from(crashBlob(i)))) unreadable.push(i)
+      for (const i of acked)
+        if (!Buffer.from((await store.get(sha(crashBlob(i)))) ?? []).equals(Buffer.from(crashBlob(i)))) unreadable.push(i)
       expect(unreadable).toEqual([])
       // Anything else present is an unacknowledged put that made it, whole.
       for (let i = round * 1_000_000; i < round * 1_000_000 + 2 * ACKS_PER_ROUND; i++) known.set(sha(crashBlob(i)), i)

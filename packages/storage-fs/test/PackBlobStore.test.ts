@@ -155,7 +155,15 @@ describe('PackBlobStore', () => {
     const [a, b, c] = [blobOf(1), blobOf(2), blobOf(3)]
     await store.put(sha(c), c)
     // Same tick: a put-delete-put ends present, b put-delete ends absent, c delete-put ends present.
-    await Promise.all([store.put(sha(a), a), store.delete(sha(a)), store.put(sha(a), a), store.put(sha(b), b), store.delete(sha(b)), store.delete(sha(c)), store.put(sha(c), c)])
+    await Promise.all([
+      store.put(sha(a), a),
+      store.delete(sha(a)),
+      store.put(sha(a), a),
+      store.put(sha(b), b),
+      store.delete(sha(b)),
+      store.delete(sha(c)),
+      store.put(sha(c), c),
+    ])
     const expected = [sha(a), sha(c)].sort()
     expect(await keysOf(store)).toEqual(expected)
     await store.close()
@@ -259,11 +267,14 @@ describe('PackBlobStore', () => {
   it.each([
     ['torn last frame', async (path: string, size: number) => truncate(path, size - 5)],
     ['garbage after the last frame', async (path: string) => appendFile(path, Buffer.from('garbage!garbage!'))],
-    ['flipped byte in the last frame', async (path: string, size: number) => {
-      const file = await open(path, 'r+')
-      await file.write(Uint8Array.of(0xee), 0, 1, size - 3)
-      await file.close()
-    }],
+    [
+      'flipped byte in the last frame',
+      async (path: string, size: number) => {
+        const file = await open(path, 'r+')
+        await file.write(Uint8Array.of(0xee), 0, 1, size - 3)
+        await file.close()
+      },
+    ],
   ])('recovers from a %s of the index, logging once', async (what, damage) => {
     const dir = await tempDir()
     const [a, b] = [blobOf(1), blobOf(2)]

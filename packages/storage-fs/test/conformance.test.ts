@@ -9,12 +9,20 @@ const tempDir = () => mkdtemp(join(tmpdir(), 'mailweave-storage-'))
 
 updateStoreConformance('FileUpdateStore', async () => {
   const dir = await tempDir()
-  return { store: await FileUpdateStore.open({ dir }), reopen: () => FileUpdateStore.open({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) }
+  return {
+    store: await FileUpdateStore.open({ dir }),
+    reopen: () => FileUpdateStore.open({ dir }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  }
 })
 
 blobStoreConformance('FileBlobStore', async () => {
   const dir = await tempDir()
-  return { store: await FileBlobStore.open({ dir }), reopen: () => FileBlobStore.open({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) }
+  return {
+    store: await FileBlobStore.open({ dir }),
+    reopen: () => FileBlobStore.open({ dir }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  }
 })
 
 /** A PackBlobStore fixture that closes every instance it opened (reopens included). */
@@ -39,9 +47,15 @@ const packFixture = async (options: Omit<PackBlobStoreOptions, 'dir'>) => {
 blobStoreConformance('PackBlobStore', () => packFixture({}))
 
 // Tiny packs and a low large-blob threshold: rollover and the one-file-per-blob path on every test.
-blobStoreConformance('PackBlobStore (4 KiB packs, blobs over 1000 bytes as files)', () => packFixture({ packBytes: 4096, largeBlobBytes: 1000 }))
+blobStoreConformance('PackBlobStore (4 KiB packs, blobs over 1000 bytes as files)', () =>
+  packFixture({ packBytes: 4096, largeBlobBytes: 1000 }),
+)
 
 metaStoreConformance('FileMetaStore', async () => {
   const dir = await tempDir()
-  return { store: await FileMetaStore.open(dir), reopen: () => FileMetaStore.open(dir), cleanup: () => rm(dir, { recursive: true, force: true }) }
+  return {
+    store: await FileMetaStore.open(dir),
+    reopen: () => FileMetaStore.open(dir),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  }
 })

@@ -77,7 +77,10 @@ export class PgBlobStore implements BlobStore {
   async *keys(): AsyncIterable<string> {
     let after = ''
     for (;;) {
-      const r = await this.db.query<{ key: string }>('cannot list blobs', 'SELECT key FROM mw_blobs WHERE key > $1 ORDER BY key LIMIT $2', [after, KEYS_PAGE])
+      const r = await this.db.query<{ key: string }>('cannot list blobs', 'SELECT key FROM mw_blobs WHERE key > $1 ORDER BY key LIMIT $2', [
+        after,
+        KEYS_PAGE,
+      ])
       for (const row of r.rows) yield row.key
       if (r.rows.length < KEYS_PAGE) return
       after = r.rows[r.rows.length - 1]!.key

@@ -74,7 +74,8 @@ export class PgDatabase {
     } catch {
       throw new StorageError('IO', `invalid PostgreSQL URL ${JSON.stringify(redactUrl(options.url))}`)
     }
-    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new StorageError('IO', `not a PostgreSQL URL (postgres://…): ${redactUrl(options.url)}`)
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+      throw new StorageError('IO', `not a PostgreSQL URL (postgres://…): ${redactUrl(options.url)}`)
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 8,
@@ -98,7 +99,11 @@ export class PgDatabase {
   }
 
   /** Runs one statement; maps failures to StorageError naming `what`. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    what: string,
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new StorageError('IO', `${what}: the PostgreSQL storage is closed`)
     if (this.fenced !== undefined) throw new StorageError('IO', `${what}: ${this.fenced}`)
     try {
@@ -135,7 +140,11 @@ export class PgDatabase {
 
   /** Commits so far with their latency, in the shape a node reports as `fsync` figures. */
   stats(): { fsyncCount: number; lastFsyncMs: number; avgFsyncMs: number } {
-    return { fsyncCount: this.commits, lastFsyncMs: this.lastCommitMs, avgFsyncMs: this.commits === 0 ? 0 : this.commitMsTotal / this.commits }
+    return {
+      fsyncCount: this.commits,
+      lastFsyncMs: this.lastCommitMs,
+      avgFsyncMs: this.commits === 0 ? 0 : this.commitMsTotal / this.commits,
+    }
   }
 
   /** Refuses every later statement with `reason` (the region lock went to another process). */

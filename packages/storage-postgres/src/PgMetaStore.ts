@@ -14,7 +14,11 @@ export class PgMetaStore implements MetaStore {
 
   async put(key: string, value: Uint8Array): Promise<void> {
     checkMetaKey(key)
-    await this.db.commit(`cannot write record ${key}`, 'INSERT INTO mw_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, asBuffer(value)])
+    await this.db.commit(
+      `cannot write record ${key}`,
+      'INSERT INTO mw_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+      [key, asBuffer(value)],
+    )
   }
 
   async delete(key: string): Promise<void> {

@@ -78,7 +78,11 @@ export class PgStorage {
                 (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('mailweave region ' || $1::text)::oid AND granted AND pid <> pg_backend_pid() LIMIT 1) AS holder`,
         [schema],
       )
-      if (r.rows[0]?.ok !== true) throw new StorageError('IO', `another mailweave node already runs on this database (schema ${schema}, held by server process ${r.rows[0]?.holder ?? '?'}); one node process per region`)
+      if (r.rows[0]?.ok !== true)
+        throw new StorageError(
+          'IO',
+          `another mailweave node already runs on this database (schema ${schema}, held by server process ${r.rows[0]?.holder ?? '?'}); one node process per region`,
+        )
       return client
     } catch (e) {
       await client.end().catch(() => {})

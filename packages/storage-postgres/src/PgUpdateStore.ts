@@ -33,7 +33,11 @@ export class PgUpdateStore implements UpdateStore {
 
   async load(docName: string): Promise<Uint8Array[]> {
     this.check()
-    const r = await this.db.query<{ data: Uint8Array }>(`cannot load ${docName}`, 'SELECT data FROM mw_updates WHERE doc = $1 ORDER BY id', [docName])
+    const r = await this.db.query<{ data: Uint8Array }>(
+      `cannot load ${docName}`,
+      'SELECT data FROM mw_updates WHERE doc = $1 ORDER BY id',
+      [docName],
+    )
     return r.rows.map((row) => ownBytes(row.data))
   }
 

@@ -32,17 +32,25 @@ describe('PgStorage', () => {
     // another process is already queued for the lock, so it gets the region first
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
-    const held = await admin.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('mailweave region fence')::oid AND granted`)
+    const held = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('mailweave region fence')::oid AND granted`,
+    )
     const waiter = new pg.Client({ connectionString: url })
     await waiter.connect()
     const got = waiter.query(`SELECT pg_advisory_lock(hashtext('mailweave region fence'))`)
-    await waitFor(async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows.length === 1, 20_000, 'the new owner queued for the lock')
+    await waitFor(
+      async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows.length === 1,
+      20_000,
+      'the new owner queued for the lock',
+    )
     await admin.query('SELECT pg_terminate_backend($1)', [held.rows[0]!.pid])
     await admin.end()
     await got
     await waitFor(() => logs.some((m) => /refuses every write/.test(m)), 20_000, 'the old storage fenced')
     await expect(old.updates.append('d', Uint8Array.of(2))).rejects.toThrow(/took the region lock/)
-    await expect(old.blobs.put('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', new Uint8Array(0))).rejects.toThrow(/took the region lock/)
+    await expect(old.blobs.put('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', new Uint8Array(0))).rejects.toThrow(
+      /took the region lock/,
+    )
     await waiter.end() // the new owner (a PgStorage this time) takes the region
     const next = await PgStorage.open({ url, schema: 'fence' })
     await next.updates.append('d', Uint8Array.of(3))

@@ -90,7 +90,12 @@ export class LmtpClient {
    * RCPT TO, DATA and the message (dot-stuffed here, CRLF line ends as given), then one
    * reply per accepted recipient. Returns the RCPT replies and the DATA replies.
    */
-  async send(from: string, to: string[], message: string | Uint8Array, mailParams = ''): Promise<{ mail: LmtpReply; rcpt: LmtpReply[]; data: LmtpReply[] }> {
+  async send(
+    from: string,
+    to: string[],
+    message: string | Uint8Array,
+    mailParams = '',
+  ): Promise<{ mail: LmtpReply; rcpt: LmtpReply[]; data: LmtpReply[] }> {
     const mail = await this.command(`MAIL FROM:<${from}>${mailParams}`)
     const rcpt: LmtpReply[] = []
     for (const t of to) rcpt.push(await this.command(`RCPT TO:<${t}>`))

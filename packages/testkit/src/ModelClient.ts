@@ -62,7 +62,8 @@ export class ModelClient {
       if (had === undefined && this.syncs > 0 && uid < this.uidNext) {
         throw new InvariantViolation('S3', `${where}: uid ${uid} (${guid}) appeared below UIDNEXT ${this.uidNext} it was told`)
       }
-      if (uid >= v.uidNext) throw new InvariantViolation('S3', `${where}: uid ${uid} at or above the UIDNEXT ${v.uidNext} of the same response`)
+      if (uid >= v.uidNext)
+        throw new InvariantViolation('S3', `${where}: uid ${uid} at or above the UIDNEXT ${v.uidNext} of the same response`)
       const oldUid = byGuid.get(guid)
       if (oldUid !== undefined && oldUid !== uid && !this.cache.has(uid)) this.duplicates.push([guid, oldUid, uid])
       next.set(uid, guid)

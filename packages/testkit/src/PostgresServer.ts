@@ -28,16 +28,26 @@ export function postgresBinDir(): string {
   const env = process.env.MAILWEAVE_PG_BIN
   if (env !== undefined && env !== '') return env
   const root = '/usr/lib/postgresql'
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : []
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : []
   for (const v of versions) if (existsSync(join(root, v, 'bin', 'initdb'))) return join(root, v, 'bin')
-  throw new Error('PostgreSQL server binaries not found: install Debian\'s postgresql package (.ci/system-deps) or set MAILWEAVE_PG_BIN')
+  throw new Error("PostgreSQL server binaries not found: install Debian's postgresql package (.ci/system-deps) or set MAILWEAVE_PG_BIN")
 }
 
 /** uid/gid to run PostgreSQL as: itself refuses root, so as root we use the `postgres` account. */
 async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined
   const id = (flag: string) =>
-    new Promise<number>((resolve, reject) => execFile('id', [flag, 'postgres'], (err, out) => (err ? reject(new Error(`running as root needs a 'postgres' user (Debian's postgresql package creates it): ${err.message}`)) : resolve(Number(out.trim())))))
+    new Promise<number>((resolve, reject) =>
+      execFile('id', [flag, 'postgres'], (err, out) =>
+        err
+          ? reject(new Error(`running as root needs a 'postgres' user (Debian's postgresql package creates it): ${err.message}`))
+          : resolve(Number(out.trim())),
+      ),
+    )
   return { uid: await id('-u'), gid: await id('-g') }
 }
 
@@ -120,7 +130,24 @@ export class PostgresServer {
   async restart(): Promise<void> {
     if (this.child !== undefined) throw new Error('PostgreSQL is already running')
     const log = createWriteStream(join(this.dir, 'postgres.log'), { flags: 'a' })
-    const args = ['-D', this.dataDir, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'max_connections=60', '-c', 'shared_buffers=32MB']
+    const args = [
+      '-D',
+      this.dataDir,
+      '-p',
+      String(this.port),
+      '-k',
+      this.dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=on',
+      '-c',
+      'synchronous_commit=on',
+      '-c',
+      'max_connections=60',
+      '-c',
+      'shared_buffers=32MB',
+    ]
     const child = spawn(join(this.binDir, 'postgres'), args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'], ...this.user })
     child.stdout.pipe(log)
     child.stderr.pipe(log)
@@ -133,7 +160,10 @@ export class PostgresServer {
     await waitFor(
       async () => {
         if (this.child !== child) throw new Error(`PostgreSQL exited during start; see ${join(this.dir, 'postgres.log')}`)
-        return this.run('pg_isready', ['-q', '-h', '127.0.0.1', '-p', String(this.port)]).then(() => true, () => false)
+        return this.run('pg_isready', ['-q', '-h', '127.0.0.1', '-p', String(this.port)]).then(
+          () => true,
+          () => false,
+        )
       },
       this.startTimeoutMs,
       'PostgreSQL to accept connections',
@@ -194,7 +224,8 @@ export function usePostgresServer(options: PostgresServerOptions = {}): () => Po
     await server?.stop()
   })
   return () => {
-    if (server === undefined) throw new Error('the PostgreSQL server is not running (usePostgresServer must be called at the top level of a test file)')
+    if (server === undefined)
+      throw new Error('the PostgreSQL server is not running (usePostgresServer must be called at the top level of a test file)')
     return server
   }
 }

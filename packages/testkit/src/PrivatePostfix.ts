@@ -63,33 +63,36 @@ export class PrivatePostfix {
     const uid = Number(execFileSync('id', ['-u', 'postfix']).toString().trim())
     chownSync(join(this.dir, 'data'), uid, -1)
     const d = this.dir
-    writeFileSync(join(d, 'main.cf'), [
-      'compatibility_level = 3.6',
-      `config_directory = ${d}`,
-      `queue_directory = ${d}/queue`,
-      `data_directory = ${d}/data`,
-      'mail_owner = postfix',
-      'setgid_group = postdrop',
-      'inet_interfaces = loopback-only',
-      'inet_protocols = ipv4',
-      'myhostname = mta.test',
-      'mydomain = mta.test',
-      'myorigin = mta.test',
-      'mydestination =',
-      'local_transport = error:no local delivery here',
-      `default_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
-      `relay_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
-      // a 4xx is retried within seconds, not minutes
-      'queue_run_delay = 1s',
-      'minimal_backoff_time = 1s',
-      'maximal_backoff_time = 2s',
-      'lmtp_connection_cache_on_demand = no',
-      `maillog_file = ${d}/maillog`,
-      `maillog_file_prefixes = ${d}`,
-      'smtputf8_enable = no',
-      'biff = no',
-      '',
-    ].join('\n'))
+    writeFileSync(
+      join(d, 'main.cf'),
+      [
+        'compatibility_level = 3.6',
+        `config_directory = ${d}`,
+        `queue_directory = ${d}/queue`,
+        `data_directory = ${d}/data`,
+        'mail_owner = postfix',
+        'setgid_group = postdrop',
+        'inet_interfaces = loopback-only',
+        'inet_protocols = ipv4',
+        'myhostname = mta.test',
+        'mydomain = mta.test',
+        'myorigin = mta.test',
+        'mydestination =',
+        'local_transport = error:no local delivery here',
+        `default_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
+        `relay_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
+        // a 4xx is retried within seconds, not minutes
+        'queue_run_delay = 1s',
+        'minimal_backoff_time = 1s',
+        'maximal_backoff_time = 2s',
+        'lmtp_connection_cache_on_demand = no',
+        `maillog_file = ${d}/maillog`,
+        `maillog_file_prefixes = ${d}`,
+        'smtputf8_enable = no',
+        'biff = no',
+        '',
+      ].join('\n'),
+    )
     writeFileSync(join(d, 'master.cf'), MASTER_CF)
   }
 
@@ -120,7 +123,9 @@ export class PrivatePostfix {
   /** Hands a message to Postfix as a local program would (`sendmail -C dir -f from to…`). */
   async sendmail(from: string, to: string[], message: string | Uint8Array): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const child = execFile('sendmail', ['-C', this.dir, '-i', '-f', from, '--', ...to], (err, _out, stderr) => (err ? reject(new Error(`sendmail failed: ${String(err)} ${stderr}`)) : resolve()))
+      const child = execFile('sendmail', ['-C', this.dir, '-i', '-f', from, '--', ...to], (err, _out, stderr) =>
+        err ? reject(new Error(`sendmail failed: ${String(err)} ${stderr}`)) : resolve(),
+      )
       child.stdin!.end(typeof message === 'string' ? Buffer.from(message, 'latin1') : message)
     })
   }
@@ -132,7 +137,10 @@ export class PrivatePostfix {
 
   /** Log lines of the delivery attempts (`status=sent|deferred|bounced`) of one recipient. */
   outcomes(rcpt: string): string[] {
-    return this.log().split('\n').filter((l) => l.includes(`to=<${rcpt}>`) && / status=/.test(l)).map((l) => / status=(\w+)/.exec(l)![1]!)
+    return this.log()
+      .split('\n')
+      .filter((l) => l.includes(`to=<${rcpt}>`) && / status=/.test(l))
+      .map((l) => / status=(\w+)/.exec(l)![1]!)
   }
 
   /**
@@ -147,7 +155,9 @@ export class PrivatePostfix {
 
   /** Number of delivery attempts with `status=<status>` logged so far (every recipient). */
   count(status: 'sent' | 'deferred' | 'bounced'): number {
-    return this.log().split('\n').filter((l) => l.includes(` status=${status} `)).length
+    return this.log()
+      .split('\n')
+      .filter((l) => l.includes(` status=${status} `)).length
   }
 
   /** Stops Postfix (`postfix stop`, then SIGKILL to whatever is left) and removes its directory. */

@@ -95,7 +95,15 @@ export class SimCluster {
     const r: SimReplica = { id, slot, doc, mailbox: undefined as unknown as Mailbox, durable: [], up: true, lastUidNext: 0 }
     this.replicas.set(id, r)
     this.wire(r)
-    r.mailbox = openMailbox(doc, { replica: id, slot, stride: this.stride, uidValidity: 4242, create: slot !== undefined, now: this.now, randomBytes: this.randomBytes })
+    r.mailbox = openMailbox(doc, {
+      replica: id,
+      slot,
+      stride: this.stride,
+      uidValidity: 4242,
+      create: slot !== undefined,
+      now: this.now,
+      randomBytes: this.randomBytes,
+    })
   }
 
   /** Durable-before-send: every update is stored, then relayed on each live link but its source. */
@@ -113,7 +121,15 @@ export class SimCluster {
   }
 
   private addLink(a: string, b: string): void {
-    this.links.push({ a, b, up: true, queues: new Map([[a, []], [b, []]]) })
+    this.links.push({
+      a,
+      b,
+      up: true,
+      queues: new Map([
+        [a, []],
+        [b, []],
+      ]),
+    })
   }
 
   link(a: string, b: string): Link | undefined {
@@ -143,7 +159,8 @@ export class SimCluster {
     if (busy.length === 0) return false
     const [l, to] = busy[prng.uint32(this.gen, 0, busy.length - 1)]!
     const q = l.queues.get(to)!
-    const i = reorder && q.length > 1 && prng.bool(this.gen) && prng.uint32(this.gen, 0, 4) === 0 ? prng.uint32(this.gen, 1, q.length - 1) : 0
+    const i =
+      reorder && q.length > 1 && prng.bool(this.gen) && prng.uint32(this.gen, 0, 4) === 0 ? prng.uint32(this.gen, 1, q.length - 1) : 0
     const [u] = q.splice(i, 1)
     const from = l.a === to ? l.b : l.a
     Y.applyUpdate(this.replicas.get(to)!.doc, u!, from)
@@ -167,7 +184,15 @@ export class SimCluster {
     r.durable = []
     this.wire(r)
     Y.applyUpdate(doc, saved, 'disk')
-    r.mailbox = openMailbox(doc, { replica: id, slot: r.slot, stride: this.stride, uidValidity: 4242, create: r.slot !== undefined, now: this.now, randomBytes: this.randomBytes })
+    r.mailbox = openMailbox(doc, {
+      replica: id,
+      slot: r.slot,
+      stride: this.stride,
+      uidValidity: 4242,
+      create: r.slot !== undefined,
+      now: this.now,
+      randomBytes: this.randomBytes,
+    })
     for (const l of this.links) if ((l.a === id || l.b === id) && l.up) this.heal(l)
   }
 
@@ -186,7 +211,8 @@ export class SimCluster {
       this.deliverAll()
       view = r.mailbox.expose({ below: res })
     } else view = r.mailbox.expose()
-    if (view.uidNext < r.lastUidNext) throw new InvariantViolation('S5', `node ${r.id} UIDNEXT went back ${r.lastUidNext} -> ${view.uidNext}`)
+    if (view.uidNext < r.lastUidNext)
+      throw new InvariantViolation('S5', `node ${r.id} UIDNEXT went back ${r.lastUidNext} -> ${view.uidNext}`)
     r.lastUidNext = view.uidNext
     const before = c.client.duplicates.length
     c.client.sync(view)
@@ -194,7 +220,10 @@ export class SimCluster {
       const info = r.mailbox.message(guid)!
       const old = info.bindings.find((b) => b.uid === oldUid)
       if (old === undefined || old.valid || old.seenBy.length === 0) {
-        throw new InvariantViolation('C3', `client ${c.client.name} re-downloaded ${guid} (${oldUid} -> ${info.uid}) without a duplicate-on-seen fixup`)
+        throw new InvariantViolation(
+          'C3',
+          `client ${c.client.name} re-downloaded ${guid} (${oldUid} -> ${info.uid}) without a duplicate-on-seen fixup`,
+        )
       }
     }
   }
@@ -228,7 +257,8 @@ export class SimCluster {
   supersededByOracle(): Set<string> {
     const stamp = new Map<string, [number, number]>()
     for (const f of this.replicas.get('N0')!.doc.getArray<unknown[]>(MAILBOX_LOG).toArray()) {
-      if (Array.isArray(f) && f[0] === 'm' && this.delivered.has(f[1] as string)) stamp.set(f[1] as string, [f[6] as number, f[7] as number])
+      if (Array.isArray(f) && f[0] === 'm' && this.delivered.has(f[1] as string))
+        stamp.set(f[1] as string, [f[6] as number, f[7] as number])
     }
     const out = new Set<string>()
     for (const [g, key] of this.delivered) {
@@ -258,7 +288,11 @@ export class SimCluster {
       }
       for (const [key, ws] of winners) {
         const want = ws.filter((g) => !this.expunged.has(g)).length
-        if ((shown.get(key) ?? 0) !== want) throw new InvariantViolation('C2', `node ${id}: delivery key ${key.slice(0, 12)} shows ${shown.get(key) ?? 0} live copies, want ${want}`)
+        if ((shown.get(key) ?? 0) !== want)
+          throw new InvariantViolation(
+            'C2',
+            `node ${id}: delivery key ${key.slice(0, 12)} shows ${shown.get(key) ?? 0} live copies, want ${want}`,
+          )
       }
     }
   }

@@ -5,7 +5,12 @@ import * as Y from 'yjs'
  * under `client` (default the doc's own): what a hostile or buggy replica can put in an
  * update, whatever the Y.Array API would write.
  */
-export function writeRawItem(doc: Y.Doc, root: string, content: Y.Item['content'], opts: { client?: number; parentSub?: string } = {}): void {
+export function writeRawItem(
+  doc: Y.Doc,
+  root: string,
+  content: Y.Item['content'],
+  opts: { client?: number; parentSub?: string } = {},
+): void {
   const saved = doc.clientID
   if (opts.client !== undefined) doc.clientID = opts.client
   try {
@@ -15,7 +20,16 @@ export function writeRawItem(doc: Y.Doc, root: string, content: Y.Item['content'
       while (last !== null && last.right !== null) last = last.right
       const sub = opts.parentSub ?? null
       const left = sub === null ? last : null
-      const item = new Y.Item(Y.createID(doc.clientID, Y.getState(doc.store, doc.clientID)), left, left?.lastId ?? null, null, null, parent, sub, content)
+      const item = new Y.Item(
+        Y.createID(doc.clientID, Y.getState(doc.store, doc.clientID)),
+        left,
+        left?.lastId ?? null,
+        null,
+        null,
+        parent,
+        sub,
+        content,
+      )
       item.integrate(tr, 0)
     })
   } finally {

@@ -100,7 +100,12 @@ export function runSchedule(seed: number, steps: number, onFail?: (sim: SimClust
       const s = sim.replicas.get(id)!.mailbox.stats
       fixups += s.fixupsSilent + s.fixupsDuplicate
     }
-    return { fixups, duplicates: sim.clients.reduce((a, c) => a + c.client.duplicates.length, 0), deliveries: sim.delivered.size, superseded }
+    return {
+      fixups,
+      duplicates: sim.clients.reduce((a, c) => a + c.client.duplicates.length, 0),
+      deliveries: sim.delivered.size,
+      superseded,
+    }
   } catch (e) {
     onFail?.(sim)
     throw e
@@ -108,4 +113,3 @@ export function runSchedule(seed: number, steps: number, onFail?: (sim: SimClust
     sim.destroy()
   }
 }
-

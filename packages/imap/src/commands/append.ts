@@ -19,18 +19,28 @@ export const append: CommandSpec<AppendCommand> = {
     const handle = await session.account!.open(name)
     if (handle === undefined) throw no(`No mailbox ${name}`, 'TRYCREATE')
     try {
-      const { guids, view } = await handle.append(messages.map((m) => ({ raw: m.raw, flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) })))
+      const { guids, view } = await handle.append(
+        messages.map((m) => ({ raw: m.raw, flags: m.flags, ...(m.date !== undefined ? { internalDate: m.date } : {}) })),
+      )
       const infos = guids.map((g) => handle.message(g))
       // a mail client lists what it just saved: parse the envelopes now, after the reply is out,
       // while the bytes are in memory (Dovecot fills its index cache at save time the same way)
       const cache = session.context.cache
-      setImmediate(() => messages.forEach((m, i) => {
-        const hash = infos[i]?.hash
-        if (hash === undefined || hash === '') return
-        // nobody awaits this: a failure must be logged, not become an unhandled rejection
-        cache.envelope(hash, m.raw).then((env) => cache.envelopeToken(hash, env)).catch((e: unknown) => session.context.logError('envelope warm-up', e))
-      }))
-      const uids = exposedSet(view, infos.map((info) => info?.uid))
+      setImmediate(() =>
+        messages.forEach((m, i) => {
+          const hash = infos[i]?.hash
+          if (hash === undefined || hash === '') return
+          // nobody awaits this: a failure must be logged, not become an unhandled rejection
+          cache
+            .envelope(hash, m.raw)
+            .then((env) => cache.envelopeToken(hash, env))
+            .catch((e: unknown) => session.context.logError('envelope warm-up', e))
+        }),
+      )
+      const uids = exposedSet(
+        view,
+        infos.map((info) => info?.uid),
+      )
       if (uids === undefined) return { text: 'APPEND completed' }
       return { text: 'APPEND completed', code: { code: 'APPENDUID', uidValidity: view.uidValidity, uids } }
     } finally {

@@ -26,11 +26,18 @@ export const copy: CommandSpec<CopyCommand> = {
     if (dest === undefined) throw no(`No mailbox ${target}`, 'TRYCREATE')
     try {
       if (sources.length === 0) return { text: `${cmd.name} completed, no messages` }
-      const { guids: copies, view } = await handle.copyTo(dest, sources.map((e) => e.guid))
-      const destination = exposedSet(view, copies.map((g) => dest.message(g)?.uid))
-      const code: ResponseCode | undefined = destination !== undefined
-        ? { code: 'COPYUID', uidValidity: view.uidValidity, source: orderedSet(sources.map((e) => e.uid)), destination }
-        : undefined
+      const { guids: copies, view } = await handle.copyTo(
+        dest,
+        sources.map((e) => e.guid),
+      )
+      const destination = exposedSet(
+        view,
+        copies.map((g) => dest.message(g)?.uid),
+      )
+      const code: ResponseCode | undefined =
+        destination !== undefined
+          ? { code: 'COPYUID', uidValidity: view.uidValidity, source: orderedSet(sources.map((e) => e.uid)), destination }
+          : undefined
       if (cmd.name === 'COPY') return { text: 'COPY completed', ...(code !== undefined ? { code } : {}) }
       await handle.expunge(sources.map((e) => e.guid))
       if (code !== undefined) await session.untaggedStatus('OK', 'Messages copied', code)

@@ -10,7 +10,8 @@ export function storableFlags(flags: readonly string[]): string[] {
   for (const f of flags) {
     if (f.toLowerCase() === '\\recent') continue
     if (!isWireFlag(f)) throw bad(`Invalid flag ${f}`)
-    if (f.startsWith('\\') && !['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'].includes(f)) throw bad(`Unknown system flag ${f}`)
+    if (f.startsWith('\\') && !['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'].includes(f))
+      throw bad(`Unknown system flag ${f}`)
     if (!out.includes(f)) out.push(f)
   }
   return out

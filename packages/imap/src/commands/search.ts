@@ -176,7 +176,16 @@ export const search: CommandSpec<SearchCommand> = {
           parsed = await session.context.cache.get(info.hash, raw)
         }
       }
-      const c: Candidate = { seq, uid: e.uid, count, maxUid, info, modseq: handle.modseq.of(e.uid), ...(raw !== undefined ? { raw } : {}), ...(parsed !== undefined ? { parsed } : {}) }
+      const c: Candidate = {
+        seq,
+        uid: e.uid,
+        count,
+        maxUid,
+        info,
+        modseq: handle.modseq.of(e.uid),
+        ...(raw !== undefined ? { raw } : {}),
+        ...(parsed !== undefined ? { parsed } : {}),
+      }
       if (cmd.criteria.every((k) => matches(k, c, now))) hits.push({ seq, uid: e.uid, modseq: c.modseq })
     }
     // Ascending either way: sequence numbers and UIDs grow together.

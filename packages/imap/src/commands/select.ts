@@ -47,7 +47,12 @@ export const select: CommandSpec<SelectCommand> = {
     const flags = tracker.flagList
     const out: Array<Promise<void>> = []
     out.push(session.untagged([atom('FLAGS'), wireFlagList(flags)]))
-    out.push(session.untaggedStatus('OK', readOnly ? 'No permanent flags in a read-only mailbox' : 'Flags permitted', { code: 'PERMANENTFLAGS', flags: readOnly ? [] : [...flags, '\\*'] }))
+    out.push(
+      session.untaggedStatus('OK', readOnly ? 'No permanent flags in a read-only mailbox' : 'Flags permitted', {
+        code: 'PERMANENTFLAGS',
+        flags: readOnly ? [] : [...flags, '\\*'],
+      }),
+    )
     out.push(session.untagged([num(tracker.count), atom('EXISTS')]))
     out.push(session.untagged([num(0), atom('RECENT')]))
     if (firstUnseen > 0) out.push(session.untaggedStatus('OK', 'First unseen message', { code: 'UNSEEN', value: firstUnseen }))
@@ -64,7 +69,11 @@ export const select: CommandSpec<SelectCommand> = {
         if (q.knownUids !== undefined && !q.knownUids.contains(e.uid, tracker.maxUid)) continue
         const modseq = handle.modseq.of(e.uid)
         if (modseq <= q.modSeq) continue
-        const items: Array<[string, Token]> = [['UID', num(e.uid)], ['FLAGS', wireFlagList(e.flags)], ['MODSEQ', list([num(modseq)])]]
+        const items: Array<[string, Token]> = [
+          ['UID', num(e.uid)],
+          ['FLAGS', wireFlagList(e.flags)],
+          ['MODSEQ', list([num(modseq)])],
+        ]
         await session.send(encodeFetch(seq, items))
       }
     }

@@ -50,9 +50,14 @@ export const store: CommandSpec<StoreCommand> = {
       const items: Array<[string, Token]> = []
       if (!cmd.silent) items.push(['FLAGS', wireFlagList(now)])
       if (cmd.uid || (session.condstore && items.length === 0)) items.push(['UID', num(e.uid)])
-      if (session.condstore && (!cmd.silent || cmd.unchangedSince !== undefined)) items.push(['MODSEQ', list([num(handle.modseq.of(e.uid))])])
+      if (session.condstore && (!cmd.silent || cmd.unchangedSince !== undefined))
+        items.push(['MODSEQ', list([num(handle.modseq.of(e.uid))])])
       if (!cmd.silent || items.some(([k]) => k === 'MODSEQ')) await session.send(encodeFetch(seq, items))
     }
-    if (modified.length > 0) return { text: 'Some messages were changed by someone else and were not stored', code: { code: 'MODIFIED', set: SequenceSet.fromNumbers(modified) } }
+    if (modified.length > 0)
+      return {
+        text: 'Some messages were changed by someone else and were not stored',
+        code: { code: 'MODIFIED', set: SequenceSet.fromNumbers(modified) },
+      }
   },
 }

@@ -126,7 +126,10 @@ async function split(raw: Buffer, base: number): Promise<{ root: Building; nodes
 }
 
 /** Media type defaults of RFC 2045 5.2 / RFC 2046 5.1.5. */
-function mediaType(b: Building, fields: HeaderField[]): { type: string; subtype: string; params: Record<string, string>; explicit: boolean } {
+function mediaType(
+  b: Building,
+  fields: HeaderField[],
+): { type: string; subtype: string; params: Record<string, string>; explicit: boolean } {
   const line = fields.find((f) => f.key === 'content-type')
   const parentDigest = b.parent?.node.multipart === 'digest'
   const fallback = parentDigest ? { type: 'message', subtype: 'rfc822' } : { type: 'text', subtype: 'plain' }
@@ -184,7 +187,11 @@ function addresses(fields: HeaderField[], key: string): Address[] | undefined {
     const at = address.lastIndexOf('@')
     // postal-mime decodes encoded words; the envelope carries header text, so re-encode.
     const n = name.length === 0 ? undefined : ASCII.test(name) ? name : libmime.encodeWord(name, 'Q')
-    return { ...(n !== undefined ? { name: n } : {}), mailbox: at < 0 ? address : address.slice(0, at), host: at < 0 ? '.MISSING-HOST-NAME.' : address.slice(at + 1) }
+    return {
+      ...(n !== undefined ? { name: n } : {}),
+      mailbox: at < 0 ? address : address.slice(0, at),
+      host: at < 0 ? '.MISSING-HOST-NAME.' : address.slice(at + 1),
+    }
   }
   for (const a of parsed) {
     if ('group' in a && a.group !== undefined) {
@@ -229,7 +236,13 @@ interface Budget {
 }
 
 /** Builds the tree and structure of `raw[base, base + slice.length)`. */
-async function build(raw: Buffer, slice: Buffer, base: number, depth: number, budget: Budget): Promise<{ part: MimePart; structure: BodyStructure; envelope: Envelope }> {
+async function build(
+  raw: Buffer,
+  slice: Buffer,
+  base: number,
+  depth: number,
+  budget: Budget,
+): Promise<{ part: MimePart; structure: BodyStructure; envelope: Envelope }> {
   const { root, nodes } = await split(slice, base)
   budget.parts += nodes
   const convert = async (b: Building): Promise<{ part: MimePart; structure: BodyStructure }> => {
@@ -237,7 +250,14 @@ async function build(raw: Buffer, slice: Buffer, base: number, depth: number, bu
     const mt = mediaType(b, fields)
     const ext = {
       ...(disposition(fields) !== undefined ? { disposition: disposition(fields)! } : {}),
-      ...(first(fields, 'content-language') !== undefined ? { language: first(fields, 'content-language')!.split(',').map((s) => s.trim()).filter((s) => s.length > 0) } : {}),
+      ...(first(fields, 'content-language') !== undefined
+        ? {
+            language: first(fields, 'content-language')!
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s.length > 0),
+          }
+        : {}),
       ...(first(fields, 'content-location') !== undefined ? { location: first(fields, 'content-location')! } : {}),
     }
     const params = wireParams(mt.params)
@@ -245,7 +265,15 @@ async function build(raw: Buffer, slice: Buffer, base: number, depth: number, bu
       const kids = []
       for (const c of b.children) kids.push(await convert(c))
       return {
-        part: { start: b.start, bodyStart: b.bodyStart, end: b.end, type: mt.type, subtype: mt.subtype, children: kids.map((k) => k.part), multipart: true },
+        part: {
+          start: b.start,
+          bodyStart: b.bodyStart,
+          end: b.end,
+          type: mt.type,
+          subtype: mt.subtype,
+          children: kids.map((k) => k.part),
+          multipart: true,
+        },
         structure: { parts: kids.map((k) => k.structure), subtype: mt.subtype, ...(params.length > 0 ? { params } : {}), ...ext },
       }
     }
@@ -280,9 +308,21 @@ function fallback(raw: Buffer): ParsedMessage {
   const lf = raw.indexOf('\n\n')
   const ends = [crlf < 0 ? -1 : crlf + 4, lf < 0 ? -1 : lf + 2].filter((n) => n >= 0)
   const bodyStart = ends.length > 0 ? Math.min(...ends) : raw.length
-  const root: MimePart = { start: 0, bodyStart, end: raw.length, type: 'application', subtype: 'octet-stream', children: [], multipart: false }
+  const root: MimePart = {
+    start: 0,
+    bodyStart,
+    end: raw.length,
+    type: 'application',
+    subtype: 'octet-stream',
+    children: [],
+    multipart: false,
+  }
   const fields = headerFields(raw.subarray(0, bodyStart))
-  return { root, envelope: envelopeOf(fields), structure: { type: 'application', subtype: 'octet-stream', encoding: '7BIT', size: raw.length - bodyStart } }
+  return {
+    root,
+    envelope: envelopeOf(fields),
+    structure: { type: 'application', subtype: 'octet-stream', encoding: '7BIT', size: raw.length - bodyStart },
+  }
 }
 
 /**

@@ -42,7 +42,8 @@ function leafText(raw: Buffer, part: MimePart): string {
   const charset = ct === undefined ? undefined : libmime.parseHeaderValue(fieldValue(ct.line)).params.charset
   const body = raw.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + MAX_TEXT))
   const encoding = cte === undefined ? '' : fieldValue(cte.line).toLowerCase()
-  const bytes = encoding === 'base64' ? Buffer.from(body.toString('latin1'), 'base64') : encoding === 'quoted-printable' ? decodeQp(body) : body
+  const bytes =
+    encoding === 'base64' ? Buffer.from(body.toString('latin1'), 'base64') : encoding === 'quoted-printable' ? decodeQp(body) : body
   return charsetDecode(bytes, charset)
 }
 

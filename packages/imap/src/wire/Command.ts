@@ -120,7 +120,23 @@ export interface ExpungeCommand {
 
 /** A SEARCH key (RFC 9051 6.4.4 `search-key`, plus CONDSTORE MODSEQ and WITHIN YOUNGER/OLDER). */
 export type SearchKey =
-  | { readonly type: 'ALL' | 'ANSWERED' | 'DELETED' | 'DRAFT' | 'FLAGGED' | 'NEW' | 'OLD' | 'RECENT' | 'SEEN' | 'UNANSWERED' | 'UNDELETED' | 'UNDRAFT' | 'UNFLAGGED' | 'UNSEEN' }
+  | {
+      readonly type:
+        | 'ALL'
+        | 'ANSWERED'
+        | 'DELETED'
+        | 'DRAFT'
+        | 'FLAGGED'
+        | 'NEW'
+        | 'OLD'
+        | 'RECENT'
+        | 'SEEN'
+        | 'UNANSWERED'
+        | 'UNDELETED'
+        | 'UNDRAFT'
+        | 'UNFLAGGED'
+        | 'UNSEEN'
+    }
   | { readonly type: 'KEYWORD' | 'UNKEYWORD'; readonly flag: string }
   | { readonly type: 'BCC' | 'BODY' | 'CC' | 'FROM' | 'SUBJECT' | 'TEXT' | 'TO'; readonly value: string }
   | { readonly type: 'HEADER'; readonly field: string; readonly value: string }
@@ -130,7 +146,11 @@ export type SearchKey =
   /** Seconds relative to now (RFC 5032). */
   | { readonly type: 'YOUNGER' | 'OLDER'; readonly seconds: number }
   | { readonly type: 'UID' | 'SEQUENCE'; readonly set: SequenceSet }
-  | { readonly type: 'MODSEQ'; readonly modSeq: ModSeq; readonly entry?: { readonly name: string; readonly entryType: 'priv' | 'shared' | 'all' } }
+  | {
+      readonly type: 'MODSEQ'
+      readonly modSeq: ModSeq
+      readonly entry?: { readonly name: string; readonly entryType: 'priv' | 'shared' | 'all' }
+    }
   | { readonly type: 'NOT'; readonly key: SearchKey }
   | { readonly type: 'OR'; readonly left: SearchKey; readonly right: SearchKey }
   /** A parenthesised list: all keys must match. */
@@ -149,8 +169,17 @@ export interface SearchCommand {
 
 /** FETCH attributes without arguments. `BODY` is the non-extensible body structure. */
 export type FetchAttribute =
-  | 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'UID' | 'MODSEQ'
-  | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT'
+  | 'FLAGS'
+  | 'INTERNALDATE'
+  | 'RFC822.SIZE'
+  | 'ENVELOPE'
+  | 'BODYSTRUCTURE'
+  | 'BODY'
+  | 'UID'
+  | 'MODSEQ'
+  | 'RFC822'
+  | 'RFC822.HEADER'
+  | 'RFC822.TEXT'
 
 /** A `section` of BODY[...] (RFC 9051 6.4.5): `part` is the dotted part path, empty for the whole message. */
 export interface BodySection {
@@ -164,11 +193,11 @@ export interface BodySection {
 export type FetchItem =
   | { readonly type: FetchAttribute }
   | {
-    readonly type: 'BODY[]'
-    readonly peek: boolean
-    readonly section: BodySection
-    readonly partial?: { readonly offset: number; readonly length: number }
-  }
+      readonly type: 'BODY[]'
+      readonly peek: boolean
+      readonly section: BodySection
+      readonly partial?: { readonly offset: number; readonly length: number }
+    }
 
 /**
  * FETCH / UID FETCH. Macros (ALL, FAST, FULL) are expanded into `items` and named in `macro`.
@@ -223,6 +252,20 @@ export interface IdCommand {
 
 /** Every command {@link parseCommand} can return, discriminated by `name`. */
 export type Command =
-  | SimpleCommand | AuthenticateCommand | LoginCommand | SelectCommand | MailboxCommand | RenameCommand
-  | ListCommand | LsubCommand | StatusCommand | AppendCommand | ExpungeCommand | SearchCommand
-  | FetchCommand | StoreCommand | CopyCommand | EnableCommand | IdCommand
+  | SimpleCommand
+  | AuthenticateCommand
+  | LoginCommand
+  | SelectCommand
+  | MailboxCommand
+  | RenameCommand
+  | ListCommand
+  | LsubCommand
+  | StatusCommand
+  | AppendCommand
+  | ExpungeCommand
+  | SearchCommand
+  | FetchCommand
+  | StoreCommand
+  | CopyCommand
+  | EnableCommand
+  | IdCommand

@@ -146,7 +146,12 @@ export class CommandReader {
 
   /** Bytes currently held for the command in progress. */
   get bufferedBytes(): number {
-    return this.#line.length + this.#literal.length + this.#lines.reduce((n, l) => n + l.length, 0) + this.#literals.reduce((n, l) => n + l.length, 0)
+    return (
+      this.#line.length +
+      this.#literal.length +
+      this.#lines.reduce((n, l) => n + l.length, 0) +
+      this.#literals.reduce((n, l) => n + l.length, 0)
+    )
   }
 
   /** Whether a command has started but not yet completed. */
@@ -190,7 +195,9 @@ export class CommandReader {
       const lf = data.indexOf(LF, i)
       const stop = lf < 0 ? data.length : lf
       if (this.#mode === 'discardLine') {
-        this.#discardTail = (this.#discardTail + data.toString('latin1', Math.max(i, stop - MAX_LITERAL_MARKER), stop)).slice(-MAX_LITERAL_MARKER)
+        this.#discardTail = (this.#discardTail + data.toString('latin1', Math.max(i, stop - MAX_LITERAL_MARKER), stop)).slice(
+          -MAX_LITERAL_MARKER,
+        )
         i = stop
         if (lf >= 0) {
           i = lf + 1
@@ -258,7 +265,12 @@ export class CommandReader {
     const synchronizing = marker[2] !== '+'
     const newSize = this.#commandSize + line.length + size
     if (size > this.#maxLiteral) {
-      this.#fail({ code: 'LITERAL_TOO_BIG', message: `Literal of ${size} bytes exceeds the ${this.#maxLiteral} byte limit`, tag: this.#tag, synchronizing })
+      this.#fail({
+        code: 'LITERAL_TOO_BIG',
+        message: `Literal of ${size} bytes exceeds the ${this.#maxLiteral} byte limit`,
+        tag: this.#tag,
+        synchronizing,
+      })
     } else if (newSize > this.#maxCommand) {
       this.#fail({ code: 'COMMAND_TOO_BIG', message: `Command exceeds the ${this.#maxCommand} byte limit`, tag: this.#tag, synchronizing })
     }

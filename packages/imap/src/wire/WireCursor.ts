@@ -3,7 +3,10 @@ import type { CommandFrame } from './CommandReader.ts'
 /** A syntax error found by the parser; `parseCommand` turns it into a `{ ok: false }` result. */
 export class ParseError extends Error {
   override readonly name = 'ParseError'
-  constructor(message: string, readonly code?: 'BADCHARSET') {
+  constructor(
+    message: string,
+    readonly code?: 'BADCHARSET',
+  ) {
     super(message)
   }
 }
@@ -65,7 +68,8 @@ export class WireCursor {
   }
 
   fail(message: string): never {
-    const at = this.#pos >= this.#line.length ? 'at end of line' : `at "${printable(this.#line.toString('latin1', this.#pos, this.#pos + 12))}"`
+    const at =
+      this.#pos >= this.#line.length ? 'at end of line' : `at "${printable(this.#line.toString('latin1', this.#pos, this.#pos + 12))}"`
     throw new ParseError(`${message} ${at}`)
   }
 

@@ -53,6 +53,8 @@ export function parseDateTime(text: string): Date | undefined {
 
 /** Formats an instant as an IMAP `date-time` in UTC, e.g. `05-Jul-1996 09:44:25 +0000` (no quotes). */
 export function formatDateTime(date: Date): string {
-  return `${pad(date.getUTCDate())}-${MONTHS[date.getUTCMonth()]}-${pad(date.getUTCFullYear(), 4)} ` +
+  return (
+    `${pad(date.getUTCDate())}-${MONTHS[date.getUTCMonth()]}-${pad(date.getUTCFullYear(), 4)} ` +
     `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`
+  )
 }

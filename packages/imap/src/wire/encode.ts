@@ -58,7 +58,8 @@ export const NIL: Token = { kind: 'nil' }
 
 /** A non-negative integer (number or bigint for mod-sequences); RangeError otherwise. */
 export function num(value: number | bigint): Token {
-  if (typeof value === 'number' ? !Number.isSafeInteger(value) || value < 0 : value < 0n) throw new RangeError(`not a non-negative integer: ${value}`)
+  if (typeof value === 'number' ? !Number.isSafeInteger(value) || value < 0 : value < 0n)
+    throw new RangeError(`not a non-negative integer: ${value}`)
   return { kind: 'number', value }
 }
 
@@ -224,12 +225,36 @@ export type ResponseCode =
   | { readonly code: 'BADCHARSET'; readonly charsets?: readonly string[] }
   | { readonly code: 'MODIFIED'; readonly set: SequenceSet }
   | {
-    readonly code:
-      | 'ALERT' | 'TRYCREATE' | 'READ-ONLY' | 'READ-WRITE' | 'PARSE' | 'NOMODSEQ' | 'UIDNOTSTICKY' | 'CLOSED' | 'TOOBIG'
-      | 'AUTHENTICATIONFAILED' | 'AUTHORIZATIONFAILED' | 'EXPIRED' | 'PRIVACYREQUIRED' | 'CONTACTADMIN' | 'NOPERM' | 'INUSE'
-      | 'EXPUNGEISSUED' | 'CORRUPTION' | 'SERVERBUG' | 'CLIENTBUG' | 'CANNOT' | 'LIMIT' | 'OVERQUOTA' | 'ALREADYEXISTS'
-      | 'NONEXISTENT' | 'UNAVAILABLE' | 'HASCHILDREN' | 'UNKNOWN-CTE'
-  }
+      readonly code:
+        | 'ALERT'
+        | 'TRYCREATE'
+        | 'READ-ONLY'
+        | 'READ-WRITE'
+        | 'PARSE'
+        | 'NOMODSEQ'
+        | 'UIDNOTSTICKY'
+        | 'CLOSED'
+        | 'TOOBIG'
+        | 'AUTHENTICATIONFAILED'
+        | 'AUTHORIZATIONFAILED'
+        | 'EXPIRED'
+        | 'PRIVACYREQUIRED'
+        | 'CONTACTADMIN'
+        | 'NOPERM'
+        | 'INUSE'
+        | 'EXPUNGEISSUED'
+        | 'CORRUPTION'
+        | 'SERVERBUG'
+        | 'CLIENTBUG'
+        | 'CANNOT'
+        | 'LIMIT'
+        | 'OVERQUOTA'
+        | 'ALREADYEXISTS'
+        | 'NONEXISTENT'
+        | 'UNAVAILABLE'
+        | 'HASCHILDREN'
+        | 'UNKNOWN-CTE'
+    }
 
 /** The bracketed code, e.g. `[COPYUID 38505 304,319:320 3956:3958]`. */
 export function encodeResponseCode(rc: ResponseCode): string {
@@ -250,7 +275,9 @@ export function encodeResponseCode(rc: ResponseCode): string {
       case 'PERMANENTFLAGS':
         return `PERMANENTFLAGS (${rc.flags.map((f) => checkedAtom(f)).join(' ')})`
       case 'BADCHARSET':
-        return rc.charsets === undefined || rc.charsets.length === 0 ? 'BADCHARSET' : `BADCHARSET (${rc.charsets.map((c) => checkedAtom(c)).join(' ')})`
+        return rc.charsets === undefined || rc.charsets.length === 0
+          ? 'BADCHARSET'
+          : `BADCHARSET (${rc.charsets.map((c) => checkedAtom(c)).join(' ')})`
       case 'MODIFIED':
         return `MODIFIED ${rc.set.toString()}`
       default:
@@ -362,8 +389,16 @@ function addressList(addresses: readonly Address[] | undefined): Token {
 /** The ENVELOPE structure (RFC 9051 `envelope`). */
 export function encodeEnvelope(e: Envelope): Token {
   return list([
-    nstr(e.date), nstr(e.subject), addressList(e.from), addressList(e.sender), addressList(e.replyTo),
-    addressList(e.to), addressList(e.cc), addressList(e.bcc), nstr(e.inReplyTo), nstr(e.messageId),
+    nstr(e.date),
+    nstr(e.subject),
+    addressList(e.from),
+    addressList(e.sender),
+    addressList(e.replyTo),
+    addressList(e.to),
+    addressList(e.cc),
+    addressList(e.bcc),
+    nstr(e.inReplyTo),
+    nstr(e.messageId),
   ])
 }
 
@@ -380,7 +415,14 @@ function language(l: readonly string[] | undefined): Token {
   return l.length === 1 ? str(l[0] ?? '') : list(l.map(str))
 }
 
-const EMPTY_TEXT_PART: BodyStructure = { type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']], encoding: '7bit', size: 0, lines: 0 }
+const EMPTY_TEXT_PART: BodyStructure = {
+  type: 'text',
+  subtype: 'plain',
+  params: [['charset', 'us-ascii']],
+  encoding: '7bit',
+  size: 0,
+  lines: 0,
+}
 
 /**
  * A `body` structure: `extensible` selects BODYSTRUCTURE (with extension data: md5,
@@ -396,7 +438,13 @@ export function encodeBodyStructure(body: BodyStructure, extensible: boolean): T
   }
   const type = body.type.toLowerCase()
   const items: Token[] = [
-    str(body.type), str(body.subtype), params(body.params), nstr(body.id), nstr(body.description), str(body.encoding), num(body.size),
+    str(body.type),
+    str(body.subtype),
+    params(body.params),
+    nstr(body.id),
+    nstr(body.description),
+    str(body.encoding),
+    num(body.size),
   ]
   if (type === 'message' && body.message !== undefined) {
     items.push(encodeEnvelope(body.message.envelope), encodeBodyStructure(body.message.body, extensible), num(body.lines ?? 0))

@@ -30,7 +30,17 @@ export type ParseResult = { readonly ok: true; readonly command: Command } | Par
 
 const SIMPLE = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'IDLE', 'NAMESPACE'])
 const UID_COMMANDS = new Set(['COPY', 'MOVE', 'FETCH', 'SEARCH', 'STORE', 'EXPUNGE'])
-const STATUS_ITEMS = new Set<string>(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'APPENDLIMIT'])
+const STATUS_ITEMS = new Set<string>([
+  'MESSAGES',
+  'RECENT',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'DELETED',
+  'SIZE',
+  'HIGHESTMODSEQ',
+  'APPENDLIMIT',
+])
 const SYSTEM_FLAGS = new Map(['Answered', 'Flagged', 'Deleted', 'Seen', 'Draft', 'Recent'].map((f) => [f.toUpperCase(), `\\${f}`]))
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
@@ -337,7 +347,16 @@ function parseStore(c: WireCursor, tag: string, uid: boolean): Command {
     while (c.trySp()) flags.push(flag(c))
   }
   const operation = action[1] === '+' ? 'add' : action[1] === '-' ? 'remove' : 'set'
-  return { tag, name: 'STORE', uid, sequenceSet, operation, silent: action[2] !== undefined, flags, ...(unchangedSince !== undefined ? { unchangedSince } : {}) }
+  return {
+    tag,
+    name: 'STORE',
+    uid,
+    sequenceSet,
+    operation,
+    silent: action[2] !== undefined,
+    flags,
+    ...(unchangedSince !== undefined ? { unchangedSince } : {}),
+  }
 }
 
 function parseId(c: WireCursor, tag: string): Command {

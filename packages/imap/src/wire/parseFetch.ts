@@ -2,7 +2,19 @@ import type { BodySection, FetchAttribute, FetchCommand, FetchItem, ModSeq } fro
 import type { WireCursor } from './WireCursor.ts'
 import { readSequenceSet } from './readSequenceSet.ts'
 
-const ATTRIBUTES = new Set<string>(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'])
+const ATTRIBUTES = new Set<string>([
+  'FLAGS',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'UID',
+  'MODSEQ',
+  'RFC822',
+  'RFC822.HEADER',
+  'RFC822.TEXT',
+])
 const MACROS: Record<string, readonly FetchAttribute[]> = {
   ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
   FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
@@ -48,7 +60,16 @@ export function parseFetch(c: WireCursor, tag: string, uid: boolean): FetchComma
     // RFC 7162 3.2.6: VANISHED only with UID FETCH and CHANGEDSINCE.
     if (vanished && (!uid || changedSince === undefined)) c.fail('VANISHED requires UID FETCH with CHANGEDSINCE')
   }
-  return { tag, name: 'FETCH', uid, sequenceSet, items, ...(macro !== undefined ? { macro } : {}), ...(changedSince !== undefined ? { changedSince } : {}), vanished }
+  return {
+    tag,
+    name: 'FETCH',
+    uid,
+    sequenceSet,
+    items,
+    ...(macro !== undefined ? { macro } : {}),
+    ...(changedSince !== undefined ? { changedSince } : {}),
+    vanished,
+  }
 }
 
 function fetchItem(c: WireCursor, name: string): FetchItem {

@@ -7,7 +7,22 @@ import { readSequenceSet } from './readSequenceSet.ts'
 // Bounds recursion on hostile input such as thousands of NOTs; real clients nest a few levels.
 const MAX_DEPTH = 100
 
-const FLAG_KEYS = new Set(['ALL', 'ANSWERED', 'DELETED', 'DRAFT', 'FLAGGED', 'NEW', 'OLD', 'RECENT', 'SEEN', 'UNANSWERED', 'UNDELETED', 'UNDRAFT', 'UNFLAGGED', 'UNSEEN'])
+const FLAG_KEYS = new Set([
+  'ALL',
+  'ANSWERED',
+  'DELETED',
+  'DRAFT',
+  'FLAGGED',
+  'NEW',
+  'OLD',
+  'RECENT',
+  'SEEN',
+  'UNANSWERED',
+  'UNDELETED',
+  'UNDRAFT',
+  'UNFLAGGED',
+  'UNSEEN',
+])
 const STRING_KEYS = new Set(['BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO'])
 const DATE_KEYS = new Set(['BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE'])
 const OTHER_KEYS = new Set(['KEYWORD', 'UNKEYWORD', 'HEADER', 'LARGER', 'SMALLER', 'YOUNGER', 'OLDER', 'UID', 'NOT', 'OR', 'MODSEQ'])
@@ -45,7 +60,14 @@ export function parseSearch(c: WireCursor, tag: string, uid: boolean): SearchCom
   }
   const criteria: SearchKey[] = [searchKey(c, decode, 0)]
   while (c.trySp()) criteria.push(searchKey(c, decode, 0))
-  return { tag, name: 'SEARCH', uid, ...(charset !== undefined ? { charset } : {}), ...(returnOptions !== undefined ? { returnOptions } : {}), criteria }
+  return {
+    tag,
+    name: 'SEARCH',
+    uid,
+    ...(charset !== undefined ? { charset } : {}),
+    ...(returnOptions !== undefined ? { returnOptions } : {}),
+    criteria,
+  }
 }
 
 function decoderFor(charset: string): Decode {
@@ -60,7 +82,10 @@ function decoderFor(charset: string): Decode {
 }
 
 function searchDate(c: WireCursor): string {
-  const text = c.peek() === 0x22 ? c.string() : c.take((ch) => ch === 0x2d || (ch >= 0x30 && ch <= 0x39) || ((ch | 0x20) >= 0x61 && (ch | 0x20) <= 0x7a), 'a date')
+  const text =
+    c.peek() === 0x22
+      ? c.string()
+      : c.take((ch) => ch === 0x2d || (ch >= 0x30 && ch <= 0x39) || ((ch | 0x20) >= 0x61 && (ch | 0x20) <= 0x7a), 'a date')
   const date = parseSearchDate(text)
   if (date === undefined) c.fail(`Invalid date "${text}"`)
   return date

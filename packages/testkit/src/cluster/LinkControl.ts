@@ -37,11 +37,13 @@ export async function serveLinkControl(cluster: LinkSwitchboard, o: LinkControlO
   }
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const origin = req.headers.origin
-    if (origin !== undefined && !allowed.has(origin)) return send(res, 403, { message: `origin ${origin} may not control this cluster` }, undefined)
+    if (origin !== undefined && !allowed.has(origin))
+      return send(res, 403, { message: `origin ${origin} may not control this cluster` }, undefined)
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '')
     if (path === '/links' && req.method === 'GET') return send(res, 200, { links: cluster.links() }, origin)
     const m = /^\/links\/([^/]+)\/(cut|heal)$/.exec(path)
-    if (m === null) return send(res, 404, { message: 'not found: GET /links, POST /links/<a>-<b>/cut|heal, POST /links/all/cut|heal' }, origin)
+    if (m === null)
+      return send(res, 404, { message: 'not found: GET /links, POST /links/<a>-<b>/cut|heal, POST /links/all/cut|heal' }, origin)
     if (req.method !== 'POST') return send(res, 405, { message: `${req.method} ${path}: use POST` }, origin)
     const [, link, action] = m as unknown as [string, string, 'cut' | 'heal']
     if (link === 'all') {
@@ -50,7 +52,18 @@ export async function serveLinkControl(cluster: LinkSwitchboard, o: LinkControlO
       return send(res, 200, { links: cluster.links() }, origin)
     }
     const known = cluster.links().find((l) => l.id === decodeURIComponent(link))
-    if (known === undefined) return send(res, 404, { message: `no link ${decodeURIComponent(link)}; the links are ${cluster.links().map((l) => l.id).join(', ')}` }, origin)
+    if (known === undefined)
+      return send(
+        res,
+        404,
+        {
+          message: `no link ${decodeURIComponent(link)}; the links are ${cluster
+            .links()
+            .map((l) => l.id)
+            .join(', ')}`,
+        },
+        origin,
+      )
     if (action === 'cut') cluster.cut(known.a, known.b)
     else cluster.heal(known.a, known.b)
     send(res, 200, { links: cluster.links() }, origin)
@@ -66,9 +79,10 @@ export async function serveLinkControl(cluster: LinkSwitchboard, o: LinkControlO
   const port = (server.address() as { port: number }).port
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

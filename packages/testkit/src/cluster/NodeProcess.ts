@@ -77,13 +77,31 @@ export class NodeProcess {
   /** Starts (or restarts, on the same ports) the process; rejects with its stderr when it exits or times out first. */
   async start(timeoutMs = 30_000): Promise<this> {
     const o = this.o
-    const args = [MAILWEAVE_BIN, 'serve', '--node-id', o.nodeId, '--slot', String(o.slot), '--stride', String(o.stride), '--data', o.dataDir, '--listen', `127.0.0.1:${o.port}`, '--secret-file', o.secretFile]
+    const args = [
+      MAILWEAVE_BIN,
+      'serve',
+      '--node-id',
+      o.nodeId,
+      '--slot',
+      String(o.slot),
+      '--stride',
+      String(o.stride),
+      '--data',
+      o.dataDir,
+      '--listen',
+      `127.0.0.1:${o.port}`,
+      '--secret-file',
+      o.secretFile,
+    ]
     for (const p of o.peers ?? []) args.push('--peer', `${p.id}=${p.url}`)
     if (o.verifyTimeoutMs !== undefined) args.push('--verify-timeout', String(o.verifyTimeoutMs))
     if (o.imapPort !== undefined) args.push('--imap', `127.0.0.1:${o.imapPort}`, '--allow-plaintext-auth')
     args.push(...(o.args ?? []))
     const nodeFlags = o.nodeFlags ?? (process.env.MAILWEAVE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
-    const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWEAVE_LOG_LEVEL: o.logLevel ?? 'warn', ...o.env } })
+    const child = spawn(process.execPath, [...nodeFlags, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MAILWEAVE_LOG_LEVEL: o.logLevel ?? 'warn', ...o.env },
+    })
     this.child = child
     this.stderr = ''
     this.listeners.clear()
@@ -98,7 +116,8 @@ export class NodeProcess {
     })
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`node ${o.nodeId} did not start within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs)
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(new Error(`node ${o.nodeId} exited with ${signal ?? code} during start\n${this.stderr}`))
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+        fail(new Error(`node ${o.nodeId} exited with ${signal ?? code} during start\n${this.stderr}`))
       const fail = (e: Error): void => {
         clearTimeout(timer)
         child.off('exit', onExit)

@@ -106,7 +106,8 @@ export class ProcessCluster {
     // a pair's socket is dialled by the smaller node id (network-peer); its proxy forwards to the other
     const dialled = (i: number, j: number): number => (ids[i]! < ids[j]! ? j : i)
     if (this.o.proxies !== false) {
-      for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) this.proxies.set(`${i}-${j}`, await FaultProxy.start({ targetPort: http[dialled(i, j)]! }))
+      for (let i = 0; i < ids.length; i++)
+        for (let j = i + 1; j < ids.length; j++) this.proxies.set(`${i}-${j}`, await FaultProxy.start({ targetPort: http[dialled(i, j)]! }))
     }
     ids.forEach((id, i) => {
       const peers = ids.flatMap((peer, j) => {
@@ -144,7 +145,8 @@ export class ProcessCluster {
   proxy(a: number | string, b: number | string): FaultProxy {
     const [i, j] = [this.indexOf(a), this.indexOf(b)].sort((x, y) => x - y)
     const p = this.proxies.get(`${i}-${j}`)
-    if (p === undefined) throw new RangeError(`no fault proxy between ${a} and ${b}${this.proxies.size === 0 ? ' (the cluster runs without proxies)' : ''}`)
+    if (p === undefined)
+      throw new RangeError(`no fault proxy between ${a} and ${b}${this.proxies.size === 0 ? ' (the cluster runs without proxies)' : ''}`)
     return p
   }
 
@@ -188,7 +190,12 @@ export class ProcessCluster {
     const r = await this.admin(0, 'POST', '/api/admin/users', { name, password })
     if (r.status !== 200) throw new Error(`could not create user ${name}: ${r.status} ${JSON.stringify(r.data)}`)
     const clients = this.nodes.map((n) => new NodeApi(n.url, { user: name, password }))
-    await waitFor(async () => (await Promise.all(clients.map((c) => c.call('POST', '/api/token')))).every((x) => x.status === 200), timeoutMs, `user ${name} to reach every node`, 25)
+    await waitFor(
+      async () => (await Promise.all(clients.map((c) => c.call('POST', '/api/token')))).every((x) => x.status === 200),
+      timeoutMs,
+      `user ${name} to reach every node`,
+      25,
+    )
     return clients
   }
 
@@ -201,10 +208,15 @@ export class ProcessCluster {
 
   /** Waits until every peer link of every node is open ('open') or none is ('down'); bounded. */
   async linksAre(state: 'open' | 'down', timeoutMs = 30_000): Promise<void> {
-    await waitFor(async () => {
-      const all = await Promise.all(this.nodes.map((_, i) => this.peers(i)))
-      return all.every((peers) => peers.every((p) => (p.state === 'open') === (state === 'open')))
-    }, timeoutMs, `every peer link to be ${state}`, 50)
+    await waitFor(
+      async () => {
+        const all = await Promise.all(this.nodes.map((_, i) => this.peers(i)))
+        return all.every((peers) => peers.every((p) => (p.state === 'open') === (state === 'open')))
+      },
+      timeoutMs,
+      `every peer link to be ${state}`,
+      50,
+    )
   }
 
   /** A node's Prometheus metrics text. */
