@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
-import { ProcessCluster } from '@mailweave/testkit/cluster'
+import { ProcessCluster } from '@mailweave/testkit-cluster'
 import { benchMessage } from './lib/messages.ts'
 
 const N = Number(process.env.BENCH_IMAP_MESSAGES ?? 10_000)

@@ -14,7 +14,7 @@
  */
 import { resolve } from 'node:path'
 import { PostgresServer, freePort } from '@mailweave/testkit'
-import { ProcessCluster, serveLinkControl, type LinkControl } from '@mailweave/testkit/cluster'
+import { ProcessCluster, serveLinkControl, type LinkControl } from '@mailweave/testkit-cluster'
 
 const REGIONS = ['eu', 'us', 'ap']
 

@@ -28,7 +28,7 @@ import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { Dovecot, doveadmSync, requireDovecot } from '../bench/lib/dovecot.ts'
 import { imapflowView, writeMbsyncrc } from './lib/imapClients.ts'
 import { swaksLmtp } from './lib/swaksLmtp.ts'
-import { ProcessCluster } from '@mailweave/testkit/cluster'
+import { ProcessCluster } from '@mailweave/testkit-cluster'
 
 const system = process.argv[2]
 const save = process.argv.slice(3).includes('--save')

@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '@mailweave/testkit'
 import { NodeApi } from '@mailweave/client'
-import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
+import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit-cluster'
 
 const run = promisify(execFile)
 const cli = (...args: string[]) =>

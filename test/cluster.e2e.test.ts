@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ModelClient, waitFor } from '@mailweave/testkit'
 import type { NodeApi } from '@mailweave/client'
-import { NodeProcess, ProcessCluster, metricValue } from '@mailweave/testkit/cluster'
+import { NodeProcess, ProcessCluster, metricValue } from '@mailweave/testkit-cluster'
 
 const msg = (tag: string) =>
   `From: e2e@example.org\r\nTo: alice@example.org\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@e2e>\r\n\r\nbody of ${tag}\r\n`

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor } from '@mailweave/testkit'
-import { ProcessCluster } from '@mailweave/testkit/cluster'
+import { ProcessCluster } from '@mailweave/testkit-cluster'
 import { imapflowView } from '../scripts/lib/imapClients.ts'
 import { swaksLmtp } from '../scripts/lib/swaksLmtp.ts'
 

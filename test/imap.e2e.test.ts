@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
 import { ModelClient, waitFor, type ExposureLike } from '@mailweave/testkit'
 import { imapflowView, writeMbsyncrc } from '../scripts/lib/imapClients.ts'
-import { ProcessCluster } from '@mailweave/testkit/cluster'
+import { ProcessCluster } from '@mailweave/testkit-cluster'
 
 const run = promisify(execFile)
 const USER = 'erin'

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LmtpClient, PrivatePostfix, freePort, waitFor } from '@mailweave/testkit'
 import { NodeApi } from '@mailweave/client'
-import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit/cluster'
+import { MAILWEAVE_BIN, NodeProcess } from '@mailweave/testkit-cluster'
 
 const run = promisify(execFile)
 const MAX = 20_000

@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import { ModelClient, waitFor } from '@mailweave/testkit'
 import { adminToken } from '@mailweave/server'
 import { NodeApi } from '@mailweave/client'
-import { NodeProcess } from '@mailweave/testkit/cluster'
+import { NodeProcess } from '@mailweave/testkit-cluster'
 
 const msg = (tag: string) => `From: e2e@example.org\r\nSubject: ${tag}\r\n\r\nbody ${tag}\r\n`
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImapFlow } from 'imapflow'
 import { PostgresServer, waitFor } from '@mailweave/testkit'
-import { ProcessCluster } from '@mailweave/testkit/cluster'
+import { ProcessCluster } from '@mailweave/testkit-cluster'
 import { imapflowView } from '../scripts/lib/imapClients.ts'
 
 const USER = 'pia'

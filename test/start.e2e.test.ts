@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { adminToken } from '@mailweave/server'
 import { freePort, waitFor } from '@mailweave/testkit'
-import { MAILWEAVE_BIN } from '@mailweave/testkit/cluster'
+import { MAILWEAVE_BIN } from '@mailweave/testkit-cluster'
 
 const run = promisify(execFile)
 const ROOT = resolve(import.meta.dirname, '..')

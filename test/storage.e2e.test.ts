@@ -18,7 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { adminToken } from '@mailweave/server'
 import { ModelClient, freePort, waitFor } from '@mailweave/testkit'
 import { NodeApi } from '@mailweave/client'
-import { NodeProcess } from '@mailweave/testkit/cluster'
+import { NodeProcess } from '@mailweave/testkit-cluster'
 
 const dirs: string[] = []
 const nodes: NodeProcess[] = []

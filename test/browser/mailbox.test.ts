@@ -11,7 +11,7 @@ import { PNG } from 'pngjs'
 import type { Page } from 'playwright-core'
 import { MailNode, silentLogger } from '@mailweave/server'
 import { FaultProxy, waitFor, freePort } from '@mailweave/testkit'
-import { serveLinkControl, type LinkControl } from '@mailweave/testkit/cluster'
+import { serveLinkControl, type LinkControl } from '@mailweave/testkit-cluster'
 import { buildExample, previewExample, type ExampleServer } from '@mailweave/example-browser-mailbox/serve'
 import { launchChromium } from './chromium.ts'
 

@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { adminToken } from '@mailweave/server'
-import { FaultProxy } from '../FaultProxy.ts'
-import { freePort } from '../freePort.ts'
-import { waitFor } from '../waitFor.ts'
+import { FaultProxy } from '@mailweave/testkit'
+import { freePort } from '@mailweave/testkit'
+import { waitFor } from '@mailweave/testkit'
 import { NodeApi, type ApiResponse } from '@mailweave/client'
 import { NodeProcess, type NodeProcessOptions } from './NodeProcess.ts'
 
