@@ -42,6 +42,7 @@ interface ServeOptions {
   allowPlaintextAuth?: boolean
   verifyTimeout?: number
   bodyWait?: number
+  docBudget?: number
   rejoin?: boolean
   tlsCert?: string
   tlsKey?: string
@@ -82,6 +83,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--verify-timeout <ms>', 'bound of the fast path wait for peers before an exposure', int('verify-timeout'))
     .option('--body-wait <ms>', 'how long a FETCH waits for a peer to send a body this node lacks (default 5000)', int('body-wait'))
     .option(
+      '--doc-budget <MiB>',
+      'memory budget for loaded mailbox documents, in MiB of their encoded size (heap is about 3.5x): past it the least recently used idle ones unload at once (default: none, idle ones unload after 60 s)',
+      int('doc-budget'),
+    )
+    .option(
       '--rejoin',
       "after this node's data was damaged or lost: set it aside and fetch everything again from the peers under a new replica id; needs a --slot this node never used (see docs/deployment.md)",
     )
@@ -114,6 +120,7 @@ export async function main(argv: string[]): Promise<void> {
                 tls: tlsCert !== undefined ? { certFile: tlsCert, keyFile: pick<string>('tlsKey', opts.tlsKey) ?? '' } : undefined,
               },
         bodyWaitMs: pick<number>('bodyWait', opts.bodyWait),
+        docBudgetBytes: ((mib) => (mib === undefined ? undefined : mib * 1024 * 1024))(pick<number>('docBudget', opts.docBudget)),
         lmtp: lmtpAddr === undefined ? undefined : typeof lmtpAddr === 'string' ? hostPort(lmtpAddr) : lmtpAddr,
         rejoin: opts.rejoin === true,
       }

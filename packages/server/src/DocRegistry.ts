@@ -37,6 +37,8 @@ interface Entry {
   holds: Set<Promise<unknown>>
   /** Updates whose append failed and is being retried: the document stays loaded meanwhile. */
   retrying: Set<Promise<void>>
+  /** Encoded bytes of the document's stored records (what it was loaded from, plus updates since). */
+  bytes: number
 }
 
 /** Options of {@link DocRegistry}. */
@@ -46,13 +48,19 @@ export interface DocRegistryOptions {
   idleMs?: number
   /** Compact a document's log once it holds this many records. */
   compactAfter?: number
+  /**
+   * Budget, in encoded bytes, of the documents kept loaded without a handle: past it the
+   * least recently released ones are unloaded at once instead of after `idleMs`. Documents
+   * in use are never unloaded. Default: no budget (idle unloading only).
+   */
+  budgetBytes?: number
 }
 
 /**
  * Owns every Y.Doc of the node: loads lazily from the update store, persists every update
  * (registered before the first await, so none is missed) and reports it to listeners
- * only once it is durable, unloads idle documents so
- * memory follows the active mailboxes, and compacts long logs. `flush` resolves once
+ * only once it is durable, unloads idle documents (and, past a byte budget, the least
+ * recently used ones at once) so memory follows the active mailboxes, and compacts long logs. `flush` resolves once
  * every update made so far to a document is durable (fsynced): the node calls it before
  * acknowledging an APPEND or answering an exposure.
  */
@@ -67,6 +75,10 @@ export class DocRegistry {
   private readonly idleMs: number
   private readonly compactAfter: number
   private closed = false
+  /** Loaded documents without a handle, least recently released first. */
+  private readonly released = new Set<Entry>()
+  private bytes = 0
+  private evicted = 0
 
   private constructor(
     private readonly store: UpdateStore,
@@ -101,6 +113,7 @@ export class DocRegistry {
         last: undefined,
         holds: new Set(),
         retrying: new Set(),
+        bytes: 0,
       }
       e = entry
       this.docs.set(name, entry)
@@ -116,6 +129,7 @@ export class DocRegistry {
       })
     }
     e.refs++
+    this.released.delete(e)
     if (e.idle !== undefined) {
       clearTimeout(e.idle)
       e.idle = undefined
@@ -137,6 +151,8 @@ export class DocRegistry {
         if (--entry.refs === 0 && !this.closed) {
           entry.idle = setTimeout(() => void this.unload(entry), this.idleMs)
           entry.idle.unref()
+          this.released.add(entry)
+          this.enforceBudget()
         }
       },
     }
@@ -145,6 +161,8 @@ export class DocRegistry {
   private async load(e: Entry): Promise<void> {
     const records = await this.store.load(e.name)
     e.records = records.length
+    for (const r of records) e.bytes += r.length
+    this.bytes += e.bytes
     if (records.length === 0) return
     // one transaction, record by record: measured 2-3x faster than Y.mergeUpdates + one apply
     // for a 10,000-message mailbox (a snapshot and ~700 records), and a bad record is skipped alone
@@ -168,6 +186,8 @@ export class DocRegistry {
    */
   private persist(e: Entry, update: Uint8Array, origin: unknown): void {
     const item = { update, origin, durable: false }
+    e.bytes += update.length
+    this.bytes += update.length
     e.outbox.push(item)
     const stored = this.store.append(e.name, update)
     const gated = e.holds.size === 0 ? stored : Promise.all([stored, Promise.allSettled(e.holds)])
@@ -235,8 +255,11 @@ export class DocRegistry {
   private async compact(e: Entry): Promise<void> {
     if (this.docs.get(e.name) !== e || e.records < this.compactAfter) return
     e.records = 1
+    const snapshot = Y.encodeStateAsUpdate(e.doc)
+    this.bytes += snapshot.length - e.bytes
+    e.bytes = snapshot.length
     try {
-      await this.store.compact(e.name, Y.encodeStateAsUpdate(e.doc))
+      await this.store.compact(e.name, snapshot)
     } catch (err) {
       this.options.log.warn({ doc: e.name, err: String(err) }, 'compaction failed; the log stays as it was')
     }
@@ -278,11 +301,39 @@ export class DocRegistry {
     }
   }
 
+  /**
+   * Unloads the least recently released documents while the loaded ones exceed the budget.
+   * Only documents without a handle and with every update stored go (what the idle timer
+   * unloads too), so nothing unstored is dropped.
+   */
+  private enforceBudget(): void {
+    const budget = this.options.budgetBytes
+    if (budget === undefined) return
+    let over = this.bytes - budget
+    for (const e of this.released) {
+      if (over <= 0) break
+      if (e.retrying.size > 0) continue
+      this.released.delete(e)
+      clearTimeout(e.idle)
+      e.idle = undefined
+      over -= e.bytes
+      this.evicted++
+      void this.unload(e)
+    }
+  }
+
+  /** Encoded bytes of the loaded documents, and how many were unloaded early to keep the budget. */
+  memory(): { loadedBytes: number; budgetBytes: number | undefined; evicted: number } {
+    return { loadedBytes: this.bytes, budgetBytes: this.options.budgetBytes, evicted: this.evicted }
+  }
+
   private async unload(e: Entry): Promise<void> {
     if (e.refs > 0 || this.docs.get(e.name) !== e || e.retrying.size > 0) return
     await this.flush(e.name).catch(() => undefined)
     if (e.refs > 0) return
     this.docs.delete(e.name)
+    this.released.delete(e)
+    this.bytes -= e.bytes
     for (const fn of this.unloadListeners) fn(e.name)
     e.doc.destroy()
   }
@@ -341,6 +392,8 @@ export class DocRegistry {
       e.doc.destroy()
     }
     this.docs.clear()
+    this.released.clear()
+    this.bytes = 0
   }
 }
 

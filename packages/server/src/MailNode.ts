@@ -170,7 +170,7 @@ export class MailNode {
     await storage.meta.put(RUNNING_MARKER, utf8.encode(`${process.pid}\n`))
     this.markerWritten = true
     this.blobs = storage.blobs
-    this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs })
+    this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs, budgetBytes: c.docBudgetBytes })
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
     if (c.peers.length > 0)
@@ -304,6 +304,7 @@ export class MailNode {
       node: { nodeId: c.nodeId, replica: this.incarnation?.replica, slot: c.slot, stride: c.stride, url: this.url },
       documentsLoaded: this.registry.loadedNames().length,
       documentsKnown: this.registry.allDocs().length,
+      documentMemory: this.registry.memory(),
       peers: this.peerStatus(),
       storage: this.storage?.stats(),
       exposures: this.store.stats,

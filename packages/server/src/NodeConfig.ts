@@ -56,6 +56,12 @@ export interface NodeConfig {
   verifyTimeoutMs?: number
   /** Unload documents idle this long. */
   idleMs?: number
+  /**
+   * Memory budget for loaded documents, in encoded bytes (a document's heap is about 3.5x
+   * its encoded size): past it the least recently used documents without a handle are
+   * unloaded at once. Default: none (idle unloading only).
+   */
+  docBudgetBytes?: number
   /** Relay peer updates to other peers (a mesh that survives one cut link). */
   relay?: boolean
   /** Where the node keeps its data, opened by the caller and owned (closed) by the node; default the file storage under `dataDir`. */

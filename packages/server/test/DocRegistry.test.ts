@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { MemoryUpdateStore } from '@mailweave/core'
+import { waitFor } from '@mailweave/testkit'
 import { silentLogger } from '../src/index.ts'
 import { DocRegistry } from '../src/DocRegistry.ts'
 import type { Logger } from '../src/index.ts'
@@ -56,5 +57,45 @@ describe('DocRegistry persistence failures', () => {
     expect(h2.doc.store.pendingStructs).toBeNull()
     h2.release()
     await again.close()
+  })
+})
+
+describe('DocRegistry memory budget', () => {
+  const fill = async (registry: DocRegistry, name: string, n: number) => {
+    const h = await registry.open(name)
+    const arr = h.doc.getArray<string>('a')
+    for (let i = 0; i < n; i++) arr.push([`${name}-${i}-${'x'.repeat(40)}`])
+    await registry.flush(name)
+    return h
+  }
+
+  it('unloads the least recently released documents past the budget, never one in use, and every one reloads whole', async () => {
+    const store = new MemoryUpdateStore()
+    // one document of 20 pushes is ~1.3 KB encoded: a 4 KB budget holds about three idle ones
+    const registry = await DocRegistry.create(store, { log: silentLogger(), budgetBytes: 4096 })
+    const held = await fill(registry, 'held', 20)
+    for (let d = 0; d < 30; d++) (await fill(registry, `doc${d}`, 20)).release()
+    await waitFor(() => registry.memory().loadedBytes <= 4096, 10_000, 'loaded documents back within the budget')
+    const loaded = registry.loadedNames()
+    expect(loaded).toContain('held') // in use: never unloaded, even though the budget is exceeded
+    expect(loaded).toContain('doc29') // the most recently released stays
+    expect(loaded).not.toContain('doc0') // the least recently released went first
+    expect(loaded.length).toBeLessThan(10)
+    expect(registry.memory().evicted).toBeGreaterThan(20)
+    for (let d = 0; d < 30; d++) {
+      const h = await registry.open(`doc${d}`)
+      expect(h.doc.getArray<string>('a').toArray()).toEqual(Array.from({ length: 20 }, (_, i) => `doc${d}-${i}-${'x'.repeat(40)}`))
+      h.release()
+    }
+    held.release()
+    await registry.close()
+  })
+
+  it('keeps every idle document until the idle timer without a budget', async () => {
+    const registry = await DocRegistry.create(new MemoryUpdateStore(), { log: silentLogger() })
+    for (let d = 0; d < 30; d++) (await fill(registry, `doc${d}`, 20)).release()
+    expect(registry.loadedNames()).toHaveLength(30)
+    expect(registry.memory()).toMatchObject({ budgetBytes: undefined, evicted: 0 })
+    await registry.close()
   })
 })
