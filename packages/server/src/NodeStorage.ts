@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { StorageError, type BlobStore, type MetaStore, type UpdateStore } from '@mailweave/core'
+import type { AccountOwnership } from './AccountOwnership.ts'
 import { damageMessage, FileMetaStore, FileUpdateStore, PackBlobStore } from '@mailweave/storage-fs'
 
 /** Durability figures a storage reports for status and metrics (absent when not measured). */
@@ -24,6 +25,11 @@ export interface NodeStorage {
   /** Where the data lives, for logs and status (no secrets). */
   readonly description: string
   stats(): StorageStats | undefined
+  /**
+   * Present when several processes of the region share this storage: which one serves each
+   * account (leases with fencing). Absent: this process serves everything.
+   */
+  readonly ownership?: AccountOwnership
   /** Flushes and closes all three stores. */
   close(): Promise<void>
 }

@@ -4,6 +4,8 @@
 export { MailNode } from './MailNode.ts'
 export type { ImapConfig, LmtpConfig, NodeConfig, PeerConfig } from './NodeConfig.ts'
 export type { NodeStorage, StorageStats } from './NodeStorage.ts'
+export { localOwnership, PEERS_ROLE } from './AccountOwnership.ts'
+export type { AccountOwnership, AccountRoute, ProcessAddresses } from './AccountOwnership.ts'
 export type { MailboxHandle } from './MailStore.ts'
 export { adminToken } from './HttpApi.ts'
 export { NodeError } from './NodeError.ts'
