@@ -239,5 +239,17 @@ describe('the mailweave CLI against a running node', () => {
     )
     expect(badHash.status).toBe(400)
     expect(badHash.data.message).toMatch(/hashes to/)
+    // multi-process options: --process needs a postgres store, the lease options need --process
+    const serve = (...args: string[]) => cli('serve', '--secret-file', secretFile, '--data', join(dir, 'unused'), ...args)
+    await expect(serve('--process', 'eu-a')).rejects.toMatchObject({
+      stderr: expect.stringContaining('--process needs --store postgres://'),
+    })
+    await expect(serve('--lease-ttl', '5000')).rejects.toMatchObject({ stderr: expect.stringContaining('--lease-ttl needs --process') })
+    await expect(serve('--process', 'eu-a', '--store', 'postgres://u@127.0.0.1:1/db', '--lease-ttl', '10')).rejects.toMatchObject({
+      stderr: expect.stringContaining('--lease-ttl must be in [500, 600000] ms'),
+    })
+    await expect(serve('--process', 'bad name', '--store', 'postgres://u@127.0.0.1:1/db')).rejects.toMatchObject({
+      stderr: expect.stringContaining('must be 1-64 characters'),
+    })
   }, 60_000)
 })

@@ -5,7 +5,7 @@ import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { ApiError, NodeApi } from '@mailweave/client'
 import { adminApi, explain, httpUrl, readSecret } from './client.ts'
-import { openPgStorage } from './openPgStorage.ts'
+import { openPgStorage, type RegionProcess } from './openPgStorage.ts'
 import { countMessages, detectSource, importKey, readMessages } from './importMail.ts'
 
 const int = (name: string) => (v: string) => {
@@ -46,6 +46,27 @@ interface ServeOptions {
   rejoin?: boolean
   tlsCert?: string
   tlsKey?: string
+  process?: string
+  leaseTtl?: number
+  maxAccounts?: number
+  advertiseHost?: string
+}
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** Checks the multi-process options of `serve`: a process name, a postgres store, sane lease figures. */
+function regionProcess(name: string, store: string, o: { leaseTtlMs?: number; maxAccounts?: number }): RegionProcess {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new InvalidArgumentError(`--process ${JSON.stringify(name)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+  if (store === 'files')
+    throw new InvalidArgumentError(
+      '--process needs --store postgres://…: the processes of a region share one database (the file store serves one process)',
+    )
+  const leaseTtlMs = o.leaseTtlMs ?? 10_000
+  if (leaseTtlMs < 500 || leaseTtlMs > 600_000) throw new InvalidArgumentError(`--lease-ttl must be in [500, 600000] ms, got ${leaseTtlMs}`)
+  if (o.maxAccounts !== undefined && o.maxAccounts < 1)
+    throw new InvalidArgumentError(`--max-accounts must be at least 1, got ${o.maxAccounts}`)
+  return { process: name, leaseTtlMs, maxAccounts: o.maxAccounts }
 }
 
 /** The `mailweave` command line. */
@@ -88,6 +109,16 @@ export async function main(argv: string[]): Promise<void> {
       int('doc-budget'),
     )
     .option(
+      '--process <name>',
+      'run as one of several processes of the region sharing the --store postgres:// database (each account is served by one process at a time; the others forward to it); needs a postgres store',
+    )
+    .option('--lease-ttl <ms>', 'with --process: how long an account lease lasts without renewal (default 10000)', int('lease-ttl'))
+    .option('--max-accounts <n>', 'with --process: the most accounts this process owns at once (default: no cap)', int('max-accounts'))
+    .option(
+      '--advertise-host <host>',
+      'with --process: the host the other processes of the region dial for this one (default: the listen host; needed when listening on 0.0.0.0)',
+    )
+    .option(
       '--rejoin',
       "after this node's data was damaged or lost: set it aside and fetch everything again from the peers under a new replica id; needs a --slot this node never used (see docs/deployment.md)",
     )
@@ -125,7 +156,19 @@ export async function main(argv: string[]): Promise<void> {
         rejoin: opts.rejoin === true,
       }
       const store = pick<string>('store', opts.store) ?? 'files'
-      if (store !== 'files') config.storage = await openPgStorage(store)
+      const processName = pick<string>('process', opts.process)
+      const region =
+        processName === undefined
+          ? undefined
+          : regionProcess(processName, store, {
+              leaseTtlMs: pick<number>('leaseTtl', opts.leaseTtl),
+              maxAccounts: pick<number>('maxAccounts', opts.maxAccounts),
+            })
+      if (processName === undefined)
+        for (const k of ['leaseTtl', 'maxAccounts', 'advertiseHost'] as const)
+          if (pick(k, opts[k]) !== undefined) throw new InvalidArgumentError(`--${kebab(k)} needs --process`)
+      config.advertiseHost = pick<string>('advertiseHost', opts.advertiseHost)
+      if (store !== 'files') config.storage = await openPgStorage(store, region)
       // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)
       console.log(`mailweave node ${config.nodeId} http ${node.url}`)

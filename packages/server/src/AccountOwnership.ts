@@ -49,6 +49,11 @@ export interface AccountOwnership {
   onLost(fn: (user: string) => void): () => void
   /** Called when this process becomes the region's peer process. */
   onPeersGained(fn: () => void): () => void
+  /**
+   * The node tells where it can be reached once every listener is bound (before it routes
+   * anything); a process is a place for accounts only once it advertised its addresses.
+   */
+  advertise?(addresses: Omit<ProcessAddresses, 'process'>): Promise<void>
   /** Stops renewing, releases the leases held (so others take them at once) and the heartbeat. */
   close(): Promise<void>
 }

@@ -18,6 +18,7 @@ import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
 import { openFileStorage, type NodeStorage } from './NodeStorage.ts'
+import type { ProcessAddresses } from './AccountOwnership.ts'
 
 /** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
 const RUNNING_MARKER = 'running'
@@ -77,6 +78,7 @@ export class MailNode {
         })
       if (config.lmtp !== undefined)
         node.lmtp = await startLmtp({ config, lmtp: config.lmtp, store: node.store, users: node.users, log: node.log })
+      await node.storage?.ownership?.advertise?.(node.advertised())
     } catch (e) {
       await node.stop().catch(() => undefined)
       throw e
@@ -93,6 +95,19 @@ export class MailNode {
   /** Base URL of the HTTP/WebSocket listener. */
   get url(): string {
     return `http://${this.address.host}:${this.address.port}`
+  }
+
+  /** Where the other processes of the region reach this one (the bound addresses, `advertiseHost` replacing the host). */
+  advertised(): Omit<ProcessAddresses, 'process'> {
+    const host = (h: string) => {
+      const a = this.config.advertiseHost ?? (h === '0.0.0.0' || h === '::' || h === '' ? '127.0.0.1' : h)
+      return a.includes(':') ? `[${a}]` : a
+    }
+    const hostPort = (url: string | undefined) => {
+      const m = url === undefined ? null : /^\w+:\/\/\[?(.*?)\]?:(\d+)$/.exec(url)
+      return m === null ? undefined : `${host(m[1]!)}:${m[2]!}`
+    }
+    return { http: `http://${hostPort(this.url)!}`, imap: hostPort(this.imapUrl), lmtp: hostPort(this.lmtpUrl) }
   }
 
   /** `imap://host:port` of the IMAP front end, undefined when the config has none. */

@@ -66,6 +66,12 @@ export interface NodeConfig {
   relay?: boolean
   /** Where the node keeps its data, opened by the caller and owned (closed) by the node; default the file storage under `dataDir`. */
   storage?: NodeStorage
+  /**
+   * The host the other processes of the region dial for this one (multi-process regions,
+   * `storage.ownership`): advertised addresses are the bound ones with this host; default the
+   * listen host (loopback when that is 0.0.0.0 or ::).
+   */
+  advertiseHost?: string
   /** Serve IMAP too. */
   imap?: ImapConfig
   /** Accept deliveries over LMTP too. */
