@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import pg from 'pg'
 import { StorageError } from '@mailweave/core'
 
@@ -15,12 +16,32 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 
 // One statement per table, run in one transaction under an advisory lock so two processes
 // creating the schema at once do not collide.
+//
+// mw_updates.xid is the writing transaction's id: every row below
+// pg_snapshot_xmin(pg_current_snapshot()) is committed (or gone) for good, so "rows from
+// position p up to the horizon" misses none, whatever order writers commit in (ids are drawn
+// at insert, not at commit, so "id > last" would). writer is the writing process (its
+// `mailweave.writer` session setting), so a process tailing the log can skip its own rows.
+// mw_region holds the region's identity (the epoch of its change positions), drawn once.
 const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS mw_updates (id bigserial PRIMARY KEY, doc text NOT NULL, data bytea NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS mw_updates (id bigserial PRIMARY KEY, doc text NOT NULL, data bytea NOT NULL,
+     xid xid8 NOT NULL DEFAULT pg_current_xact_id(), writer bigint DEFAULT NULLIF(current_setting('mailweave.writer', true), '')::bigint)`,
   `CREATE INDEX IF NOT EXISTS mw_updates_doc ON mw_updates (doc, id)`,
+  `CREATE TABLE IF NOT EXISTS mw_region (one boolean PRIMARY KEY DEFAULT true CHECK (one), epoch text NOT NULL)`,
+  `INSERT INTO mw_region (epoch) VALUES (gen_random_uuid()::text) ON CONFLICT DO NOTHING`,
   `CREATE TABLE IF NOT EXISTS mw_docs (doc text PRIMARY KEY)`,
   `CREATE TABLE IF NOT EXISTS mw_blobs (key text PRIMARY KEY, data bytea NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS mw_meta (key text PRIMARY KEY, value bytea NOT NULL)`,
+]
+
+// Tables of an earlier version get the change-position columns (checked first: ALTER TABLE
+// locks the table even when the column exists). Old rows get the migration's xid.
+const MIGRATIONS: [column: string, sql: string][] = [
+  ['xid', `ALTER TABLE mw_updates ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id()`],
+  [
+    'writer',
+    `ALTER TABLE mw_updates ADD COLUMN IF NOT EXISTS writer bigint DEFAULT NULLIF(current_setting('mailweave.writer', true), '')::bigint`,
+  ],
 ]
 
 /** Maps a pg error (or anything thrown) to a {@link StorageError}: disk full (53100) or IO. */
@@ -62,7 +83,32 @@ export class PgDatabase {
     readonly schema: string,
     /** The URL without a password. */
     readonly description: string,
+    private readonly url: string,
+    /** This pool's writer id: stamped on every update row it inserts (column `writer`). */
+    readonly writer: number,
   ) {}
+
+  /** The NOTIFY channel of this schema's update log: notified by every statement writing updates. */
+  get channel(): string {
+    return `mw_updates_${this.schema}`
+  }
+
+  /**
+   * A connection of its own (for LISTEN), outside the pool; the caller ends it. Connection
+   * errors are the caller's to handle (`error`/`end` events).
+   */
+  async dedicatedClient(): Promise<pg.Client> {
+    if (this.closed) throw new StorageError('IO', 'the PostgreSQL storage is closed')
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+    } catch (e) {
+      await client.end().catch(() => {})
+      throw toStorageError(e, `cannot connect to ${this.description}`)
+    }
+    return client
+  }
 
   /** Connects, creates the schema and tables when missing, and checks the server answers. */
   static async connect(options: PgDatabaseOptions): Promise<PgDatabase> {
@@ -76,20 +122,35 @@ export class PgDatabase {
     }
     if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
       throw new StorageError('IO', `not a PostgreSQL URL (postgres://…): ${redactUrl(options.url)}`)
+    // a random positive id per pool (PostgreSQL bigint, exact in a JS number)
+    const writer = randomInt(1, 2 ** 47)
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 8,
-      options: `-c synchronous_commit=on -c search_path=${schema}`,
+      options: `-c synchronous_commit=on -c search_path=${schema} -c mailweave.writer=${writer}`,
       connectionTimeoutMillis: 10_000,
     })
     // an idle client losing its connection (server restart) must not crash the process
     pool.on('error', () => {})
-    const db = new PgDatabase(pool, schema, `${redactUrl(options.url)}${schema === 'public' ? '' : ` (schema ${schema})`}`)
+    const db = new PgDatabase(
+      pool,
+      schema,
+      `${redactUrl(options.url)}${schema === 'public' ? '' : ` (schema ${schema})`}`,
+      options.url,
+      writer,
+    )
     try {
       await db.transaction(async (c) => {
         await c.query(`SELECT pg_advisory_xact_lock(hashtext('mailweave schema'))`)
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
         for (const sql of SCHEMA) await c.query(sql)
+        const have = await c.query<{ column_name: string }>(
+          `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'mw_updates'`,
+          [schema],
+        )
+        const columns = new Set(have.rows.map((r) => r.column_name))
+        for (const [column, sql] of MIGRATIONS) if (!columns.has(column)) await c.query(sql)
+        await c.query(`CREATE INDEX IF NOT EXISTS mw_updates_xid ON mw_updates (xid)`)
       })
     } catch (e) {
       await pool.end().catch(() => {})

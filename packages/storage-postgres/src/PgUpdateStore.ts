@@ -1,9 +1,24 @@
+import type pg from 'pg'
 import { StorageError, type UpdateStore } from '@mailweave/core'
 import { asBuffer, ownBytes, type PgDatabase } from './PgDatabase.ts'
 
 type Op =
   | { kind: 'append'; doc: string; data: Uint8Array; resolve: () => void; reject: (e: unknown) => void }
-  | { kind: 'compact'; doc: string; data: Uint8Array; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'compact'; doc: string; data: Uint8Array; below?: number; resolve: () => void; reject: (e: unknown) => void }
+
+/** Records written by other processes, read by {@link PgUpdateStore.readSince}. */
+export interface LogRead {
+  /** Every record below this position is visible for good (a transaction id, see mw_updates.xid). */
+  position: number
+  /** Records of other writers from the asked position up to `position`, in write order per document, each with its own position. */
+  records: { docName: string; data: Uint8Array; at: number }[]
+  /** Committed records at or past `position` exist already: read again soon (an older transaction still runs). */
+  more: boolean
+}
+
+// The horizon of a statement: every transaction id below it has ended, so no row below it can
+// still appear. As text: xid8 is 64-bit (pg returns it as a string).
+const HORIZON = `pg_snapshot_xmin(pg_current_snapshot())`
 
 /** At most this many appends (or bytes) go into one group commit. */
 const GROUP_MAX = 512
@@ -20,6 +35,10 @@ export class PgUpdateStore implements UpdateStore {
   private readonly queue: Op[] = []
   private writing: Promise<void> | undefined
   private closed = false
+  private readonly commitListeners = new Set<() => void>()
+  private listener: pg.Client | undefined
+  private listening = false
+  private epoch: string | undefined
 
   constructor(private readonly db: PgDatabase) {}
 
@@ -47,10 +66,135 @@ export class PgUpdateStore implements UpdateStore {
     return r.rows.map((row) => row.doc)
   }
 
+  /** The region's identity, drawn once when the schema was created: positions belong to it. */
+  async logId(): Promise<string> {
+    this.check()
+    if (this.epoch !== undefined) return this.epoch
+    const r = await this.db.query<{ epoch: string }>('cannot read the region identity', 'SELECT epoch FROM mw_region')
+    const epoch = r.rows[0]?.epoch
+    if (epoch === undefined) throw new StorageError('IO', 'the region identity (mw_region) is missing')
+    return (this.epoch = epoch)
+  }
+
+  /** The document's records (as {@link load}) and a position below which every record of it is among them. */
+  async loadAt(docName: string): Promise<{ records: Uint8Array[]; position: number }> {
+    this.check()
+    const r = await this.db.query<{ h: string; data: Uint8Array | null }>(
+      `cannot load ${docName}`,
+      `SELECT h.h::text AS h, u.data FROM (SELECT ${HORIZON} AS h) h LEFT JOIN mw_updates u ON u.doc = $1 ORDER BY u.id`,
+      [docName],
+    )
+    return {
+      position: toPosition(r.rows[0]?.h),
+      records: r.rows.flatMap((row) => (row.data === null ? [] : [ownBytes(row.data)])),
+    }
+  }
+
+  /**
+   * The records other writers (other processes, earlier runs of this one) wrote at or after
+   * `from` and below the returned position, of `docs` only when given. Gap-free: reading again
+   * from the returned position misses no record, whatever order transactions commit in.
+   */
+  async readSince(from: number, docs?: readonly string[]): Promise<LogRead> {
+    this.check()
+    const onlyDocs = docs === undefined ? '' : 'AND doc = ANY($3::text[])'
+    const params: unknown[] = [String(from), this.db.writer]
+    if (docs !== undefined) params.push(docs)
+    const r = await this.db.query<{ h: string; doc: string | null; data: Uint8Array | null; at: string | null; more: boolean }>(
+      'cannot read the update log',
+      `WITH h AS (SELECT ${HORIZON} AS h)
+       SELECT h.h::text AS h, u.doc, u.data, u.xid::text AS at,
+              EXISTS (SELECT 1 FROM mw_updates WHERE xid >= h.h AND writer IS DISTINCT FROM $2 ${onlyDocs}) AS more
+       FROM h LEFT JOIN LATERAL (
+         SELECT doc, data, xid, id FROM mw_updates WHERE xid >= $1::xid8 AND xid < h.h AND writer IS DISTINCT FROM $2 ${onlyDocs}
+       ) u ON true
+       ORDER BY u.xid, u.id`,
+      params,
+    )
+    const records: LogRead['records'] = []
+    for (const row of r.rows)
+      if (row.doc !== null && row.data !== null)
+        records.push({ docName: row.doc, data: ownBytes(row.data), at: toPosition(row.at ?? undefined) })
+    return { position: toPosition(r.rows[0]?.h), records, more: r.rows[0]?.more === true }
+  }
+
+  /** Names of the documents with a record (of any writer) at or after `from`. */
+  async changedSince(from: number): Promise<string[]> {
+    this.check()
+    const r = await this.db.query<{ doc: string }>(
+      'cannot list changed documents',
+      'SELECT DISTINCT doc FROM mw_updates WHERE xid >= $1::xid8',
+      [String(from)],
+    )
+    return r.rows.map((row) => row.doc)
+  }
+
+  /** The position now: every record below it is visible. */
+  async position(): Promise<number> {
+    this.check()
+    const r = await this.db.query<{ h: string }>('cannot read the update log position', `SELECT ${HORIZON}::text AS h`)
+    return toPosition(r.rows[0]?.h)
+  }
+
+  /**
+   * Replaces the document's records below position `below` by `snapshot` (one statement):
+   * records of other writers the caller has not seen yet (at or past `below`) stay.
+   */
+  compactBelow(docName: string, snapshot: Uint8Array, below: number): Promise<void> {
+    this.check()
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ kind: 'compact', doc: docName, data: snapshot.slice(), below, resolve, reject })
+      this.writing ??= this.drain()
+    })
+  }
+
+  /**
+   * Calls `fn` after any writer committed records (PostgreSQL LISTEN/NOTIFY; the notification
+   * comes after the commit), and when the listening connection was (re)established, since
+   * notifications may have been missed meanwhile. The connection is opened on the first call.
+   */
+  onCommit(fn: () => void): () => void {
+    this.commitListeners.add(fn)
+    if (!this.listening) {
+      this.listening = true
+      void this.listen(0)
+    }
+    return () => this.commitListeners.delete(fn)
+  }
+
+  private async listen(attempt: number): Promise<void> {
+    if (this.closed) return
+    try {
+      const client = await this.db.dedicatedClient()
+      if (this.closed) {
+        await client.end().catch(() => {})
+        return
+      }
+      client.on('notification', () => this.notify())
+      client.once('end', () => {
+        this.listener = undefined
+        if (!this.closed) setTimeout(() => void this.listen(0), 100).unref()
+      })
+      await client.query(`LISTEN "${this.db.channel}"`)
+      this.listener = client
+      this.notify()
+    } catch {
+      // the database is down: try again, backing off up to 2 s
+      setTimeout(() => void this.listen(attempt + 1), Math.min(2000, 50 * 2 ** attempt)).unref()
+    }
+  }
+
+  private notify(): void {
+    for (const fn of [...this.commitListeners]) fn()
+  }
+
   /** Waits for queued writes, then refuses new ones (the database connection belongs to the caller). */
   async close(): Promise<void> {
     this.closed = true
     while (this.writing !== undefined) await this.writing
+    const listener = this.listener
+    this.listener = undefined
+    await listener?.end().catch(() => {})
   }
 
   private check(): void {
@@ -70,11 +214,13 @@ export class PgUpdateStore implements UpdateStore {
       const first = this.queue[0]!
       if (first.kind === 'compact') {
         this.queue.shift()
+        const below = first.below === undefined ? '' : 'AND xid < $3::xid8'
         await this.run([first], () =>
           this.db.commit(
             `cannot compact ${first.doc}`,
-            `WITH del AS (DELETE FROM mw_updates WHERE doc = $1), ins AS (INSERT INTO mw_updates (doc, data) VALUES ($1, $2)), d AS (INSERT INTO mw_docs (doc) VALUES ($1) ON CONFLICT DO NOTHING) SELECT 1`,
-            [first.doc, asBuffer(first.data)],
+            `WITH del AS (DELETE FROM mw_updates WHERE doc = $1 ${below}), ins AS (INSERT INTO mw_updates (doc, data) VALUES ($1, $2)),
+                  d AS (INSERT INTO mw_docs (doc) VALUES ($1) ON CONFLICT DO NOTHING) SELECT pg_notify('${this.db.channel}', '')`,
+            first.below === undefined ? [first.doc, asBuffer(first.data)] : [first.doc, asBuffer(first.data), String(first.below)],
           ),
         )
         continue
@@ -92,7 +238,7 @@ export class PgUpdateStore implements UpdateStore {
           `cannot append to ${group.length === 1 ? docs[0] : `${group.length} documents`}`,
           // ORDER BY o: ids are drawn in call order, which is the order load returns
           `WITH ins AS (INSERT INTO mw_updates (doc, data) SELECT d, b FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, b, o) ORDER BY o),
-                d AS (INSERT INTO mw_docs (doc) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING) SELECT 1`,
+                d AS (INSERT INTO mw_docs (doc) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING) SELECT pg_notify('${this.db.channel}', '')`,
           [docs, group.map((o) => asBuffer(o.data))],
         ),
       )
@@ -108,4 +254,11 @@ export class PgUpdateStore implements UpdateStore {
       for (const op of ops) op.reject(e)
     }
   }
+}
+
+/** A position from its text form; positions are transaction ids, far below 2^53 in practice. */
+function toPosition(text: string | undefined): number {
+  const n = Number(text)
+  if (text === undefined || !Number.isSafeInteger(n)) throw new StorageError('IO', `unexpected update log position ${String(text)}`)
+  return n
 }
