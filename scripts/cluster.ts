@@ -4,16 +4,17 @@
  * user, serves the browser example and a link control (cut/heal per link), prints where
  * everything listens, and stops every region cleanly on Ctrl-C (exit 0).
  * `pnpm start:pg` (MAILWEAVE_STORE=postgres): every region keeps its data in a private
- * PostgreSQL server initialised in a temporary directory, stopped and removed on Ctrl-C.
+ * PostgreSQL server initialised in a temporary directory, stopped and removed on Ctrl-C, and
+ * runs MAILWEAVE_PROCESSES processes (`serve --process eu-1 …`) sharing it.
  *
  * Ports are stable across restarts so IMAP clients and browser tabs keep working; each
  * falls back to a free port when taken. Environment (README "Running a local cluster"):
- * MAILWEAVE_DATA, MAILWEAVE_LOG_LEVEL, MAILWEAVE_IMAP=0, MAILWEAVE_BROWSER=0,
+ * MAILWEAVE_DATA, MAILWEAVE_LOG_LEVEL, MAILWEAVE_IMAP=0, MAILWEAVE_BROWSER=0, MAILWEAVE_PROCESSES,
  * MAILWEAVE_HTTP_PORT, MAILWEAVE_IMAP_PORT, MAILWEAVE_LMTP_PORT, MAILWEAVE_BROWSER_PORT,
  * MAILWEAVE_CONTROL_PORT.
  */
 import { resolve } from 'node:path'
-import { PostgresServer, freePort } from '@mailweave/testkit'
+import { freePort } from '@mailweave/testkit'
 import { ProcessCluster, serveLinkControl, type LinkControl } from '@mailweave/testkit-cluster'
 
 const REGIONS = ['eu', 'us', 'ap']
@@ -34,14 +35,16 @@ const root = resolve(process.env.MAILWEAVE_DATA ?? '.data/cluster')
 const withImap = process.env.MAILWEAVE_IMAP !== '0'
 const withBrowser = process.env.MAILWEAVE_BROWSER !== '0'
 const onPostgres = process.env.MAILWEAVE_STORE === 'postgres'
-const databases: PostgresServer[] = []
-const stopDatabases = async () => {
-  for (const db of databases.splice(0)) await db.stop()
+const perRegion = Number(process.env.MAILWEAVE_PROCESSES ?? '1')
+if (!Number.isInteger(perRegion) || perRegion < 1 || perRegion > 8 || (perRegion > 1 && !onPostgres)) {
+  console.error(`MAILWEAVE_PROCESSES must be 1-8 (more than 1 only with MAILWEAVE_STORE=postgres), got ${process.env.MAILWEAVE_PROCESSES}`)
+  process.exit(2)
 }
 const httpBase = portFrom('MAILWEAVE_HTTP_PORT', 7101)
 const imapBase = portFrom('MAILWEAVE_IMAP_PORT', 1143)
 const lmtpBase = portFrom('MAILWEAVE_LMTP_PORT', 2424)
-const consecutive = (base: number) => REGIONS.map((_, i) => (base === 0 ? 0 : base + i))
+// one port per process: region i's process p at base + i × perRegion + p
+const consecutive = (base: number) => Array.from({ length: REGIONS.length * perRegion }, (_, k) => (base === 0 ? 0 : base + k))
 
 let cluster: ProcessCluster | undefined
 // eslint-disable-next-line prefer-const -- assigned once the cluster is up; a Ctrl-C may call stop() before that
@@ -56,8 +59,8 @@ async function stop(code = 0): Promise<void> {
   console.log('\nstopping the cluster…')
   await browser?.close()
   await control?.close()
+  // the cluster stops its processes, then each region's PostgreSQL, and removes their temporary directories
   await cluster?.stop()
-  await stopDatabases()
   console.log('all regions stopped')
   process.exit(code)
 }
@@ -66,12 +69,8 @@ process.on('SIGINT', () => void stop(0))
 process.on('SIGTERM', () => void stop(0))
 
 try {
-  if (onPostgres) {
-    console.log('initialising a private PostgreSQL per region (initdb in a temporary directory)…')
-    for (let i = 0; i < REGIONS.length; i++) databases.push(await PostgresServer.start())
-  }
-  const storeArgs = (i: number) => (onPostgres ? ['--store', databases[i]!.url()] : [])
-  console.log(`starting three regions (${REGIONS.join(', ')})…`)
+  if (onPostgres) console.log('initialising a private PostgreSQL per region (initdb in a temporary directory)…')
+  console.log(`starting three regions (${REGIONS.join(', ')})${perRegion > 1 ? `, ${perRegion} processes each` : ''}…`)
   const taken = new Set<number>()
   const lmtpPorts: number[] = []
   for (const want of consecutive(lmtpBase)) {
@@ -82,11 +81,13 @@ try {
   }
   cluster = await ProcessCluster.start({
     nodes: REGIONS,
+    processes: perRegion,
+    postgres: onPostgres,
     dataDir: root,
     imap: withImap,
     httpPorts: consecutive(httpBase),
     imapPorts: consecutive(imapBase),
-    node: (i) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i]}`, ...storeArgs(i)] }),
+    node: (i, _id, p) => ({ args: ['--lmtp', `127.0.0.1:${lmtpPorts[i * perRegion + p]}`] }),
     logLevel: process.env.MAILWEAVE_LOG_LEVEL ?? 'error',
     onLog: (r, l) => process.stderr.write(`[${r}] ${l}\n`),
   })
@@ -119,16 +120,17 @@ if (withBrowser) {
 
 const moved = (want: number, got: number) => (want !== 0 && want !== got ? `  (${want} was taken)` : '')
 console.log(
-  `\nmailweave: a local three-region cluster is running (data in ${onPostgres ? `private PostgreSQL servers: ${databases.map((d) => d.url()).join(', ')}; IMAP cache in ${root}` : root})\n`,
+  `\nmailweave: a local three-region cluster is running (data in ${onPostgres ? `private PostgreSQL servers: ${c.regions.map((r) => r.database!.url()).join(', ')}; IMAP cache in ${root}` : root})\n`,
 )
-console.log('region  slot  HTTP / WebSocket            IMAP                   LMTP (for an MTA)')
-c.nodes.forEach((r, i) => {
+// with several processes per region, a row per process (any one serves any account: it forwards to the owner)
+console.log(`${perRegion > 1 ? 'process' : 'region '} slot  HTTP / WebSocket            IMAP                   LMTP (for an MTA)`)
+c.processes().forEach((r, i) => {
   const wantHttp = consecutive(httpBase)[i]!
   const wantImap = consecutive(imapBase)[i]!
   const wantLmtp = consecutive(lmtpBase)[i]!
   const lmtp = r.listeners.get('lmtp')
   console.log(
-    `${r.id.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${(withImap ? `imap://127.0.0.1:${r.imapPort}` : '-').padEnd(22)} ${lmtp ?? '-'}${moved(wantHttp, Number(new URL(r.url).port))}${withImap ? moved(wantImap, r.imapPort) : ''}${lmtp !== undefined ? moved(wantLmtp, Number(new URL(lmtp).port)) : ''}`,
+    `${r.name.padEnd(7)} ${String(r.o.slot).padEnd(5)} ${r.url.padEnd(27)} ${(withImap ? `imap://127.0.0.1:${r.imapPort}` : '-').padEnd(22)} ${lmtp ?? '-'}${moved(wantHttp, Number(new URL(r.url).port))}${withImap ? moved(wantImap, r.imapPort) : ''}${lmtp !== undefined ? moved(wantLmtp, Number(new URL(lmtp).port)) : ''}`,
   )
 })
 if (browser !== undefined)

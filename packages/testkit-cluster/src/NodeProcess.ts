@@ -11,6 +11,8 @@ const STDERR_KEPT = 1 << 20
 /** Options of one `mailweave serve` process. */
 export interface NodeProcessOptions {
   nodeId: string
+  /** The process's name within a region of several processes (`--process`); absent: the region's only process. */
+  process?: string
   slot: number
   stride: number
   dataDir: string
@@ -43,12 +45,19 @@ export class NodeProcess {
   stderr = ''
   /** Listener URLs the node printed, by kind (`http`, `imap`, …). */
   readonly listeners = new Map<string, string>()
+  /** Whether the process is stopped by {@link pause} (SIGSTOP) and not yet resumed. */
+  paused = false
 
   constructor(readonly o: NodeProcessOptions) {}
 
-  /** The node id. */
+  /** The node id (the region's id: shared by every process of a region). */
   get id(): string {
     return this.o.nodeId
+  }
+
+  /** The process name (`--process`), or the node id when the region has one process. */
+  get name(): string {
+    return this.o.process ?? this.o.nodeId
   }
 
   /** The node's HTTP base URL (once started). */
@@ -93,6 +102,7 @@ export class NodeProcess {
       '--secret-file',
       o.secretFile,
     ]
+    if (o.process !== undefined) args.push('--process', o.process)
     for (const p of o.peers ?? []) args.push('--peer', `${p.id}=${p.url}`)
     if (o.verifyTimeoutMs !== undefined) args.push('--verify-timeout', String(o.verifyTimeoutMs))
     if (o.imapPort !== undefined) args.push('--imap', `127.0.0.1:${o.imapPort}`, '--allow-plaintext-auth')
@@ -103,6 +113,7 @@ export class NodeProcess {
       env: { ...process.env, MAILWEAVE_LOG_LEVEL: o.logLevel ?? 'warn', ...o.env },
     })
     this.child = child
+    this.paused = false
     this.stderr = ''
     this.listeners.clear()
     // a script that dies (an uncaught error) must not leave nodes running
@@ -115,9 +126,9 @@ export class NodeProcess {
       o.onLog?.(line)
     })
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`node ${o.nodeId} did not start within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs)
+      const timer = setTimeout(() => fail(new Error(`node ${this.name} did not start within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs)
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-        fail(new Error(`node ${o.nodeId} exited with ${signal ?? code} during start\n${this.stderr}`))
+        fail(new Error(`node ${this.name} exited with ${signal ?? code} during start\n${this.stderr}`))
       const fail = (e: Error): void => {
         clearTimeout(timer)
         child.off('exit', onExit)
@@ -146,9 +157,24 @@ export class NodeProcess {
     await this.signal('SIGKILL')
   }
 
-  /** SIGTERM: a clean stop. */
+  /** SIGTERM: a clean stop (a paused process is resumed first, or it could not act on it). */
   async stop(): Promise<void> {
+    this.resume()
     await this.signal('SIGTERM')
+  }
+
+  /** SIGSTOP: the process freezes mid-flight (its sockets stay open, its timers stop) until {@link resume}. */
+  pause(): void {
+    if (!this.running || this.paused) return
+    this.child!.kill('SIGSTOP')
+    this.paused = true
+  }
+
+  /** SIGCONT: a paused process runs on from where it stopped. */
+  resume(): void {
+    if (!this.running || !this.paused) return
+    this.child!.kill('SIGCONT')
+    this.paused = false
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

@@ -1,5 +1,5 @@
 export { ProcessCluster, metricValue } from './ProcessCluster.ts'
-export type { ProcessClusterOptions, ClusterLink, PeerStatus } from './ProcessCluster.ts'
+export type { ProcessClusterOptions, ClusterLink, ClusterRegion, PeerStatus } from './ProcessCluster.ts'
 export { NodeProcess, MAILWEAVE_BIN } from './NodeProcess.ts'
 export type { NodeProcessOptions } from './NodeProcess.ts'
 export { serveLinkControl } from './LinkControl.ts'

@@ -8,6 +8,12 @@ export interface FaultProxyOptions {
   targetPort: number
   /** Defaults to 127.0.0.1. */
   targetHost?: string
+  /**
+   * More ports of the same service (the processes of one region behind one address, as a load
+   * balancer would put them): each new connection starts at the port after the one the previous
+   * connection started at and takes the first that accepts it.
+   */
+  alternatePorts?: number[]
 }
 
 /** Counters since the proxy started; bytes count what was forwarded (written onward), not what was dropped. */
@@ -121,15 +127,22 @@ export class FaultProxy {
   private closed = false
   private readonly counters: FaultProxyStats = { bytesToTarget: 0, bytesFromTarget: 0, accepted: 0, refused: 0 }
 
+  /** Connections accepted while a target is being dialled (several targets only). */
+  private readonly dialling = new Set<net.Socket>()
+  private nextTarget = 0
+
   private constructor(
     private readonly server: net.Server,
-    private readonly target: { host: string; port: number },
+    private readonly target: { host: string; ports: number[] },
   ) {}
 
   /** Starts a proxy listening on 127.0.0.1 port 0, forwarding to the target; resolves once it listens. */
   static async start(options: FaultProxyOptions): Promise<FaultProxy> {
     const server = net.createServer({ allowHalfOpen: true })
-    const proxy = new FaultProxy(server, { host: options.targetHost ?? '127.0.0.1', port: options.targetPort })
+    const proxy = new FaultProxy(server, {
+      host: options.targetHost ?? '127.0.0.1',
+      ports: [options.targetPort, ...(options.alternatePorts ?? [])],
+    })
     server.on('connection', (socket) => proxy.accept(socket))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -176,6 +189,7 @@ export class FaultProxy {
   cut(mode: CutMode = 'refuse'): void {
     this.mode = mode
     for (const link of [...this.links]) this.teardown(link, reset)
+    for (const socket of [...this.dialling]) reset(socket)
   }
 
   /** Heals the partition: new connections are forwarded again; blackholed ones are reset (their bytes are gone). */
@@ -196,6 +210,7 @@ export class FaultProxy {
     if (this.closed) return
     this.closed = true
     for (const link of [...this.links]) this.teardown(link, (socket) => socket.destroy())
+    for (const socket of this.dialling) socket.destroy()
     for (const socket of this.holes) socket.destroy()
     this.holes.clear()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
@@ -221,7 +236,30 @@ export class FaultProxy {
       return
     }
     this.counters.accepted++
-    const upstream = net.connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true })
+    const ports = this.target.ports
+    if (ports.length === 1) return this.pipe(client, net.connect({ host: this.target.host, port: ports[0]!, allowHalfOpen: true }))
+    // several targets: hold the client's bytes until one target accepted the connection
+    client.pause()
+    this.dialling.add(client)
+    client.on('close', () => this.dialling.delete(client))
+    const first = this.nextTarget++ % ports.length
+    const attempt = (k: number): void => {
+      if (client.destroyed) return
+      if (k === ports.length) return reset(client)
+      const upstream = net.connect({ host: this.target.host, port: ports[(first + k) % ports.length]!, allowHalfOpen: true })
+      upstream.once('error', () => attempt(k + 1))
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error')
+        this.dialling.delete(client)
+        if (client.destroyed) return upstream.destroy()
+        this.pipe(client, upstream)
+        client.resume()
+      })
+    }
+    attempt(0)
+  }
+
+  private pipe(client: net.Socket, upstream: net.Socket): void {
     upstream.on('error', () => {})
     const delay = (): number => this.delayMs
     const link: Link = {

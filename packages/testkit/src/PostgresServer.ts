@@ -148,7 +148,14 @@ export class PostgresServer {
       '-c',
       'shared_buffers=32MB',
     ]
-    const child = spawn(join(this.binDir, 'postgres'), args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'], ...this.user })
+    // its own process group: a Ctrl-C at the terminal (pnpm start:pg) must not shut the database down
+    // under the nodes still stopping; whoever started it stops it after them (or kills it at exit)
+    const child = spawn(join(this.binDir, 'postgres'), args, {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...this.user,
+    })
     child.stdout.pipe(log)
     child.stderr.pipe(log)
     this.child = child

@@ -180,3 +180,42 @@ describe('FaultProxy', () => {
     expect(c.received.toString()).toBe(expected.toString())
   })
 })
+
+describe('FaultProxy with several targets', () => {
+  it('starts each connection at the next target, skips one that refuses, and a cut reaches none', async () => {
+    const echoes = [await startEcho(), await startEcho(), await startEcho()]
+    const proxy = await FaultProxy.start({ targetPort: echoes[0]!.port, alternatePorts: [echoes[1]!.port, echoes[2]!.port] })
+    const clients: Client[] = []
+    const roundTrip = async (text: string): Promise<Client> => {
+      const c = new Client(proxy.port)
+      clients.push(c)
+      c.socket.write(text)
+      await until(() => c.received.toString() === text, `echo of ${text}`)
+      return c
+    }
+    try {
+      for (const t of ['a', 'b', 'c']) await roundTrip(t)
+      expect(echoes.map((e) => e.connectionsSeen)).toEqual([1, 1, 1])
+
+      // the second target goes away: its turn falls to the third, bytes sent meanwhile arrive whole
+      for (const s of echoes[1]!.sockets) s.destroy()
+      await new Promise<void>((resolve) => echoes[1]!.server.close(() => resolve()))
+      for (const t of ['d', 'e', 'f']) await roundTrip(t)
+      expect(echoes.map((e) => e.connectionsSeen)).toEqual([2, 1, 3])
+
+      proxy.cut()
+      const refused = new Client(proxy.port)
+      clients.push(refused)
+      refused.socket.write('lost')
+      await until(() => refused.closed, 'a new connection closed while cut')
+      expect(echoes.map((e) => e.connectionsSeen)).toEqual([2, 1, 3])
+    } finally {
+      for (const c of clients) c.socket.destroy()
+      await proxy.close()
+      for (const e of echoes) {
+        for (const s of e.sockets) s.destroy()
+        await new Promise<void>((resolve) => e.server.close(() => resolve()))
+      }
+    }
+  })
+})
