@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--body-wait <ms>', 'how long a FETCH waits for a peer to send a body this node lacks (default 5000)', int('body-wait'))
     .option(
       '--doc-budget <MiB>',
-      'memory budget for loaded mailbox documents, in MiB of their encoded size (heap is about 3.5x): past it the least recently used idle ones unload at once (default: none, idle ones unload after 60 s)',
+      'memory budget for loaded documents, in MiB of estimated heap (3.5x their encoded size plus 8 KiB each): past it the least recently used idle ones unload at once (default: none, idle ones unload after 60 s)',
       int('doc-budget'),
     )
     .option(

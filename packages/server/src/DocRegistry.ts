@@ -49,11 +49,29 @@ export interface DocRegistryOptions {
   /** Compact a document's log once it holds this many records. */
   compactAfter?: number
   /**
-   * Budget, in encoded bytes, of the documents kept loaded without a handle: past it the
-   * least recently released ones are unloaded at once instead of after `idleMs`. Documents
-   * in use are never unloaded. Default: no budget (idle unloading only).
+   * Budget, in estimated heap bytes ({@link docHeapEstimate}), of the loaded documents: past
+   * it the least recently released ones are unloaded at once instead of after `idleMs`.
+   * Documents in use are never unloaded. Default: no budget (idle unloading only).
    */
   budgetBytes?: number
+}
+
+/** Heap of a loaded document per byte of its encoded size (measured on mailbox documents). */
+export const HEAP_PER_ENCODED_BYTE = 3.5
+/**
+ * Heap a loaded document costs whatever its size: the Y.Doc, the registry's entry and what
+ * its owner builds on it (measured with bench/accounts.ts: ~4 KiB for an account document,
+ * ~11 KiB for a mailbox document with one message and its core Mailbox).
+ */
+export const DOC_HEAP_BYTES = 8 * 1024
+
+/**
+ * The heap a loaded document of `encodedBytes` is counted at against the budget. Counting
+ * encoded bytes alone let 100,000 small accounts (a few hundred bytes each, ~15 KiB of heap)
+ * stay loaded under a budget meant for a fraction of them.
+ */
+export function docHeapEstimate(encodedBytes: number): number {
+  return Math.round(encodedBytes * HEAP_PER_ENCODED_BYTE) + DOC_HEAP_BYTES
 }
 
 /**
@@ -77,6 +95,7 @@ export class DocRegistry {
   private closed = false
   /** Loaded documents without a handle, least recently released first. */
   private readonly released = new Set<Entry>()
+  /** Encoded bytes of the loaded documents. */
   private bytes = 0
   private evicted = 0
 
@@ -309,22 +328,35 @@ export class DocRegistry {
   private enforceBudget(): void {
     const budget = this.options.budgetBytes
     if (budget === undefined) return
-    let over = this.bytes - budget
+    let over = this.heapEstimate() - budget
     for (const e of this.released) {
       if (over <= 0) break
       if (e.retrying.size > 0) continue
       this.released.delete(e)
       clearTimeout(e.idle)
       e.idle = undefined
-      over -= e.bytes
+      over -= docHeapEstimate(e.bytes)
       this.evicted++
       void this.unload(e)
     }
   }
 
-  /** Encoded bytes of the loaded documents, and how many were unloaded early to keep the budget. */
-  memory(): { loadedBytes: number; budgetBytes: number | undefined; evicted: number } {
-    return { loadedBytes: this.bytes, budgetBytes: this.options.budgetBytes, evicted: this.evicted }
+  private heapEstimate(): number {
+    return Math.round(this.bytes * HEAP_PER_ENCODED_BYTE) + this.docs.size * DOC_HEAP_BYTES
+  }
+
+  /**
+   * The loaded documents (how many, their encoded bytes, their estimated heap, which the
+   * budget bounds) and how many were unloaded early to keep the budget.
+   */
+  memory(): { documents: number; loadedBytes: number; heapEstimateBytes: number; budgetBytes: number | undefined; evicted: number } {
+    return {
+      documents: this.docs.size,
+      loadedBytes: this.bytes,
+      heapEstimateBytes: this.heapEstimate(),
+      budgetBytes: this.options.budgetBytes,
+      evicted: this.evicted,
+    }
   }
 
   private async unload(e: Entry): Promise<void> {

@@ -57,9 +57,10 @@ export interface NodeConfig {
   /** Unload documents idle this long. */
   idleMs?: number
   /**
-   * Memory budget for loaded documents, in encoded bytes (a document's heap is about 3.5x
-   * its encoded size): past it the least recently used documents without a handle are
-   * unloaded at once. Default: none (idle unloading only).
+   * Memory budget for loaded documents, in bytes of their estimated heap (3.5x the encoded
+   * size plus 8 KiB per document, see DocRegistry's `docHeapEstimate`): past it the least
+   * recently used documents without a handle are unloaded at once. Default: none (idle
+   * unloading only).
    */
   docBudgetBytes?: number
   /** Relay peer updates to other peers (a mesh that survives one cut link). */

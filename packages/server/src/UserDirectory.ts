@@ -29,11 +29,15 @@ export interface UserRecord {
  * wins by time, then replica id). Passwords are stored as scrypt hashes; successful
  * verifications are cached per (user, password digest), so repeated HTTP and IMAP logins
  * do not pay scrypt each time. Bearer tokens are HMACs with the cluster secret, so a
- * token from one region is valid at every region.
+ * token from one region is valid at every region. The latest fact per user is indexed as
+ * facts arrive (local or replicated), so a lookup does not scan every account's facts.
  */
 export class UserDirectory {
   private readonly log: Y.Array<UserFact>
   private readonly verified = new Map<string, string>()
+  /** The winning fact per user name (any array fact naming it, as a scan would pick). */
+  private readonly latest = new Map<unknown, UserFact>()
+  private maxMs = 0
 
   constructor(
     private readonly doc: Y.Doc,
@@ -42,19 +46,33 @@ export class UserDirectory {
     private readonly now: () => number = Date.now,
   ) {
     this.log = doc.getArray(USERS_LOG)
+    this.reindex()
+    this.log.observe((event) => {
+      // facts are only ever inserted; anything else (a writer deleting items) gets a full rescan
+      if (event.changes.deleted.size > 0) return this.reindex()
+      for (const item of event.changes.added) for (const f of item.content.getContent() as UserFact[]) this.index(f)
+    })
+  }
+
+  private reindex(): void {
+    this.latest.clear()
+    this.maxMs = 0
+    for (const f of this.log.toArray()) this.index(f)
+  }
+
+  private index(f: UserFact): void {
+    if (!Array.isArray(f)) return
+    const ms = f[0] === 'u' ? f[5] : f[2]
+    if (typeof ms === 'number' && Number.isFinite(ms)) this.maxMs = Math.max(this.maxMs, ms)
+    const best = this.latest.get(f[1])
+    const bestMs = best === undefined ? -1 : best[0] === 'u' ? best[5] : best[2]
+    const rep = f[0] === 'u' ? f[6] : f[3]
+    const bestRep = best === undefined ? '' : best[0] === 'u' ? best[6] : best[3]
+    if (ms > bestMs || (ms === bestMs && rep > bestRep)) this.latest.set(f[1], f)
   }
 
   private current(name: string): UserFact | undefined {
-    let best: UserFact | undefined
-    for (const f of this.log.toArray()) {
-      if (!Array.isArray(f) || f[1] !== name) continue
-      const ms = f[0] === 'u' ? f[5] : f[2]
-      const bestMs = best === undefined ? -1 : best[0] === 'u' ? best[5] : best[2]
-      const rep = f[0] === 'u' ? f[6] : f[3]
-      const bestRep = best === undefined ? '' : best[0] === 'u' ? best[6] : best[3]
-      if (ms > bestMs || (ms === bestMs && rep > bestRep)) best = f
-    }
-    return best
+    return this.latest.get(name)
   }
 
   /** The user record, or undefined when absent or deleted. */
@@ -65,9 +83,9 @@ export class UserDirectory {
 
   /** Every live account name. */
   list(): string[] {
-    const names = new Set<string>()
-    for (const f of this.log.toArray()) if (Array.isArray(f) && typeof f[1] === 'string') names.add(f[1])
-    return [...names].filter((n) => this.get(n) !== undefined).sort()
+    const names: string[] = []
+    for (const [name, f] of this.latest) if (typeof name === 'string' && f[0] === 'u') names.push(name)
+    return names.sort()
   }
 
   /** Creates the account or sets its password. */
@@ -93,9 +111,7 @@ export class UserDirectory {
   }
 
   private lastMs(): number {
-    let m = 0
-    for (const f of this.log.toArray()) if (Array.isArray(f)) m = Math.max(m, f[0] === 'u' ? (f[5] as number) : (f[2] as number))
-    return m
+    return this.maxMs
   }
 
   /** Whether `password` is the user's; constant-time compare, scrypt at most once per distinct pair. */

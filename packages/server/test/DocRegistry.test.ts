@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { MemoryUpdateStore } from '@mailweave/core'
 import { waitFor } from '@mailweave/testkit'
 import { silentLogger } from '../src/index.ts'
-import { DocRegistry } from '../src/DocRegistry.ts'
+import { DocRegistry, docHeapEstimate } from '../src/DocRegistry.ts'
 import type { Logger } from '../src/index.ts'
 
 describe('DocRegistry loading', () => {
@@ -71,11 +71,11 @@ describe('DocRegistry memory budget', () => {
 
   it('unloads the least recently released documents past the budget, never one in use, and every one reloads whole', async () => {
     const store = new MemoryUpdateStore()
-    // one document of 20 pushes is ~1.3 KB encoded: a 4 KB budget holds about three idle ones
-    const registry = await DocRegistry.create(store, { log: silentLogger(), budgetBytes: 4096 })
+    // one document of 20 pushes is ~1.3 KB encoded, counted at ~12.7 KB of heap: a 48 KB budget holds about three idle ones
+    const registry = await DocRegistry.create(store, { log: silentLogger(), budgetBytes: 48_000 })
     const held = await fill(registry, 'held', 20)
     for (let d = 0; d < 30; d++) (await fill(registry, `doc${d}`, 20)).release()
-    await waitFor(() => registry.memory().loadedBytes <= 4096, 10_000, 'loaded documents back within the budget')
+    await waitFor(() => registry.memory().heapEstimateBytes <= 48_000, 10_000, 'loaded documents back within the budget')
     const loaded = registry.loadedNames()
     expect(loaded).toContain('held') // in use: never unloaded, even though the budget is exceeded
     expect(loaded).toContain('doc29') // the most recently released stays
@@ -88,6 +88,19 @@ describe('DocRegistry memory budget', () => {
       h.release()
     }
     held.release()
+    await registry.close()
+  })
+
+  it('counts every loaded document at a fixed heap cost as well: many small documents stay within the budget', async () => {
+    // 200 documents of ~60 encoded bytes (12 KB together) cost ~1.7 MB of heap; a 100 KB budget
+    // counted in encoded bytes kept all of them loaded (what 100,000 small accounts did)
+    const registry = await DocRegistry.create(new MemoryUpdateStore(), { log: silentLogger(), budgetBytes: 100_000 })
+    for (let d = 0; d < 200; d++) (await fill(registry, `small${d}`, 1)).release()
+    await waitFor(() => registry.memory().heapEstimateBytes <= 100_000, 10_000, 'small documents back within the budget')
+    expect(registry.memory().loadedBytes).toBeLessThan(2_000)
+    expect(registry.loadedNames().length).toBeLessThanOrEqual(Math.floor(100_000 / docHeapEstimate(0)))
+    expect(registry.loadedNames()).toContain('small199')
+    expect(registry.memory()).toMatchObject({ documents: registry.loadedNames().length, budgetBytes: 100_000 })
     await registry.close()
   })
 
