@@ -1,5 +1,8 @@
-/** Why a storage operation failed. */
-export type StorageErrorCode = 'DISK_FULL' | 'IO' | 'CORRUPT' | 'HASH_MISMATCH' | 'LOCKED'
+/**
+ * Why a storage operation failed. `FENCED`: a write to an account's documents refused
+ * because this process no longer holds the account's lease (a region of several processes).
+ */
+export type StorageErrorCode = 'DISK_FULL' | 'IO' | 'CORRUPT' | 'HASH_MISMATCH' | 'LOCKED' | 'FENCED'
 
 /**
  * The one error type every storage adapter ({@link UpdateStore}, {@link BlobStore}, whatever

@@ -32,6 +32,10 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS mw_docs (doc text PRIMARY KEY)`,
   `CREATE TABLE IF NOT EXISTS mw_blobs (key text PRIMARY KEY, data bytea NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS mw_meta (key text PRIMARY KEY, value bytea NOT NULL)`,
+  // the processes of a region of several (AccountLeases): heartbeats on the database clock
+  `CREATE TABLE IF NOT EXISTS mw_processes (name text PRIMARY KEY, addresses jsonb, heartbeat timestamptz NOT NULL, ttl_ms integer NOT NULL, owned integer NOT NULL DEFAULT 0, max_accounts integer)`,
+  // one lease per account (and '#peers'); epoch grows at every change of hands, writes are fenced by it
+  `CREATE TABLE IF NOT EXISTS mw_leases (account text PRIMARY KEY, owner text NOT NULL, epoch bigint NOT NULL, expires timestamptz NOT NULL)`,
 ]
 
 // Tables of an earlier version get the change-position columns (checked first: ALTER TABLE
@@ -174,11 +178,12 @@ export class PgDatabase {
     }
   }
 
-  /** Runs one committing statement and counts the commit's latency. */
-  async commit(what: string, sql: string, params: unknown[]): Promise<void> {
+  /** Runs one committing statement and counts the commit's latency; resolves to its rows. */
+  async commit<R extends pg.QueryResultRow = pg.QueryResultRow>(what: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
     const t0 = performance.now()
-    await this.query(what, sql, params)
+    const r = await this.query<R>(what, sql, params)
     this.count(performance.now() - t0)
+    return r
   }
 
   /** Runs `fn` in a transaction on one connection (rolled back when it throws). */

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { StorageError } from '@mailweave/core'
+import { AccountLeases, type LeaseProcessAddresses } from './AccountLeases.ts'
 import { PgBlobStore } from './PgBlobStore.ts'
 import { PgDatabase, type PgDatabaseOptions } from './PgDatabase.ts'
 import { PgMetaStore } from './PgMetaStore.ts'
@@ -7,39 +8,69 @@ import { PgUpdateStore } from './PgUpdateStore.ts'
 
 /** Options of {@link PgStorage.open}. */
 export interface PgStorageOptions extends PgDatabaseOptions {
-  /** Reports losing and regaining the region lock's connection. */
+  /** Reports losing and regaining the region lock's connection, and lost leases. */
   log?: (msg: string, fields?: object) => void
+  /**
+   * This process's name in a region of several processes sharing the database: turns on
+   * account leases with fenced writes instead of the one-process region lock.
+   */
+  process?: string
+  /** Lease and heartbeat TTL in ms (default 10,000), with `process`. */
+  leaseTtlMs?: number
+  /** At most this many accounts owned by this process at once, with `process`. */
+  maxAccounts?: number
+  /** This process's addresses when already known (else {@link AccountLeases.advertise} them once bound), with `process`. */
+  addresses?: Omit<LeaseProcessAddresses, 'process'>
 }
 
 /**
  * A node's whole storage in one PostgreSQL database (and schema): update logs, message
  * bodies and small records, with the shape `@mailweave/server`'s `NodeStorage` expects.
- * One node process per region: `open` takes a session advisory lock for the schema on a
- * connection of its own and refuses to start while another process holds it (two writers
- * would allocate the same UIDs). If that connection breaks (a database restart) the lock is
- * taken again; when another process got it meanwhile, the storage is fenced and every
- * later write fails.
+ *
+ * One process per region (no `process` option): `open` takes a session advisory lock for
+ * the schema on a connection of its own and refuses to start while another process holds
+ * it (two writers would allocate the same UIDs). If that connection breaks (a database
+ * restart) the lock is taken again; when another process got it meanwhile, the storage is
+ * fenced and every later write fails.
+ *
+ * Several processes per region (`process` given): no region lock; {@link ownership} is the
+ * region's {@link AccountLeases}, and every write to an account's documents is fenced by
+ * the account's lease in the writing statement (see {@link PgUpdateStore}).
  */
 export class PgStorage {
   readonly updates: PgUpdateStore
   readonly blobs: PgBlobStore
   readonly meta: PgMetaStore
+  /** The account leases, in a region of several processes; absent with the region lock. */
+  readonly ownership: AccountLeases | undefined
   private closing = false
 
   private constructor(
     private readonly db: PgDatabase,
     private lock: pg.Client | undefined,
     private readonly options: PgStorageOptions,
+    leases?: AccountLeases,
   ) {
-    this.updates = new PgUpdateStore(db)
+    this.ownership = leases
+    this.updates = new PgUpdateStore(db, leases)
     this.blobs = new PgBlobStore(db)
     this.meta = new PgMetaStore(db)
   }
 
-  /** Connects, creates the tables when missing and takes the region lock. */
+  /** Connects, creates the tables when missing and takes the region lock (or, with `process`, starts the leases). */
   static async open(options: PgStorageOptions): Promise<PgStorage> {
     const db = await PgDatabase.connect(options)
     try {
+      if (options.process !== undefined) {
+        const leases = await AccountLeases.start(db, {
+          process: options.process,
+          ttlMs: options.leaseTtlMs,
+          maxAccounts: options.maxAccounts,
+          addresses: options.addresses,
+          log: options.log,
+        })
+        return new PgStorage(db, undefined, options, leases)
+      }
       const lock = await PgStorage.takeLock(options, db.schema)
       const storage = new PgStorage(db, lock, options)
       storage.watch(lock)
@@ -55,15 +86,17 @@ export class PgStorage {
     return `PostgreSQL ${this.db.description}`
   }
 
-  /** Commit counts and latency (reported as the node's fsync figures). */
-  stats(): { fsyncCount: number; lastFsyncMs: number; avgFsyncMs: number } {
-    return this.db.stats()
+  /** Commit counts and latency (reported as the node's fsync figures), and the writes refused by lease fencing. */
+  stats(): { fsyncCount: number; lastFsyncMs: number; avgFsyncMs: number; fencedWrites: number } {
+    return { ...this.db.stats(), fencedWrites: this.updates.fencedWrites() }
   }
 
-  /** Finishes queued writes, releases the region lock and closes every connection. */
+  /** Finishes queued writes, releases the region lock (or every lease held) and closes every connection. */
   async close(): Promise<void> {
+    if (this.closing) return
     this.closing = true
     await this.updates.close()
+    await this.ownership?.close()
     await this.lock?.end().catch(() => {})
     await this.db.close()
   }

@@ -1,10 +1,18 @@
 import type pg from 'pg'
-import { StorageError, type UpdateStore } from '@mailweave/core'
+import { docOwner, StorageError, type UpdateStore } from '@mailweave/core'
+import type { WriteFence, WriteLease } from './AccountLeases.ts'
 import { asBuffer, ownBytes, type PgDatabase } from './PgDatabase.ts'
 
-type Op =
-  | { kind: 'append'; doc: string; data: Uint8Array; resolve: () => void; reject: (e: unknown) => void }
-  | { kind: 'compact'; doc: string; data: Uint8Array; below?: number; resolve: () => void; reject: (e: unknown) => void }
+interface Pending {
+  doc: string
+  data: Uint8Array
+  /** The lease the write commits under; undefined: unfenced (one process per region, or `sys/users`). */
+  lease: WriteLease | undefined
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+type Op = ({ kind: 'append' } | { kind: 'compact'; below?: number }) & Pending
 
 /** Records written by other processes, read by {@link PgUpdateStore.readSince}. */
 export interface LogRead {
@@ -20,6 +28,18 @@ export interface LogRead {
 // still appear. As text: xid8 is 64-bit (pg returns it as a string).
 const HORIZON = `pg_snapshot_xmin(pg_current_snapshot())`
 
+/**
+ * The fence of a write statement: the lease rows the statement's writes commit under, still
+ * this process's with the epoch each write was issued under and not expired by the database
+ * clock, locked FOR SHARE (in account order, as renewals lock them) so a takeover waits for
+ * the commit. `$3`/`$4` are per-write accounts and epochs (NULL: unfenced), `$5` the process.
+ */
+const FENCE = `f AS (
+  SELECT l.account, l.epoch FROM mw_leases l
+  WHERE l.owner = $5 AND l.expires > clock_timestamp()
+    AND (l.account, l.epoch) IN (SELECT a, e FROM unnest($3::text[], $4::int8[]) AS k(a, e) WHERE a IS NOT NULL)
+  ORDER BY l.account FOR SHARE OF l)`
+
 /** At most this many appends (or bytes) go into one group commit. */
 const GROUP_MAX = 512
 const GROUP_MAX_BYTES = 8 * 1024 * 1024
@@ -30,6 +50,13 @@ const GROUP_MAX_BYTES = 8 * 1024 * 1024
  * into the next statement together (a group commit, one WAL flush), and a compaction
  * (delete the document's records, insert the snapshot) is one statement, so atomic.
  * A resolved append is committed with `synchronous_commit=on`.
+ *
+ * With a {@link WriteFence} (a region of several processes), a write to an account's
+ * document (`acct/<user>`, `mbox/<user>/…`) is issued under the lease the fence names at
+ * call time (the account's, else the `#peers` lease) and commits only if, in the same
+ * statement, that lease row still names this process with that epoch; otherwise it rejects
+ * with a `FENCED` StorageError, writes nothing, and is counted ({@link fencedWrites}).
+ * Within a group, fenced and unfenced writes are judged one by one.
  */
 export class PgUpdateStore implements UpdateStore {
   private readonly queue: Op[] = []
@@ -39,8 +66,12 @@ export class PgUpdateStore implements UpdateStore {
   private listener: pg.Client | undefined
   private listening = false
   private epoch: string | undefined
+  private fenced = 0
 
-  constructor(private readonly db: PgDatabase) {}
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly fence?: WriteFence,
+  ) {}
 
   append(docName: string, update: Uint8Array): Promise<void> {
     return this.enqueue('append', docName, update)
@@ -141,11 +172,12 @@ export class PgUpdateStore implements UpdateStore {
    * records of other writers the caller has not seen yet (at or past `below`) stay.
    */
   compactBelow(docName: string, snapshot: Uint8Array, below: number): Promise<void> {
-    this.check()
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind: 'compact', doc: docName, data: snapshot.slice(), below, resolve, reject })
-      this.writing ??= this.drain()
-    })
+    return this.enqueue('compact', docName, snapshot, below)
+  }
+
+  /** Writes refused by the lease fence since start (refused here or by the database). */
+  fencedWrites(): number {
+    return this.fenced
   }
 
   /**
@@ -201,12 +233,25 @@ export class PgUpdateStore implements UpdateStore {
     if (this.closed) throw new StorageError('IO', 'PgUpdateStore is closed')
   }
 
-  private enqueue(kind: Op['kind'], doc: string, data: Uint8Array): Promise<void> {
+  private enqueue(kind: Op['kind'], doc: string, data: Uint8Array, below?: number): Promise<void> {
     this.check()
+    const account = this.fence === undefined ? undefined : docOwner(doc)
+    const lease = account === undefined ? undefined : this.fence!.leaseFor(account)
+    if (account !== undefined && lease === undefined) return Promise.reject(this.refusal(doc, account))
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind, doc, data: data.slice(), resolve, reject })
+      const pending = { doc, data: data.slice(), lease, resolve, reject }
+      this.queue.push(kind === 'append' ? { kind, ...pending } : { kind, below, ...pending })
       this.writing ??= this.drain()
     })
+  }
+
+  private refusal(doc: string, account: string, lease?: WriteLease): StorageError {
+    this.fenced++
+    const which =
+      lease === undefined
+        ? `this process (${this.fence?.processId}) holds neither the lease of ${account} nor the region's peer lease`
+        : `the lease ${lease.account} epoch ${lease.epoch} of process ${this.fence?.processId} was lost (taken over, released or expired)`
+    return new StorageError('FENCED', `write to ${doc} fenced: ${which}; nothing was written`)
   }
 
   private async drain(): Promise<void> {
@@ -214,15 +259,16 @@ export class PgUpdateStore implements UpdateStore {
       const first = this.queue[0]!
       if (first.kind === 'compact') {
         this.queue.shift()
-        const below = first.below === undefined ? '' : 'AND xid < $3::xid8'
-        await this.run([first], () =>
-          this.db.commit(
-            `cannot compact ${first.doc}`,
-            `WITH del AS (DELETE FROM mw_updates WHERE doc = $1 ${below}), ins AS (INSERT INTO mw_updates (doc, data) VALUES ($1, $2)),
-                  d AS (INSERT INTO mw_docs (doc) VALUES ($1) ON CONFLICT DO NOTHING) SELECT pg_notify('${this.db.channel}', '')`,
-            first.below === undefined ? [first.doc, asBuffer(first.data)] : [first.doc, asBuffer(first.data), String(first.below)],
-          ),
-        )
+        const below = first.below === undefined ? '' : 'AND xid < $6::xid8'
+        await this.run([first], `cannot compact ${first.doc}`, (fenceArgs) => [
+          `WITH ${FENCE},
+                ok AS (SELECT 1 WHERE ($3::text[])[1] IS NULL OR EXISTS (SELECT 1 FROM f)),
+                del AS (DELETE FROM mw_updates WHERE doc = $1 ${below} AND EXISTS (SELECT 1 FROM ok)),
+                ins AS (INSERT INTO mw_updates (doc, data) SELECT $1, $2 FROM ok),
+                d AS (INSERT INTO mw_docs (doc) SELECT $1 FROM ok ON CONFLICT DO NOTHING)
+           ${this.result}`,
+          [first.doc, asBuffer(first.data), ...fenceArgs, ...(first.below === undefined ? [] : [String(first.below)])],
+        ])
         continue
       }
       const group: Op[] = []
@@ -233,25 +279,43 @@ export class PgUpdateStore implements UpdateStore {
         bytes += op.data.length
       }
       const docs = group.map((o) => o.doc)
-      await this.run(group, () =>
-        this.db.commit(
-          `cannot append to ${group.length === 1 ? docs[0] : `${group.length} documents`}`,
-          // ORDER BY o: ids are drawn in call order, which is the order load returns
-          `WITH ins AS (INSERT INTO mw_updates (doc, data) SELECT d, b FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, b, o) ORDER BY o),
-                d AS (INSERT INTO mw_docs (doc) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING) SELECT pg_notify('${this.db.channel}', '')`,
-          [docs, group.map((o) => asBuffer(o.data))],
-        ),
-      )
+      await this.run(group, `cannot append to ${group.length === 1 ? docs[0] : `${group.length} documents`}`, (fenceArgs) => [
+        // ORDER BY o: ids are drawn in call order, which is the order load returns
+        `WITH ${FENCE},
+              ins AS (INSERT INTO mw_updates (doc, data)
+                SELECT d, b FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int8[]) WITH ORDINALITY AS t(d, b, a, e, o)
+                WHERE t.a IS NULL OR EXISTS (SELECT 1 FROM f WHERE f.account = t.a AND f.epoch = t.e) ORDER BY o RETURNING doc),
+              d AS (INSERT INTO mw_docs (doc) SELECT DISTINCT doc FROM ins ON CONFLICT DO NOTHING)
+         ${this.result}`,
+        [docs, group.map((o) => asBuffer(o.data)), ...fenceArgs],
+      ])
     }
     this.writing = undefined
   }
 
-  private async run(ops: Op[], commit: () => Promise<void>): Promise<void> {
+  /** The end of every writing statement: notifies the region's tailers, and returns the leases that passed the fence. */
+  private get result(): string {
+    return `SELECT f.account, f.epoch::text AS epoch FROM (SELECT pg_notify('${this.db.channel}', '')) n LEFT JOIN f ON true`
+  }
+
+  /**
+   * Commits `ops` with the statement `build` makes from the fence parameters ($3..$5), then
+   * settles each op: resolved when unfenced or its lease passed the fence, else FENCED.
+   */
+  private async run(ops: Op[], what: string, build: (fenceArgs: unknown[]) => [string, unknown[]]): Promise<void> {
+    const fenceArgs = [ops.map((o) => o.lease?.account ?? null), ops.map((o) => o.lease?.epoch ?? null), this.fence?.processId ?? null]
+    const [sql, params] = build(fenceArgs)
+    let passed: Set<string>
     try {
-      await commit()
-      for (const op of ops) op.resolve()
+      const r = await this.db.commit<{ account: string | null; epoch: string | null }>(what, sql, params)
+      passed = new Set(r.rows.flatMap((row) => (row.account === null ? [] : [`${row.account}\n${row.epoch}`])))
     } catch (e) {
       for (const op of ops) op.reject(e)
+      return
+    }
+    for (const op of ops) {
+      if (op.lease === undefined || passed.has(`${op.lease.account}\n${op.lease.epoch}`)) op.resolve()
+      else op.reject(this.refusal(op.doc, docOwner(op.doc) ?? op.doc, op.lease))
     }
   }
 }
