@@ -91,13 +91,13 @@ export class MemoryPeerHost implements PeerHost {
     return { epoch: this.epoch, seq: this.seq }
   }
 
-  changedSince(cursor: ChangeCursor): string[] | undefined {
+  async changedSince(cursor: ChangeCursor): Promise<string[] | undefined> {
     if (cursor.epoch !== this.epoch || cursor.seq > this.seq) return undefined
     return [...this.changedAt].filter(([, seq]) => seq > cursor.seq).map(([name]) => name)
   }
 
-  allDocs(): string[] {
-    return [...this.docs.keys()]
+  async *allDocs(): AsyncIterable<string> {
+    yield* [...this.docs.keys()]
   }
 
   onUpdate(fn: (docName: string, update: Uint8Array, origin: unknown) => void): () => void {

@@ -29,10 +29,13 @@ export interface PeerHost {
   openDoc(name: string): Promise<OpenedDoc>
   /** The node's change counter now. */
   changeCursor(): ChangeCursor
-  /** Documents changed after `cursor`; undefined when the cursor is unknown or of another epoch (the caller then uses {@link allDocs}). */
-  changedSince(cursor: ChangeCursor): string[] | undefined
-  /** Every document this node holds. */
-  allDocs(): string[]
+  /**
+   * Documents changed after `cursor`; undefined when the cursor is unknown or of another
+   * epoch (the caller then uses {@link allDocs}). May ask the node's storage.
+   */
+  changedSince(cursor: ChangeCursor): Promise<Iterable<string> | undefined>
+  /** Every document this node holds, produced as iterated (a node lists its storage only when a full catch-up needs it). */
+  allDocs(): AsyncIterable<string>
   /** Subscribes to every update integrated into any open document, with its Yjs transaction origin; returns the unsubscribe function. */
   onUpdate(fn: (docName: string, update: Uint8Array, origin: unknown) => void): () => void
   /** The peer's cursor up to which this node holds all of that peer's changes, as last saved. */

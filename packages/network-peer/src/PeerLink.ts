@@ -388,23 +388,30 @@ export class PeerLink {
   private async list(since: ChangeCursor | undefined): Promise<void> {
     const { host } = this.env
     const cursor = host.changeCursor()
-    const names = (since === undefined ? undefined : host.changedSince(since)) ?? host.allDocs()
     this.lastListed = cursor
     this.liveGap = false
     this.listing = true
     // A cursor that claims nothing new: the peer's own resume point, or one of no epoch.
     const noProgress = since ?? { epoch: '', seq: 0 }
     try {
-      for (let start = 0; start === 0 || start < names.length; start += LISTING_CHUNK) {
-        const entries: DocStateVector[] = []
-        for (const docName of names.slice(start, start + LISTING_CHUNK)) {
-          entries.push({ docName, stateVector: Y.encodeStateVector(await this.env.docs.get(docName)) })
-        }
-        if (this.state !== 'open') return
-        const last = start + LISTING_CHUNK >= names.length
-        if (!this.send({ type: 'docStateVectors', cursor: last ? cursor : noProgress, entries })) return
+      const changed = since === undefined ? undefined : await host.changedSince(since)
+      const names: AsyncIterable<string> | Iterable<string> = changed ?? host.allDocs()
+      // one chunk is held back until the next one exists, so the last frame is known when sent
+      let entries: DocStateVector[] = []
+      let sent = false
+      const flush = async (last: boolean): Promise<boolean> => {
+        if (this.state !== 'open') return false
+        if (!this.send({ type: 'docStateVectors', cursor: last ? cursor : noProgress, entries })) return false
         this.docsListedOut += entries.length
+        entries = []
+        sent = true
+        return true
       }
+      for await (const docName of names) {
+        if (entries.length === LISTING_CHUNK && !(await flush(false))) return
+        entries.push({ docName, stateVector: Y.encodeStateVector(await this.env.docs.get(docName)) })
+      }
+      if (entries.length > 0 || !sent) await flush(true)
     } catch (error) {
       this.fail(error)
     } finally {

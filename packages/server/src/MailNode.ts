@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { isMailboxDocName, messageFactsInUpdate, StorageError, USERS_DOC, type BlobStore } from '@mailweave/core'
 import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
 import { PeerNetwork, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
-import { DocRegistry, type DocHandle } from './DocRegistry.ts'
+import { DocRegistry, type DocHandle, type SavedChangeCursor } from './DocRegistry.ts'
 import { PeerResume } from './PeerResume.ts'
 import { incarnation, setAside, type Incarnation } from './Incarnation.ts'
 import { NodeError } from './NodeError.ts'
@@ -22,6 +22,11 @@ import type { ProcessAddresses } from './AccountOwnership.ts'
 
 /** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
 const RUNNING_MARKER = 'running'
+/**
+ * Record holding the change counter of a store of one process, written at a clean stop and
+ * removed at start (so a crash starts a new epoch: the peers then catch up in full).
+ */
+const CHANGE_CURSOR = 'change-cursor.json'
 /** Record holding every peer's resume point, as JSON. */
 const PEER_RESUME = 'peer-resume.json'
 const utf8 = new TextEncoder()
@@ -185,7 +190,16 @@ export class MailNode {
     await storage.meta.put(RUNNING_MARKER, utf8.encode(`${process.pid}\n`))
     this.markerWritten = true
     this.blobs = storage.blobs
-    this.registry = await DocRegistry.create(storage.updates, { log: this.log, idleMs: c.idleMs, budgetBytes: c.docBudgetBytes })
+    const cursor = uncleanStop || rejoining !== undefined ? undefined : await this.savedCursor(storage)
+    await storage.meta.delete(CHANGE_CURSOR)
+    this.registry = await DocRegistry.create(storage.updates, {
+      log: this.log,
+      idleMs: c.idleMs,
+      budgetBytes: c.docBudgetBytes,
+      // the peer links forward what every process of the region writes (a shared store)
+      followAll: c.peers.length > 0,
+      cursor,
+    })
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
     if (c.peers.length > 0)
@@ -253,6 +267,26 @@ export class MailNode {
     )
   }
 
+  /** The change counter the last clean stop saved, if it is readable. */
+  private async savedCursor(storage: NodeStorage): Promise<SavedChangeCursor | undefined> {
+    const bytes = await storage.meta.get(CHANGE_CURSOR)
+    if (bytes === undefined) return undefined
+    try {
+      const v = JSON.parse(new TextDecoder().decode(bytes)) as SavedChangeCursor
+      const ok =
+        typeof v.epoch === 'string' &&
+        Number.isSafeInteger(v.seq) &&
+        Number.isSafeInteger(v.floor) &&
+        Array.isArray(v.changes) &&
+        v.changes.every((c) => Array.isArray(c) && typeof c[0] === 'string' && Number.isSafeInteger(c[1]))
+      if (ok) return v
+    } catch {
+      // unreadable: a new epoch, as after a crash
+    }
+    this.log.warn({ record: CHANGE_CURSOR }, 'the saved change counter is unreadable; peers catch up in full')
+    return undefined
+  }
+
   private barrier(): PeerBarrier | undefined {
     const peers = this.peers
     if (peers === undefined) return undefined
@@ -318,7 +352,6 @@ export class MailNode {
     return {
       node: { nodeId: c.nodeId, replica: this.incarnation?.replica, slot: c.slot, stride: c.stride, url: this.url },
       documentsLoaded: this.registry.loadedNames().length,
-      documentsKnown: this.registry.allDocs().length,
       documentMemory: this.registry.memory(),
       peers: this.peerStatus(),
       storage: this.storage?.stats(),
@@ -400,6 +433,8 @@ export class MailNode {
     }
     this.usersHandle?.release()
     await this.registry?.close()
+    const cursor = this.registry?.savedCursor()
+    if (this.markerWritten && cursor !== undefined) await this.storage?.meta.put(CHANGE_CURSOR, utf8.encode(JSON.stringify(cursor)))
     if (this.markerWritten) await this.storage?.meta.delete(RUNNING_MARKER)
     await this.storage?.close()
     await this.lock?.release()

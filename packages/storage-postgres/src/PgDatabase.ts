@@ -26,7 +26,6 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS mw_updates (id bigserial PRIMARY KEY, doc text NOT NULL, data bytea NOT NULL,
      xid xid8 NOT NULL DEFAULT pg_current_xact_id(), writer bigint DEFAULT NULLIF(current_setting('mailweave.writer', true), '')::bigint)`,
-  `CREATE INDEX IF NOT EXISTS mw_updates_doc ON mw_updates (doc, id)`,
   `CREATE TABLE IF NOT EXISTS mw_region (one boolean PRIMARY KEY DEFAULT true CHECK (one), epoch text NOT NULL)`,
   `INSERT INTO mw_region (epoch) VALUES (gen_random_uuid()::text) ON CONFLICT DO NOTHING`,
   `CREATE TABLE IF NOT EXISTS mw_docs (doc text PRIMARY KEY)`,
@@ -46,6 +45,11 @@ const MIGRATIONS: [column: string, sql: string][] = [
     'writer',
     `ALTER TABLE mw_updates ADD COLUMN IF NOT EXISTS writer bigint DEFAULT NULLIF(current_setting('mailweave.writer', true), '')::bigint`,
   ],
+]
+
+const INDEXES: [name: string, columns: string][] = [
+  ['mw_updates_doc', 'doc, id'],
+  ['mw_updates_xid', 'xid'],
 ]
 
 /** Maps a pg error (or anything thrown) to a {@link StorageError}: disk full (53100) or IO. */
@@ -154,7 +158,12 @@ export class PgDatabase {
         )
         const columns = new Set(have.rows.map((r) => r.column_name))
         for (const [column, sql] of MIGRATIONS) if (!columns.has(column)) await c.query(sql)
-        await c.query(`CREATE INDEX IF NOT EXISTS mw_updates_xid ON mw_updates (xid)`)
+        // CREATE INDEX locks the table against writes even when the index exists: a process
+        // starting would wait for every open write transaction of the region
+        for (const [index, columns] of INDEXES) {
+          const found = await c.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [`${schema}.${index}`])
+          if (found.rows[0]?.found !== true) await c.query(`CREATE INDEX IF NOT EXISTS ${index} ON mw_updates (${columns})`)
+        }
       })
     } catch (e) {
       await pool.end().catch(() => {})
