@@ -134,27 +134,45 @@ describe('DocRegistry over a shared PostgreSQL store', () => {
 
   it('compaction keeps the records of other processes it has not seen yet', async () => {
     const r = region()
-    const a = await r.process({ compactAfter: 5, pollMs: 60_000 })
+    const a = await r.process({ compactAfter: 5 })
     const b = await r.process()
+    // a's reads of the log can be held back, and report how far they got
+    const store = r.stores[0]!
+    const readSince = store.readSince.bind(store)
+    const held: { gate?: Promise<void> } = {}
+    let open = () => {}
+    let readTo = 0
+    store.readSince = async (...args) => {
+      if (held.gate !== undefined) await held.gate
+      const read = await readSince(...args)
+      readTo = Math.max(readTo, read.position)
+      return read
+    }
     const ha = await a.open('x')
     const hb = await b.open('x')
-    // a does not read b's write before it compacts (no poll; the signal may still come)
-    hb.doc.getText('t').insert(0, 'b ')
-    await b.flush('x')
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 2; i++) {
       ha.doc.getText('t').insert(0, 'a')
       await a.flush('x')
     }
+    const written = await store.position()
+    await waitFor(() => readTo >= written, 20_000, 'a read past its own writes')
+    held.gate = new Promise((resolve) => (open = resolve))
+    cleanups.push(async () => open()) // runs first: a failed wait leaves no read held
+    hb.doc.getText('t').insert(0, 'b ')
+    await b.flush('x')
+    for (let i = 0; i < 3; i++) {
+      ha.doc.getText('t').insert(0, 'a')
+      await a.flush('x')
+    }
+    // the fifth record compacts: a's first two records go, b's unseen one stays
+    await waitFor(async () => (await store.load('x')).length === 5, 20_000, 'compacted')
+    open()
     ha.release()
     hb.release()
-    const c = await r.process()
-    const hc = await c.open('x')
-    await waitFor(async () => (await r.stores[0]!.load('x')).length < 7, 20_000, 'compacted')
-    const hd = await (await r.process()).open('x')
-    expect(text(hd.doc)).toContain('b ')
-    expect(text(hd.doc).replace('b ', '')).toBe('aaaaaa')
+    const hc = await (await r.process()).open('x')
+    expect(text(hc.doc)).toContain('b ')
+    expect(text(hc.doc).replace('b ', '')).toBe('aaaaa')
     hc.release()
-    hd.release()
   })
 })
 
