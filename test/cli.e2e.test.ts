@@ -251,5 +251,12 @@ describe('the mailweave CLI against a running node', () => {
     await expect(serve('--process', 'bad name', '--store', 'postgres://u@127.0.0.1:1/db')).rejects.toMatchObject({
       stderr: expect.stringContaining('must be 1-64 characters'),
     })
+    // --blobs s3://…: credentials in the URL are refused without being repeated; an unreachable service is named
+    const inUrl = await serve('--blobs', 's3://AKIAEXAMPLE:sekrit-key@mail/eu').catch((e: { stderr: string }) => e.stderr)
+    expect(inUrl).toContain('set AWS_ACCESS_KEY_ID')
+    expect(inUrl).not.toContain('sekrit-key')
+    await expect(serve('--blobs', 's3://mail/eu?endpoint=http://127.0.0.1:1&attempts=1')).rejects.toMatchObject({
+      stderr: expect.stringContaining('cannot open the S3 blob store s3://mail/eu/ at http://127.0.0.1:1'),
+    })
   }, 60_000)
 })

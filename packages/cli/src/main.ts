@@ -5,6 +5,7 @@ import type { MailboxInspection } from '@mailweave/core'
 import { MailNode, type NodeConfig, type PeerConfig } from '@mailweave/server'
 import { ApiError, NodeApi } from '@mailweave/client'
 import { adminApi, explain, httpUrl, readSecret } from './client.ts'
+import { openS3Blobs } from './openS3Blobs.ts'
 import { openPgStorage, type RegionProcess } from './openPgStorage.ts'
 import { countMessages, detectSource, importKey, readMessages } from './importMail.ts'
 
@@ -33,6 +34,7 @@ interface ServeOptions {
   stride?: number
   data?: string
   store?: string
+  blobs?: string
   listen?: { host: string; port: number }
   peer?: PeerConfig[]
   secretFile?: string
@@ -87,6 +89,10 @@ export async function main(argv: string[]): Promise<void> {
     .option(
       '--store <where>',
       "'files' (the embedded store in --data, the default) or a PostgreSQL URL postgres://user@host:port/db (password from $PGPASSWORD)",
+    )
+    .option(
+      '--blobs <url>',
+      'keep message bodies in an S3 bucket instead of the --store: s3://bucket/prefix[?endpoint=http://host:port&region=…] (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK chain)',
     )
     .option('--listen <host:port>', 'HTTP/WebSocket listen address (default: 127.0.0.1:7100)', hostPort)
     .option('--peer <id=url>', 'a peer node (repeatable)', peer)
@@ -168,6 +174,8 @@ export async function main(argv: string[]): Promise<void> {
         for (const k of ['leaseTtl', 'maxAccounts', 'advertiseHost'] as const)
           if (pick(k, opts[k]) !== undefined) throw new InvalidArgumentError(`--${kebab(k)} needs --process`)
       config.advertiseHost = pick<string>('advertiseHost', opts.advertiseHost)
+      const blobs = pick<string>('blobs', opts.blobs)
+      if (blobs !== undefined) config.blobs = await openS3Blobs(blobs)
       if (store !== 'files') config.storage = await openPgStorage(store, region)
       // a listener that cannot bind fails the start (MailNode.start rejects): no half-running node
       const node = await MailNode.start(config)

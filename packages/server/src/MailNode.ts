@@ -17,7 +17,7 @@ import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
-import { openFileStorage, type NodeStorage } from './NodeStorage.ts'
+import { openFileStorage, withBlobStore, type NodeStorage } from './NodeStorage.ts'
 import type { ProcessAddresses } from './AccountOwnership.ts'
 
 /** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
@@ -175,7 +175,7 @@ export class MailNode {
         'rejoining: the old data is set aside; everything is fetched again from the peers under a new replica id and slot',
       )
     }
-    const storage = (this.storage =
+    const own =
       c.storage ??
       (await openFileStorage(c.dataDir, storageLog).catch((e: unknown) => {
         if (!(e instanceof StorageError) || e.code !== 'CORRUPT') throw e
@@ -183,7 +183,8 @@ export class MailNode {
           'STORAGE',
           `refusing to start: ${e.message}. This node's own history is damaged, so it must not allocate UIDs under its slot again. Recover by rejoining from the peers under a new slot: mailweave serve --rejoin --slot <a slot no node ever used> (same --node-id and --data; see docs/deployment.md)`,
         )
-      })))
+      }))
+    const storage = (this.storage = c.blobs === undefined ? own : withBlobStore(own, c.blobs))
     const me = (this.incarnation = await incarnation(storage.meta, c, rejoining))
     // present while the node runs: finding it at start means the last stop was not clean
     const uncleanStop = (await storage.meta.get(RUNNING_MARKER)) !== undefined

@@ -1,5 +1,5 @@
 import { NodeError } from './NodeError.ts'
-import type { NodeStorage } from './NodeStorage.ts'
+import type { NodeStorage, SeparateBlobStore } from './NodeStorage.ts'
 
 /** A peer node this node replicates with. */
 export interface PeerConfig {
@@ -67,6 +67,8 @@ export interface NodeConfig {
   relay?: boolean
   /** Where the node keeps its data, opened by the caller and owned (closed) by the node; default the file storage under `dataDir`. */
   storage?: NodeStorage
+  /** Where message bodies go instead of the storage's own blob store (an S3 bucket), opened by the caller and owned (closed) by the node. */
+  blobs?: SeparateBlobStore
   /**
    * The host the other processes of the region dial for this one (multi-process regions,
    * `storage.ownership`): advertised addresses are the bound ones with this host; default the

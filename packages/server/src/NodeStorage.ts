@@ -34,6 +34,36 @@ export interface NodeStorage {
   close(): Promise<void>
 }
 
+/** A blob store a node is given apart from its storage ({@link NodeConfig.blobs}, e.g. an S3 bucket); the node closes it on stop. */
+export interface SeparateBlobStore extends BlobStore {
+  /** Where the bodies live, for logs and status (no secrets). */
+  readonly description: string
+  close(): Promise<void>
+}
+
+/**
+ * `storage` with its message bodies in `blobs` instead of its own blob store (left unused):
+ * update logs, small records, stats and ownership stay the storage's. Closing closes both,
+ * `blobs` also when the storage fails to close.
+ */
+export function withBlobStore(storage: NodeStorage, blobs: SeparateBlobStore): NodeStorage {
+  return {
+    updates: storage.updates,
+    blobs,
+    meta: storage.meta,
+    description: `${storage.description}, bodies in ${blobs.description}`,
+    stats: () => storage.stats(),
+    ownership: storage.ownership,
+    close: async () => {
+      try {
+        await storage.close()
+      } finally {
+        await blobs.close()
+      }
+    },
+  }
+}
+
 /**
  * The embedded file storage under `dataDir`: `docs/` (fsynced update logs), `blobs/`
  * (pack files) and the small records as files in `dataDir` itself (`running`,

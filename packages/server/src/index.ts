@@ -3,7 +3,7 @@
 // backend) are internal (tests import them from their files).
 export { MailNode } from './MailNode.ts'
 export type { ImapConfig, LmtpConfig, NodeConfig, PeerConfig } from './NodeConfig.ts'
-export type { NodeStorage, StorageStats } from './NodeStorage.ts'
+export type { NodeStorage, SeparateBlobStore, StorageStats } from './NodeStorage.ts'
 export { localOwnership, PEERS_ROLE } from './AccountOwnership.ts'
 export type { AccountOwnership, AccountRoute, ProcessAddresses } from './AccountOwnership.ts'
 export type { MailboxHandle } from './MailStore.ts'
