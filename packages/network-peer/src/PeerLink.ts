@@ -69,6 +69,8 @@ export class PeerLink {
   /** Documents listed in DOC_STATE_VECTORS frames sent and received (the catch-up cost). */
   docsListedOut = 0
   docsListedIn = 0
+  /** Catch-up listings sent in full (their last frame sent). */
+  listingsOut = 0
   /** Round-trip time of the last answered ping. */
   lagMs: number | undefined
   /** Why the link failed or closed, if it did. */
@@ -411,7 +413,7 @@ export class PeerLink {
         if (entries.length === LISTING_CHUNK && !(await flush(false))) return
         entries.push({ docName, stateVector: Y.encodeStateVector(await this.env.docs.get(docName)) })
       }
-      if (entries.length > 0 || !sent) await flush(true)
+      if ((entries.length > 0 || !sent) && (await flush(true))) this.listingsOut++
     } catch (error) {
       this.fail(error)
     } finally {

@@ -75,6 +75,8 @@ export interface PeerStatus {
   /** Documents listed for catch-up to the peer and by the peer (the catch-up cost). */
   docsListedOut: number
   docsListedIn: number
+  /** Catch-up listings sent to the peer in full (one per link open, more as changes are listed while connected). */
+  listingsOut: number
 }
 
 /** The outcome of {@link PeerNetwork.verify}. */
@@ -105,6 +107,7 @@ interface PeerEntry {
   bytesOut: number
   docsListedOut: number
   docsListedIn: number
+  listingsOut: number
 }
 
 const isGraceful = (code: number | undefined): boolean => code === CloseCode.NORMAL || code === CloseCode.GOING_AWAY
@@ -343,6 +346,7 @@ export class PeerNetwork {
           reconnects: Math.max(0, entry.opens - 1),
           docsListedOut: entry.docsListedOut + sum((link) => link.docsListedOut),
           docsListedIn: entry.docsListedIn + sum((link) => link.docsListedIn),
+          listingsOut: entry.listingsOut + sum((link) => link.listingsOut),
         }
       })
   }
@@ -386,6 +390,7 @@ export class PeerNetwork {
         bytesOut: 0,
         docsListedOut: 0,
         docsListedIn: 0,
+        listingsOut: 0,
       }
       this.entries.set(id, entry)
     }
@@ -480,6 +485,7 @@ export class PeerNetwork {
     entry.bytesOut += link.bytesOut
     entry.docsListedOut += link.docsListedOut
     entry.docsListedIn += link.docsListedIn
+    entry.listingsOut += link.listingsOut
     entry.lastCloseCode = link.closeCode
     entry.lastError = link.lastError ?? (isGraceful(link.closeCode) ? entry.lastError : `closed with code ${link.closeCode}`)
     const wasOpen = entry.open === link

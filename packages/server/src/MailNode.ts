@@ -354,6 +354,8 @@ export class MailNode {
       node: { nodeId: c.nodeId, replica: this.incarnation?.replica, slot: c.slot, stride: c.stride, url: this.url },
       documentsLoaded: this.registry.loadedNames().length,
       documentMemory: this.registry.memory(),
+      // what peers save as their resume point of this node
+      changeCursor: this.registry.changeCursor(),
       peers: this.peerStatus(),
       storage: this.storage?.stats(),
       exposures: this.store.stats,
