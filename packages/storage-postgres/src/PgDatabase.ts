@@ -73,6 +73,22 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** One connection taken from a {@link PgQueryRunner} for a transaction; `release` gives it back. */
+export interface PgRunnerClient {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>
+  release(): void
+}
+
+/**
+ * What a {@link PgDatabase} runs its statements on: a `pg.Pool` (always, in a node), or an
+ * in-process stand-in with the same three calls (PGlite in the conformance tests' extra run).
+ */
+export interface PgQueryRunner {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>
+  connect(): Promise<PgRunnerClient>
+  end(): Promise<void>
+}
+
 /**
  * A connection pool to one PostgreSQL database and schema, with the mailweave tables in
  * place. Every session runs with `synchronous_commit=on`, so a resolved write is a commit
@@ -87,11 +103,13 @@ export class PgDatabase {
   private fenced: string | undefined
 
   private constructor(
-    readonly pool: pg.Pool,
+    /** The pool (or stand-in) statements run on. */
+    readonly pool: PgQueryRunner,
     readonly schema: string,
     /** The URL without a password. */
     readonly description: string,
-    private readonly url: string,
+    /** The server URL for connections of their own (LISTEN); undefined over a stand-in that has none. */
+    private readonly url: string | undefined,
     /** This pool's writer id: stamped on every update row it inserts (column `writer`). */
     readonly writer: number,
   ) {}
@@ -107,6 +125,8 @@ export class PgDatabase {
    */
   async dedicatedClient(): Promise<pg.Client> {
     if (this.closed) throw new StorageError('IO', 'the PostgreSQL storage is closed')
+    if (this.url === undefined)
+      throw new StorageError('IO', `${this.description} has no server to open a connection of its own to (LISTEN)`)
     const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 })
     client.on('error', () => {})
     try {
@@ -147,8 +167,37 @@ export class PgDatabase {
       options.url,
       writer,
     )
+    await db.setUp()
+    return db
+  }
+
+  /**
+   * A database over a stand-in for the pool (PGlite: one in-process session). The session
+   * settings a pool passes at connect (synchronous commit, search path, writer id) are set with
+   * SET instead, so one stand-in serves one PgDatabase at a time. No LISTEN
+   * ({@link dedicatedClient} refuses): what tails the log must poll.
+   */
+  static async over(runner: PgQueryRunner, options: { schema?: string; description: string }): Promise<PgDatabase> {
+    const schema = options.schema ?? 'public'
+    if (!IDENT.test(schema)) throw new StorageError('IO', `invalid schema name ${JSON.stringify(schema)}: lowercase letters, digits and _`)
+    const writer = randomInt(1, 2 ** 47)
+    const db = new PgDatabase(runner, schema, options.description, undefined, writer)
     try {
-      await db.transaction(async (c) => {
+      await runner.query(`SET synchronous_commit = on`)
+      await runner.query(`SET search_path TO ${schema}`)
+      await runner.query(`SELECT set_config('mailweave.writer', $1, false)`, [String(writer)])
+    } catch (e) {
+      throw toStorageError(e, `cannot open PostgreSQL storage at ${db.description}`)
+    }
+    await db.setUp()
+    return db
+  }
+
+  /** Creates the schema, tables, columns and indexes when missing (closing the pool when that fails). */
+  private async setUp(): Promise<void> {
+    const schema = this.schema
+    try {
+      await this.transaction(async (c) => {
         await c.query(`SELECT pg_advisory_xact_lock(hashtext('mailweave schema'))`)
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
         for (const sql of SCHEMA) await c.query(sql)
@@ -166,10 +215,9 @@ export class PgDatabase {
         }
       })
     } catch (e) {
-      await pool.end().catch(() => {})
-      throw toStorageError(e, `cannot open PostgreSQL storage at ${db.description}`)
+      await this.pool.end().catch(() => {})
+      throw toStorageError(e, `cannot open PostgreSQL storage at ${this.description}`)
     }
-    return db
   }
 
   /** Runs one statement; maps failures to StorageError naming `what`. */
@@ -196,7 +244,7 @@ export class PgDatabase {
   }
 
   /** Runs `fn` in a transaction on one connection (rolled back when it throws). */
-  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (client: PgRunnerClient) => Promise<T>): Promise<T> {
     const t0 = performance.now()
     const client = await this.pool.connect()
     try {

@@ -1,7 +1,7 @@
 export { PgStorage } from './PgStorage.ts'
 export type { PgStorageOptions } from './PgStorage.ts'
 export { PgDatabase } from './PgDatabase.ts'
-export type { PgDatabaseOptions } from './PgDatabase.ts'
+export type { PgDatabaseOptions, PgQueryRunner, PgRunnerClient } from './PgDatabase.ts'
 export { PgUpdateStore } from './PgUpdateStore.ts'
 export type { LogRead } from './PgUpdateStore.ts'
 export { PgBlobStore } from './PgBlobStore.ts'
