@@ -15,11 +15,13 @@ export interface OpenedDoc {
  * What a node gives the peer link layer ({@link PeerNetwork}). The node server
  * implements it over its storage; {@link MemoryPeerHost} is the in-memory one for tests.
  *
- * The change counter contract (see {@link ChangeCursor}): every update integrated into
- * any document at this node, whatever its origin, bumps the counter and stamps the
- * document, and `onUpdate` reports it in the same synchronous step (a cursor must never
- * count an update the listeners have not been given: the link layer forwards updates
- * live and then tells peers they hold everything up to the cursor). Updates the link layer applies carry the link
+ * The change counter contract (see {@link ChangeCursor}): a cursor must never count an
+ * update the listeners have not been given (the link layer forwards updates live and then
+ * tells peers they hold everything up to the cursor), and `changedSince(c)` names every
+ * document with an update the cursor `c` does not count (more is allowed). The counter may
+ * move later than the updates (a node whose region shares a database moves it as it reads
+ * the database) and may survive restarts (same epoch); an epoch must change whenever
+ * counted updates could be forgotten. Updates the link layer applies carry the link
  * object as their Yjs transaction origin, so the layer can tell where an update came from.
  */
 export interface PeerHost {

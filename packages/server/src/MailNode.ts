@@ -5,6 +5,7 @@ import { isMailboxDocName, messageFactsInUpdate, StorageError, USERS_DOC, type B
 import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
 import { PeerNetwork, type PeerHost, type PeerStatus } from '@mailweave/network-peer'
 import { DocRegistry, type DocHandle, type SavedChangeCursor } from './DocRegistry.ts'
+import { PEERS_ROLE } from './AccountOwnership.ts'
 import { PeerResume } from './PeerResume.ts'
 import { incarnation, setAside, type Incarnation } from './Incarnation.ts'
 import { NodeError } from './NodeError.ts'
@@ -197,10 +198,20 @@ export class MailNode {
       log: this.log,
       idleMs: c.idleMs,
       budgetBytes: c.docBudgetBytes,
-      // the peer links forward what every process of the region writes (a shared store)
-      followAll: c.peers.length > 0,
+      // the peer links forward what every process of the region writes (a shared store); in a
+      // region of several processes only the holder of the peer role follows everything
+      followAll: c.peers.length > 0 && storage.ownership === undefined,
       cursor,
     })
+    const ownership = storage.ownership
+    if (ownership !== undefined && c.peers.length > 0) {
+      ownership.onPeersGained(() => {
+        this.registry.followAll().catch((e: unknown) => this.log.warn({ err: String(e) }, 'could not follow the region log'))
+      })
+      ownership.onLost((user) => {
+        if (user === PEERS_ROLE) this.registry.stopFollowingAll()
+      })
+    }
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
     if (c.peers.length > 0)
