@@ -29,6 +29,8 @@ export interface AccountLeasesOptions {
   addresses?: Omit<LeaseProcessAddresses, 'process'>
   /** Reports lost leases and failed renewal rounds. */
   log?: (msg: string, fields?: object) => void
+  /** Awaited by {@link AccountLeases.close} before it releases the leases (the store's queued writes commit under them). */
+  beforeRelease?: () => Promise<void>
 }
 
 /** The lease a fenced write commits under: the account's own, or the region's `#peers` lease. */
@@ -123,6 +125,9 @@ export class AccountLeases implements WriteFence {
   private handedOver = 0
   private lostCount = 0
   private readonly log: (msg: string, fields?: object) => void
+  private readonly beforeRelease: (() => Promise<void>) | undefined
+  /** Acquisitions in flight, so two routes of one account never take it twice (each take bumps the epoch). */
+  private readonly acquiring = new Map<string, Promise<unknown>>()
 
   private constructor(
     private readonly db: PgDatabase,
@@ -133,6 +138,7 @@ export class AccountLeases implements WriteFence {
     this.maxAccounts = options.maxAccounts
     this.addresses = options.addresses
     this.log = options.log ?? (() => {})
+    this.beforeRelease = options.beforeRelease
   }
 
   /** Writes the heartbeat, reads the live processes and starts the renewal rounds. */
@@ -186,8 +192,9 @@ export class AccountLeases implements WriteFence {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.timer)
-    clearTimeout(this.expiryTimer)
     await this.round?.catch(() => {})
+    await this.beforeRelease?.().catch(() => {})
+    clearTimeout(this.expiryTimer)
     const accounts = [...this.held.keys()]
     this.held.clear()
     await this.db
@@ -218,8 +225,23 @@ export class AccountLeases implements WriteFence {
    */
   async acquire(users: readonly string[]): Promise<string[]> {
     if (this.closed) throw new StorageError('IO', 'the account leases are closed')
-    const room = this.maxAccounts === undefined ? Infinity : Math.max(0, this.maxAccounts - this.ownedCount())
-    const wanted = [...new Set(users)].filter((u) => u === PEERS_LEASE || (isValidUser(u) && this.trusted(u) === undefined)).slice(0, room)
+    const unique = [...new Set(users)].filter((u) => u === PEERS_LEASE || isValidUser(u))
+    const elsewhere = unique.filter((u) => this.acquiring.has(u))
+    const room = this.maxAccounts === undefined ? Infinity : Math.max(0, this.maxAccounts - this.ownedCount() - this.acquiring.size)
+    const wanted = unique.filter((u) => !this.acquiring.has(u) && this.trusted(u) === undefined).slice(0, room)
+    const taking = this.take(wanted)
+    for (const u of wanted) this.acquiring.set(u, taking)
+    try {
+      const got = await taking
+      await Promise.allSettled(elsewhere.map((u) => this.acquiring.get(u)))
+      return [...got, ...elsewhere.filter((u) => this.trusted(u) !== undefined)]
+    } finally {
+      for (const u of wanted) this.acquiring.delete(u)
+    }
+  }
+
+  /** One statement taking the leases of `wanted` (free, expired or this process's). */
+  private async take(wanted: string[]): Promise<string[]> {
     if (wanted.length === 0) return []
     const sent = performance.now()
     const r = await this.db.query<{ account: string; epoch: string }>(
@@ -233,6 +255,8 @@ export class AccountLeases implements WriteFence {
     )
     const deadline = sent + this.trustMs()
     const got: string[] = []
+    // closed meanwhile: the leases just taken expire by themselves
+    if (this.closed) return got
     for (const row of r.rows) {
       this.held.set(row.account, { epoch: row.epoch, deadline })
       got.push(row.account)
@@ -331,13 +355,21 @@ export class AccountLeases implements WriteFence {
     return candidates.find((c) => c.name === first)
   }
 
+  /**
+   * The route of an account this process does not hold: when this process is its place, one
+   * statement takes it (unless another process holds it); else the lease row names the holder.
+   */
   private async routeFree(account: string, role: boolean): Promise<LeaseRoute> {
+    const place = this.placeOf(account, this.candidates(role))
+    if (place?.name === this.processId) {
+      await this.acquire([account])
+      if (this.trusted(account) !== undefined) return { kind: 'local' }
+    }
     const row = await this.readLease(account)
     if (row !== undefined && row.valid && row.owner !== this.processId) {
       if (row.addresses !== undefined) return { kind: 'remote', owner: row.addresses }
       return { kind: 'unavailable', reason: `${account} is held by process ${row.owner}, which advertises no addresses` }
     }
-    const place = this.placeOf(account, this.candidates(role))
     if (place === undefined) {
       const capped = !role && (this.live.some((p) => p.full && p.addresses !== undefined) || (this.addresses !== undefined && this.full()))
       return {
@@ -348,11 +380,6 @@ export class AccountLeases implements WriteFence {
       }
     }
     if (place.name !== this.processId) return { kind: 'remote', owner: place.addresses! }
-    await this.acquire([account])
-    if (this.trusted(account) !== undefined) return { kind: 'local' }
-    // another process took it between the read and the acquisition
-    const now = await this.readLease(account)
-    if (now?.valid === true && now.addresses !== undefined && now.owner !== this.processId) return { kind: 'remote', owner: now.addresses }
     return { kind: 'unavailable', reason: `the lease of ${account} is changing hands; try again` }
   }
 

@@ -62,14 +62,18 @@ export class PgStorage {
     const db = await PgDatabase.connect(options)
     try {
       if (options.process !== undefined) {
+        const made: { storage?: PgStorage } = {}
         const leases = await AccountLeases.start(db, {
           process: options.process,
           ttlMs: options.leaseTtlMs,
           maxAccounts: options.maxAccounts,
           addresses: options.addresses,
           log: options.log,
+          // queued writes commit before the leases they were issued under are released
+          beforeRelease: () => made.storage?.updates.flush() ?? Promise.resolve(),
         })
-        return new PgStorage(db, undefined, options, leases)
+        made.storage = new PgStorage(db, undefined, options, leases)
+        return made.storage
       }
       const lock = await PgStorage.takeLock(options, db.schema)
       const storage = new PgStorage(db, lock, options)

@@ -220,6 +220,11 @@ export class PgUpdateStore implements UpdateStore {
     for (const fn of [...this.commitListeners]) fn()
   }
 
+  /** Resolves once the writes queued now (and any queued meanwhile) are settled. */
+  async flush(): Promise<void> {
+    while (this.writing !== undefined) await this.writing
+  }
+
   /** Waits for queued writes, then refuses new ones (the database connection belongs to the caller). */
   async close(): Promise<void> {
     this.closed = true

@@ -168,6 +168,25 @@ describe('AccountLeases', () => {
     expect(gained).toEqual(['a', 'b'])
   })
 
+  it('takes an account once when many routes for it race (every take would bump the epoch and fence writes in flight)', async () => {
+    const r = region()
+    const { storage, leases } = await r.process('solo')
+    const routes = await Promise.all(Array.from({ length: 20 }, () => leases.route('erin')))
+    expect(routes.every((x) => x.kind === 'local')).toBe(true)
+    const [row] = await r.sql<{ epoch: string }>(`SELECT epoch::text FROM mw_leases WHERE account = 'erin'`)
+    expect(row?.epoch).toBe('1')
+    // writes queued when the leases close (a node stopping) commit before the lease is released
+    const writes = Array.from({ length: 50 }, (_, i) => storage.updates.append('acct/erin', Uint8Array.of(i)))
+    await leases.close()
+    await storage.close()
+    await Promise.all(writes)
+    expect(storage.stats().fencedWrites).toBe(0)
+    const [after] = await r.sql<{ n: string; valid: boolean }>(
+      `SELECT (SELECT count(*) FROM mw_updates WHERE doc = 'acct/erin')::text AS n, expires > clock_timestamp() AS valid FROM mw_leases WHERE account = 'erin'`,
+    )
+    expect(after).toEqual({ n: '50', valid: false })
+  })
+
   it("an unadvertised process is nobody's place; once advertised it is", async () => {
     const r = region()
     const { leases: quiet } = await r.process('quiet', { advertise: false })
