@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { MemoryBlobStore } from '@mailweave/core'
+import { MailNode, silentLogger, type SeparateBlobStore } from '../src/index.ts'
 import { WebSocket } from 'ws'
 import { waitFor } from '@mailweave/testkit'
-import { startNode, stopNodesAfterEach } from './helpers/startNode.ts'
+import { secret, startNode, stopNodesAfterEach } from './helpers/startNode.ts'
 
 stopNodesAfterEach()
 
@@ -51,5 +56,39 @@ describe('MailNode', () => {
       })
     expect(await outcome(token)).toBe('open')
     expect(await outcome(forged)).toBe('401')
+  })
+
+  it('keeps bodies in NodeConfig.blobs, not in the file storage, across a restart, and closes that store on stop', async () => {
+    class Bucket extends MemoryBlobStore implements SeparateBlobStore {
+      readonly description = 'a test bucket'
+      closed = 0
+      async close(): Promise<void> {
+        this.closed++
+      }
+    }
+    const bucket = new Bucket()
+    const dataDir = mkdtempSync(join(tmpdir(), 'mw-blobs-'))
+    const base = { nodeId: 'a', slot: 0, stride: 1, peers: [], dataDir, host: '127.0.0.1', port: 0, secret }
+    try {
+      let node = await MailNode.start({ ...base, blobs: bucket }, silentLogger())
+      await node.addUser('bo', 'secret-pw')
+      const body = new TextEncoder().encode('Subject: kept apart\r\n\r\nbody\r\n')
+      const hash = createHash('sha256').update(body).digest('hex')
+      const h = (await node.openMailbox('bo', 'INBOX'))!
+      await h.append(body)
+      h.release()
+      expect(bucket.size).toBe(1)
+      await node.stop()
+      expect(bucket.closed).toBe(1)
+      // the file storage alone never got the body
+      node = await MailNode.start(base, silentLogger())
+      expect(await node.storedBody(hash)).toBeUndefined()
+      await node.stop()
+      node = await MailNode.start({ ...base, blobs: bucket }, silentLogger())
+      expect(await node.storedBody(hash)).toEqual(body)
+      await node.stop()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
