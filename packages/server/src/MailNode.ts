@@ -424,6 +424,8 @@ export class MailNode {
     metric('mailweave_fsync_total', 'Fsyncs of the update store.', 'counter', [['', st?.fsyncCount ?? 0]])
     metric('mailweave_fsync_last_seconds', 'Latency of the last fsync.', 'gauge', [['', (st?.lastFsyncMs ?? 0) / 1000]])
     metric('mailweave_fsync_avg_seconds', 'Average fsync latency.', 'gauge', [['', (st?.avgFsyncMs ?? 0) / 1000]])
+    if (st?.fencedWrites !== undefined)
+      metric('mailweave_fenced_writes_total', 'Writes refused by account lease fencing (lease lost).', 'counter', [['', st.fencedWrites]])
     metric('mailweave_edge_connections', 'Open edge (y-websocket) connections.', 'gauge', [['', this.edge.connections]])
     return lines.join('\n') + '\n'
   }

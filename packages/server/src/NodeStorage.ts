@@ -9,6 +9,8 @@ export interface StorageStats {
   fsyncCount: number
   lastFsyncMs: number
   avgFsyncMs: number
+  /** Writes refused because this process no longer held the account's lease (several processes per region). */
+  fencedWrites?: number
 }
 
 /**
