@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
-const SUITES = ['core', 'server', 'postgres', 'fastpath', 'imap', 'lmtp', 'browser']
+const SUITES = ['core', 'server', 'postgres', 'accounts', 'peer-restart', 'fastpath', 'imap', 'lmtp', 'browser']
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : SUITES
 for (const name of chosen) {
   const file = `bench/${name}.ts`
@@ -53,6 +53,30 @@ if (pgr !== undefined) {
     '| region storage (one node, same run) | result | file store | ratio | goal |',
     '|---|---|---|---|---|',
     `| durable appends on PostgreSQL (${pgr.concurrency} in flight, median of ${pgr.rounds} alternating rounds) | ${pgr.postgresPerSec}/s | ${pgr.filePerSec}/s | ${pgr.ratio}× | ≥ ${pgr.goal}× |`,
+  ].join('\n')
+}
+const acc = load('accounts')
+if (acc !== undefined) {
+  const t = acc.touch
+  tables.accounts = [
+    `| one node process on PostgreSQL, --doc-budget ${acc.budgetMiB} MiB (load average ${acc.loadAverage[0]}) | result |`,
+    '|---|---|',
+    `| RSS at start (baseline: runtime, code, the users document of ${acc.accounts.toLocaleString('en')} accounts) | ${t.baseline.rss} MiB (heap ${t.baseline.heapUsed} MiB) |`,
+    `| RSS after ${acc.accounts.toLocaleString('en')} accounts were touched (each INBOX opened once), after a GC | ${t.after.rss} MiB (heap ${t.after.heapUsed} MiB): baseline + ${+(t.after.rss - t.baseline.rss).toFixed(1)} MiB, goal ≤ baseline + ${acc.budgetMiB} MiB |`,
+    `| highest RSS while touching (garbage not yet collected) | ${t.peakRss} MiB |`,
+    `| registry at the end | ${t.documentMemory.documents.toLocaleString('en')} documents loaded, ${(t.documentMemory.heapEstimateBytes / 2 ** 20).toFixed(1)} MiB estimated heap, ${t.documentMemory.evicted.toLocaleString('en')} unloaded early |`,
+    `| accounts loaded per second (one process, no leases, ${t.accounts.toLocaleString('en')} small accounts, 16 at a time) | ${t.accountsPerSec}/s |`,
+  ].join('\n')
+}
+const pr = load('peer-restart')
+if (pr !== undefined) {
+  tables['peer-restart'] = [
+    `| a region's process restarted, nothing changed (load average ${pr.loadAverage[0]}) | bytes on the peer link, both ways, until quiet | start to link open |`,
+    '|---|---|---|',
+    ...pr.rows.map(
+      (r: any) =>
+        `| ${r.restarted === 'pg' ? 'PostgreSQL' : 'file store'} region, ${r.accounts.toLocaleString('en')} accounts (${r.documents.toLocaleString('en')} documents) | ${r.bytes.toLocaleString('en')} B (${Math.round(r.bytes / r.documents)} B per document) | ${r.seconds} s |`,
+    ),
   ].join('\n')
 }
 const f = load('fastpath')
