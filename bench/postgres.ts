@@ -5,7 +5,7 @@
  * in one run, same messages, 32 in flight. Writes bench/results/postgres.json.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MailNode, silentLogger, type NodeConfig } from '@mailweave/server'
 import { PgStorage } from '@mailweave/storage-postgres'
@@ -70,6 +70,7 @@ const result = {
   postgresPerSec: Math.round(median(postgres)),
   ratio: +(median(postgres) / median(file)).toFixed(2),
   goal: 0.7,
+  loadAverage: loadavg().map((x) => +x.toFixed(1)),
   all: { file: file.map(Math.round), postgres: postgres.map(Math.round) },
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })

@@ -50,7 +50,7 @@ if (s !== undefined && s.replication?.doveadmSync !== undefined) {
 const pgr = load('postgres')
 if (pgr !== undefined) {
   tables.postgres = [
-    '| region storage (one node, same run) | result | file store | ratio | goal |',
+    `| region storage (one node, same run${pgr.loadAverage === undefined ? '' : `, load average ${pgr.loadAverage[0]}`}) | result | file store | ratio | goal |`,
     '|---|---|---|---|---|',
     `| durable appends on PostgreSQL (${pgr.concurrency} in flight, median of ${pgr.rounds} alternating rounds) | ${pgr.postgresPerSec}/s | ${pgr.filePerSec}/s | ${pgr.ratio}× | ≥ ${pgr.goal}× |`,
   ].join('\n')
@@ -75,7 +75,7 @@ if (pr !== undefined) {
     '|---|---|---|',
     ...pr.rows.map(
       (r: any) =>
-        `| ${r.restarted === 'pg' ? 'PostgreSQL' : 'file store'} region, ${r.accounts.toLocaleString('en')} accounts (${r.documents.toLocaleString('en')} documents) | ${r.bytes.toLocaleString('en')} B (${Math.round(r.bytes / r.documents)} B per document) | ${r.seconds} s |`,
+        `| ${r.restarted === 'pg' ? 'PostgreSQL' : 'file store'} region, ${r.accounts.toLocaleString('en')} accounts (${r.documents.toLocaleString('en')} documents) | ${r.bytes.toLocaleString('en')} B | ${r.seconds} s |`,
     ),
   ].join('\n')
 }
