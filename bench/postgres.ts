@@ -22,13 +22,19 @@ const raw = (i: number) =>
     `From: Sender ${i % 97} <s${i % 97}@example.org>\r\nTo: you@example.org\r\nSubject: Benchmark message number ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.bench@example.org>\r\n\r\n${'Hello world. '.repeat(20)}${i}\r\n`,
   )
 
+/** Update-store commits (fsyncs or database commits) and their mean latency, per round: the group commit's figures. */
+const commits: { file: { perCommit: number; ms: number }[]; postgres: { perCommit: number; ms: number }[] } = { file: [], postgres: [] }
+
 /** Appends APPENDS messages to a fresh node with CONCURRENCY in flight; resolves with appends/s. */
-async function appendsPerSec(config: NodeConfig): Promise<number> {
+async function appendsPerSec(config: NodeConfig, kind: 'file' | 'postgres'): Promise<number> {
   const node = await MailNode.start(config, silentLogger())
   try {
     await node.addUser('bench', 'benchpass')
     const inbox = (await node.openMailbox('bench', 'INBOX'))!
     let next = 0
+    const stats = () =>
+      (node.status().storage as { fsyncCount: number; avgFsyncMs: number } | undefined) ?? { fsyncCount: 0, avgFsyncMs: 0 }
+    const before = stats().fsyncCount
     const t = performance.now()
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -36,6 +42,8 @@ async function appendsPerSec(config: NodeConfig): Promise<number> {
       }),
     )
     const ms = performance.now() - t
+    const after = stats()
+    commits[kind].push({ perCommit: +(APPENDS / Math.max(1, after.fsyncCount - before)).toFixed(1), ms: +after.avgFsyncMs.toFixed(1) })
     inbox.release()
     return APPENDS / (ms / 1000)
   } finally {
@@ -51,10 +59,12 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const base = { slot: 0, stride: 3, host: '127.0.0.1', port: 0, peers: [], secret }
     mkdirSync(join(root, `f${r}`), { recursive: true })
-    file.push(await appendsPerSec({ ...base, nodeId: 'file', dataDir: join(root, `f${r}`) }))
+    file.push(await appendsPerSec({ ...base, nodeId: 'file', dataDir: join(root, `f${r}`) }, 'file'))
     progress(`round ${r + 1}: file store ${Math.round(file.at(-1)!)}/s`)
     const url = await pg.createDatabase(`r${r}`)
-    postgres.push(await appendsPerSec({ ...base, nodeId: 'pg', dataDir: join(root, `p${r}`), storage: await PgStorage.open({ url }) }))
+    postgres.push(
+      await appendsPerSec({ ...base, nodeId: 'pg', dataDir: join(root, `p${r}`), storage: await PgStorage.open({ url }) }, 'postgres'),
+    )
     progress(`round ${r + 1}: PostgreSQL ${Math.round(postgres.at(-1)!)}/s`)
   }
 } finally {
@@ -72,6 +82,7 @@ const result = {
   goal: 0.7,
   loadAverage: loadavg().map((x) => +x.toFixed(1)),
   all: { file: file.map(Math.round), postgres: postgres.map(Math.round) },
+  commits,
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 writeFileSync(new URL('./results/postgres.json', import.meta.url), JSON.stringify(result, null, 2) + '\n')
