@@ -442,9 +442,11 @@ export class DocRegistry {
     if (from === Infinity) return
     const following = this.following
     const handedFrom = this.tailFrom
-    const pending = [...this.undrained]
     const read = await log.readSince(from, following ? undefined : [...ready.keys()].map((e) => e.name))
     if (this.closed) return
+    // local updates not handed out yet, taken after the read: one committed before its
+    // snapshot lies below its position even if it was made after the read was issued
+    const pending = [...this.undrained]
     for (const rec of read.records) {
       const e = this.docs.get(rec.docName)
       // following all, records below the registry's position were handed out already; else

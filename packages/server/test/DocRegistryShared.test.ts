@@ -132,6 +132,42 @@ describe('DocRegistry over a shared PostgreSQL store', () => {
     expect(await restarted.changedSince({ epoch: 'another region', seq: 0 })).toBeUndefined()
   })
 
+  it('following all, the cursor does not pass a local update that is durable but held back from the listeners', async () => {
+    const r = region()
+    const peers = await r.process({ followAll: true })
+    const writer = await r.process()
+    const seen: string[] = []
+    peers.onUpdate((name) => seen.push(name))
+    const h = await peers.open('held')
+    let release = () => {}
+    peers.hold('held', new Promise<void>((resolve) => (release = resolve))) // a body still being written
+    cleanups.push(async () => release()) // runs first: a failed wait leaves nothing held
+    h.doc.getText('t').insert(0, 'fact')
+    const db = await PgDatabase.connect({ url: server().url(), schema: r.schema, maxConnections: 1 })
+    cleanups.push(() => db.close())
+    await waitFor(async () => (await db.pool.query(`SELECT 1 FROM mw_updates WHERE doc = 'held'`)).rows.length === 1, 20_000, 'stored')
+    const at = Number((await db.pool.query<{ x: string }>(`SELECT xid::text AS x FROM mw_updates WHERE doc = 'held'`)).rows[0]!.x)
+    // another process writes: the reads that hand its record out lie past the held one
+    const o = await writer.open('other')
+    o.doc.getText('t').insert(0, 'x')
+    await writer.flush('other')
+    o.release()
+    await waitFor(() => seen.includes('other'), 20_000, 'the other write handed out')
+    await waitFor(async () => (await r.stores[0]!.position()) > at, 20_000, 'the log moved past the held record')
+    const more = await writer.open('more')
+    more.doc.getText('t').insert(0, 'y')
+    await writer.flush('more')
+    more.release()
+    await waitFor(() => seen.includes('more'), 20_000, 'a later read done')
+    expect(seen).not.toContain('held')
+    expect(peers.changeCursor().seq).toBeLessThanOrEqual(at)
+    release()
+    await peers.flush('held')
+    await waitFor(() => peers.changeCursor().seq > at, 20_000, 'the cursor moves once the update reached the listeners')
+    expect(seen).toContain('held')
+    h.release()
+  })
+
   it('compaction keeps the records of other processes it has not seen yet', async () => {
     const r = region()
     const a = await r.process({ compactAfter: 5 })
