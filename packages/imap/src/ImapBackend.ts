@@ -1,3 +1,4 @@
+import type { ImapRoute } from './ImapProxy.ts'
 import type { MailboxView, MessageInfo, ViewChange } from '@mailweave/core'
 
 // The interface the IMAP server needs from the node that holds the mailboxes. It is small on
@@ -16,6 +17,12 @@ export interface ImapBackend {
    * an account object owned by one session, which calls `close()` when it ends.
    */
   authenticate(user: string, password: string): Promise<ImapAccount | undefined>
+  /**
+   * Where `user`'s sessions are served, asked after a successful `authenticate` (a
+   * deployment of several servers sharing accounts): `forward` makes the session a proxy to
+   * that IMAP server (the login is replayed there); absent, everything is served here.
+   */
+  route?(user: string): Promise<ImapRoute>
 }
 
 /** One logged-in user's view of their mailboxes (one per session). */

@@ -44,6 +44,8 @@ export interface ImapServerOptions {
   readonly authFailureDelayMs?: number
   /** Failed authentications after which a connection is closed (default 3). */
   readonly maxAuthFailures?: number
+  /** Bound of dialling and logging in at the server holding an account when the backend forwards (default 10 000 ms). */
+  readonly proxyTimeoutMs?: number
   /** Keeps encoded ENVELOPEs across restarts (loaded by `listen`); default: memory only. */
   readonly envelopeStore?: EnvelopeStore
   /** Name in the greeting and ID response (default `mailweave`). */
@@ -87,6 +89,7 @@ export class ImapServer {
       serverName: options.serverName ?? 'mailweave',
       authFailureDelayMs: options.authFailureDelayMs ?? 1000,
       maxAuthFailures: Math.max(1, options.maxAuthFailures ?? 3),
+      proxyTimeoutMs: options.proxyTimeoutMs ?? 10_000,
     }
     this.#cache = new StructureCache(options.structureCacheSize ?? 20_000)
     this.#logError = options.onError ?? ((context, error) => console.error(`imap: ${context}:`, error))
@@ -141,6 +144,21 @@ export class ImapServer {
     for (const s of this.#sessions) s.shutdown('Server shutting down')
     await closed
     await this.#options.envelopeStore?.flush().catch((e: unknown) => this.#logError('saving cached envelopes', e))
+  }
+
+  /**
+   * Ends the sessions logged in (here, not proxied) as `user`, each with
+   * `* BYE [UNAVAILABLE] reason` once its running command's response is out: the account
+   * moved, and a client that reconnects is routed anew. Returns how many.
+   */
+  closeUser(user: string, reason: string): number {
+    let n = 0
+    for (const s of this.#sessions) {
+      if (s.account?.user !== user || s.proxied) continue
+      s.closeSoon(reason)
+      n++
+    }
+    return n
   }
 
   #accept(socket: net.Socket): void {

@@ -8,7 +8,8 @@ import type { StructureCache } from './mime/StructureCache.ts'
 import { COMMANDS } from './commands/registry.ts'
 import type { CommandResult, CommandSpec, SessionState } from './commands/CommandSpec.ts'
 import type { Command } from './wire/Command.ts'
-import { CommandReader } from './wire/CommandReader.ts'
+import { CommandReader, rawFrame } from './wire/CommandReader.ts'
+import { loginUpstream, spliceToUpstream, UpstreamError, type ProxiedConnection, type UpstreamSession } from './ImapProxy.ts'
 import type { ReaderEvent } from './wire/CommandReader.ts'
 import { wireFlagList } from './wireFlags.ts'
 import { atom, encodeContinuation, encodeFetch, encodeTagged, encodeUntagged, encodeUntaggedStatus, num } from './wire/encode.ts'
@@ -33,6 +34,8 @@ export interface SessionSettings {
   readonly authFailureDelayMs: number
   /** After this many failed authentications the connection is closed. */
   readonly maxAuthFailures: number
+  /** Bound of dialling and logging in at the server holding an account (`ImapBackend.route`). */
+  readonly proxyTimeoutMs: number
 }
 
 /** What the server gives each session. */
@@ -101,6 +104,12 @@ export class ImapSession {
   #preAuthCounted = 0
   /** The part of it in complete commands waiting to run (reading pauses past one command's worth). */
   #preAuthQueued = 0
+  /** Logged in at the server holding the account, to be spliced on after the tagged OK. */
+  #upstream: UpstreamSession | undefined
+  /** Set once the connection is spliced onto an upstream: this session reads and writes nothing any more. */
+  #proxied: ProxiedConnection | undefined
+  /** `* BYE` text to send once the running command's tagged response is out (see `closeSoon`). */
+  #byeAfter: string | undefined
   readonly #listeners: { data: (c: Buffer) => void; close: () => void; error: (e: Error) => void; drain: () => void; end: () => void }
 
   constructor(
@@ -177,9 +186,28 @@ export class ImapSession {
 
   /** Ends the session from outside (server shutdown): `* BYE`, then close. */
   shutdown(reason: string): void {
+    if (this.#proxied !== undefined) return this.#proxied.destroy()
     if (this.#closed) return
     this.#socket.write(encodeUntaggedStatus('BYE', reason))
     this.#end()
+  }
+
+  /**
+   * Ends the session with `* BYE [UNAVAILABLE] reason` without cutting a response in half:
+   * at once while it waits for the client (IDLE included), else after the running command's
+   * tagged response. A proxied session is left alone (its upstream says BYE itself).
+   */
+  closeSoon(reason: string): void {
+    if (this.#proxied !== undefined || this.#closed || this.#ending) return
+    if (this.#wake !== undefined) {
+      this.#socket.write(encodeUntaggedStatus('BYE', reason, { code: 'UNAVAILABLE' }))
+      this.#end()
+    } else this.#byeAfter = reason
+  }
+
+  /** Whether this connection is spliced onto the server holding its account. */
+  get proxied(): boolean {
+    return this.#proxied !== undefined
   }
 
   #limits(): { maxLineLength: number; maxLiteralSize: number; maxCommandSize?: number } {
@@ -295,7 +323,7 @@ export class ImapSession {
   async nextEvent(): Promise<ReaderEvent | undefined> {
     for (;;) {
       // once the session is ending (LOGOUT, BYE) nothing pipelined after it may still run
-      if (this.#closed || this.#ending) return undefined
+      if (this.#closed || this.#ending || this.#proxied !== undefined) return undefined
       const ev = this.#queue.shift()
       if (ev !== undefined) {
         if (this.#preAuthCounted > 0) this.#countPreAuth()
@@ -392,6 +420,64 @@ export class ImapSession {
     this.state = 'authenticated'
     this.#reader.setLimits(this.#limits())
     this.#countPreAuth()
+  }
+
+  /**
+   * LOGIN / AUTHENTICATE for an account another server holds (the password was checked
+   * here): logs in there, and once this command's tagged OK (with the upstream's
+   * capabilities) is written, splices the connection onto that server. An upstream that
+   * cannot be reached gives `NO [UNAVAILABLE]`; one that refuses, its refusal.
+   */
+  async forwardTo(target: { host: string; port: number }, user: string, password: string): Promise<CommandResult> {
+    let up: UpstreamSession
+    try {
+      up = await loginUpstream(target, user, password, this.settings.proxyTimeoutMs)
+    } catch (e) {
+      if (e instanceof UpstreamError && e.kind === 'refused')
+        throw no(`Refused by the server holding this account: ${e.message}`, 'UNAVAILABLE')
+      this.context.logError('proxy login', e)
+      throw no('The server holding this account cannot be reached now; try again shortly', 'UNAVAILABLE')
+    }
+    if (this.#closed) {
+      up.socket.destroy()
+      return { text: 'Logged in' }
+    }
+    this.#upstream = up
+    this.afterTagged(() => this.#splice())
+    return { text: up.text || 'Logged in', code: { code: 'CAPABILITY', capabilities: up.capabilities ?? this.capabilities() } }
+  }
+
+  /** Hands the connection to the upstream: what the client pipelined after the login goes first. */
+  #splice(): void {
+    const up = this.#upstream
+    this.#upstream = undefined
+    if (up === undefined || this.#closed) return void up?.socket.destroy()
+    const pending: Buffer[] = []
+    for (const ev of this.#queue) {
+      // a literal announced but not answered is announced again by the upstream
+      if (ev.kind === 'needContinuation') continue
+      if (ev.kind === 'error') {
+        up.socket.destroy()
+        return this.shutdown('Cannot pass on a refused command; reconnect')
+      }
+      pending.push(rawFrame(ev.frame))
+    }
+    const partial = this.#reader.pendingRaw()
+    if (partial === undefined) {
+      up.socket.destroy()
+      return this.shutdown('Cannot pass on a refused command; reconnect')
+    }
+    pending.push(partial)
+    this.#queue.length = 0
+    // nothing is held before login any more: give back what this connection counted
+    this.state = 'authenticated'
+    this.#countPreAuth()
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    const socket = this.#socket
+    this.#detach(socket)
+    this.#paused = false
+    this.#proxied = spliceToUpstream(socket, up, Buffer.concat(pending), () => this.context.sessionClosed(this))
+    this.#wake?.()
   }
 
   /** Makes `selected` the selected mailbox (closing any earlier one first). */
@@ -557,9 +643,19 @@ export class ImapSession {
     const after = this.#afterTagged
     this.#afterTagged = undefined
     after?.()
+    const bye = this.#byeAfter
+    this.#byeAfter = undefined
+    if (bye !== undefined && this.#proxied === undefined) {
+      await this.untaggedStatus('BYE', bye, { code: 'UNAVAILABLE' })
+      this.#end()
+    }
   }
 
   #cleanup(): void {
+    this.#upstream?.socket.destroy()
+    this.#upstream = undefined
+    // a proxied connection lives on in the splice, which reports its close
+    if (this.#proxied !== undefined) return
     try {
       this.deselect()
     } catch (e) {

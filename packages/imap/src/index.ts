@@ -4,6 +4,8 @@
 export { ImapServer } from './ImapServer.ts'
 export type { ImapServerOptions } from './ImapServer.ts'
 export type { Appended, AppendInput, FlagChange, ImapAccount, ImapBackend, ImapMailbox, ModSeqSource } from './ImapBackend.ts'
+export { loginUpstream, spliceToUpstream, UpstreamError } from './ImapProxy.ts'
+export type { ImapRoute, ProxiedConnection, UpstreamSession } from './ImapProxy.ts'
 export { DurableMailbox } from './DurableMailbox.ts'
 export type { MailboxStorage } from './DurableMailbox.ts'
 export { ImapError, bad, no } from './ImapError.ts'

@@ -61,6 +61,8 @@ export class EdgeServer {
   private readonly maxMessageBytes: number
   connections = 0
   rejected = 0
+  /** The user of each open socket. */
+  private readonly users = new Map<WebSocket, string>()
 
   constructor(private readonly o: EdgeServerOptions) {
     this.maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
@@ -132,6 +134,7 @@ export class EdgeServer {
 
   private async accept(ws: WebSocket, docName: string, user: string): Promise<void> {
     this.connections++
+    this.users.set(ws, user)
     ws.binaryType = 'arraybuffer'
     const queued: Uint8Array[] = []
     let room: Room | undefined
@@ -143,6 +146,7 @@ export class EdgeServer {
     })
     ws.on('close', () => {
       this.connections--
+      this.users.delete(ws)
       if (room !== undefined) {
         room.conns.delete(ws)
         awarenessProtocol.removeAwarenessStates(room.awareness, [...controlled], null)
@@ -227,6 +231,21 @@ export class EdgeServer {
       this.o.log.warn({ docName, user, err: String(e) }, 'malformed edge message')
       ws.close(EdgeCloseCode.PROTOCOL_ERROR, 'malformed message')
     }
+  }
+
+  /**
+   * Closes `user`'s sockets (SHUTTING_DOWN: reconnecting is right), e.g. when the account
+   * moved to another process of the region; the edge reconnects and is routed there.
+   * Returns how many.
+   */
+  closeUser(user: string, reason: string): number {
+    let n = 0
+    for (const [ws, u] of this.users) {
+      if (u !== user) continue
+      ws.close(EdgeCloseCode.SHUTTING_DOWN, reason.slice(0, 120))
+      n++
+    }
+    return n
   }
 
   /** Closes every edge socket and releases the documents. */

@@ -5,6 +5,7 @@ import type { MailStore } from './MailStore.ts'
 import { NodeError } from './NodeError.ts'
 import type { UserDirectory } from './UserDirectory.ts'
 import type { Logger } from './Logger.ts'
+import { lmtpReply, parseRecipient, type Delivery, type Recipient } from '@mailweave/lmtp'
 
 /** What the HTTP API reads about the node for /api/status and /metrics. */
 export interface NodeStatusSource {
@@ -20,6 +21,11 @@ export interface HttpApiOptions {
   secret: Uint8Array
   log: Logger
   node: NodeStatusSource
+  /**
+   * Stores one LMTP delivery forwarded by another process of the region (`POST
+   * /api/admin/deliver`); resolves once durable, rejects with an LmtpError to refuse.
+   */
+  deliver?: (rcpt: Recipient, delivery: Delivery) => Promise<void>
   /** A wrong user or password is answered (401) after this long (default 1000 ms), as IMAP LOGIN is. */
   authFailureDelayMs?: number
 }
@@ -98,6 +104,7 @@ const viewJson = (v: MailboxView) => ({
  * | `GET /api/inspect/:user/:name` | admin or owner | protocol state |
  * | `GET /api/status` | admin | node, peers, storage |
  * | `POST /api/admin/users` `{name, password}` | admin | add a user or set a password |
+ * | `POST /api/admin/deliver?rcpt=&receivedAt=&originalAt=` raw body | admin | an LMTP delivery another process of the region forwards (durable before 200) |
  */
 export class HttpApi {
   constructor(private readonly o: HttpApiOptions) {}
@@ -154,6 +161,23 @@ export class HttpApi {
       const body = (await readJson(req)) as { name?: unknown; password?: unknown }
       await this.o.users.setPassword(String(body.name ?? ''), String(body.password ?? ''))
       return json(res, 200, { ok: true, name: body.name })
+    }
+    if (area === 'admin' && a1 === 'deliver' && m === 'POST' && this.o.deliver !== undefined) {
+      this.requireAdmin(req)
+      const rcpt = parseRecipient(c.url.searchParams.get('rcpt') ?? '')
+      const receivedAt = new Date(c.url.searchParams.get('receivedAt') ?? '')
+      const at = Number(c.url.searchParams.get('originalAt'))
+      if (rcpt === undefined || Number.isNaN(receivedAt.getTime()) || !Number.isInteger(at) || at < 0)
+        throw new NodeError('BAD_REQUEST', 'deliver needs rcpt, receivedAt and originalAt')
+      const raw = await readBody(req, this.o.store.maxMessageBytes)
+      if (at > raw.length) throw new NodeError('BAD_REQUEST', 'originalAt is past the end of the message')
+      try {
+        await this.o.deliver(rcpt, { raw, original: raw.subarray(at), receivedAt })
+      } catch (e) {
+        const reply = lmtpReply(e)
+        return json(res, reply.code < 500 ? 503 : 422, { error: 'LMTP', lmtp: reply.code, message: reply.message })
+      }
+      return json(res, 200, { ok: true })
     }
     if (area === 'inspect' && m === 'GET' && a1 !== undefined && a2 !== undefined) {
       if (!this.isAdmin(req) && (await this.user(req)) !== a1)

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { isMailboxDocName, messageFactsInUpdate, StorageError, USERS_DOC, type BlobStore } from '@mailweave/core'
 import { lockDirectory, type DirLock } from '@mailweave/storage-fs'
@@ -18,8 +19,16 @@ import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
+<<<<<<< HEAD
 import { openFileStorage, withBlobStore, type NodeStorage } from './NodeStorage.ts'
 import type { ProcessAddresses } from './AccountOwnership.ts'
+=======
+import { openFileStorage, type NodeStorage } from './NodeStorage.ts'
+import { PEERS_ROLE, type ProcessAddresses } from './AccountOwnership.ts'
+import { AccountRouter, edgeRequestUser, httpRequestUser } from './AccountRouter.ts'
+import { NodeLmtpBackend } from './NodeLmtpBackend.ts'
+import { tryLater } from '@mailweave/lmtp'
+>>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
 
 /** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
 const RUNNING_MARKER = 'running'
@@ -53,6 +62,11 @@ export class MailNode {
   private imap: ImapFrontEnd | undefined
   private lmtp: LmtpFrontEnd | undefined
   private usersHandle: DocHandle | undefined
+  private router!: AccountRouter
+  /** Unsubscribes from the ownership's onLost/onPeersGained. */
+  private readonly unwatch: (() => void)[] = []
+  /** The running-marker record of this process (one per process of a shared region). */
+  private marker = RUNNING_MARKER
   private readonly wanted = new Set<string>()
   private stopped = false
   private markerWritten = false
@@ -81,10 +95,19 @@ export class MailNode {
           users: node.users,
           registry: node.registry,
           log: node.log,
+          router: node.router,
         })
       if (config.lmtp !== undefined)
-        node.lmtp = await startLmtp({ config, lmtp: config.lmtp, store: node.store, users: node.users, log: node.log })
+        node.lmtp = await startLmtp({
+          config,
+          lmtp: config.lmtp,
+          store: node.store,
+          users: node.users,
+          log: node.log,
+          router: node.router,
+        })
       await node.storage?.ownership?.advertise?.(node.advertised())
+      await node.startPeersIfHere()
     } catch (e) {
       await node.stop().catch(() => undefined)
       throw e
@@ -188,8 +211,10 @@ export class MailNode {
     const storage = (this.storage = c.blobs === undefined ? own : withBlobStore(own, c.blobs))
     const me = (this.incarnation = await incarnation(storage.meta, c, rejoining))
     // present while the node runs: finding it at start means the last stop was not clean
-    const uncleanStop = (await storage.meta.get(RUNNING_MARKER)) !== undefined
-    await storage.meta.put(RUNNING_MARKER, utf8.encode(`${process.pid}\n`))
+    // (one record per process when several processes share the region's storage)
+    if (storage.ownership !== undefined) this.marker = `${RUNNING_MARKER}.${storage.ownership.processId}`
+    const uncleanStop = (await storage.meta.get(this.marker)) !== undefined
+    await storage.meta.put(this.marker, utf8.encode(`${process.pid}\n`))
     this.markerWritten = true
     this.blobs = storage.blobs
     const cursor = uncleanStop || rejoining !== undefined ? undefined : await this.savedCursor(storage)
@@ -214,14 +239,7 @@ export class MailNode {
     }
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
-    if (c.peers.length > 0)
-      this.peers = new PeerNetwork({
-        host: this.peerHost(),
-        secret: c.secret,
-        peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })),
-        verifyTimeoutMs: c.verifyTimeoutMs ?? 150,
-        relay: c.relay ?? true,
-      })
+    this.router = new AccountRouter({ ownership: storage.ownership, users: this.users, secret: c.secret, log: this.log })
     this.store = new MailStore({
       registry: this.registry,
       users: this.users,
@@ -229,6 +247,7 @@ export class MailNode {
       node: { nodeId: me.replica, slot: c.slot, stride: c.stride },
       log: this.log,
       peers: this.barrier(),
+      owns: (user) => this.router.owns(user),
       maxMessageBytes: c.maxMessageBytes,
       bodyWaitMs: c.bodyWaitMs,
       uncleanStop,
@@ -248,24 +267,32 @@ export class MailNode {
       secret: c.secret,
       log: this.log,
       node: { status: () => this.status(), metrics: () => this.metrics() },
+      deliver: async (rcpt, delivery) => {
+        // forwarded by another process of the region: stored here only while this process serves the account
+        const r = await this.router.route(rcpt.user)
+        if (r.kind !== 'local') throw tryLater(`${rcpt.user} is not served by this process now`)
+        await lmtpHere.deliverHere(rcpt, delivery)
+      },
     })
+    const lmtpHere = new NodeLmtpBackend(this.store, this.users)
     this.registry.onUpdate((name, update, origin) => this.followBlobs(name, update, origin))
     this.registry.onUpdate((name, _update, origin) => {
       if (isMailboxDocName(name) && this.edge.isEdgeOrigin(origin)) this.bindSoon(name)
     })
-    this.server = createServer((req, res) => api.handle(req, res))
-    this.server.on('upgrade', (req, socket, head) => {
-      const path = (req.url ?? '').split('?')[0] ?? ''
-      if (path === '/peer' && this.peers !== undefined) this.peers.handleUpgrade(req, socket, head)
-      else if (path.startsWith('/edge/')) this.edge.handleUpgrade(req, socket, head as Buffer)
-      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-    })
+    this.server = createServer((req, res) => void this.onRequest(req, res, api))
+    this.server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head as Buffer))
+    const ownership = storage.ownership
+    if (ownership !== undefined) {
+      this.unwatch.push(
+        ownership.onLost((user) => (user === PEERS_ROLE ? void this.stopPeers() : this.lose(user))),
+        ownership.onPeersGained(() => this.startPeers()),
+      )
+    }
     this.server.on('clientError', (_e, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (e) => reject(listenError('HTTP', c, e)))
       this.server!.listen(c.port, c.host, () => resolve())
     })
-    this.peers?.start()
     this.log.info(
       {
         node: c.nodeId,
@@ -279,6 +306,7 @@ export class MailNode {
     )
   }
 
+<<<<<<< HEAD
   /** The change counter the last clean stop saved, if it is readable. */
   private async savedCursor(storage: NodeStorage): Promise<SavedChangeCursor | undefined> {
     const bytes = await storage.meta.get(CHANGE_CURSOR)
@@ -299,15 +327,108 @@ export class MailNode {
     return undefined
   }
 
+=======
+  /**
+   * The peer links as the mail store sees them. They run in one process of a region (the
+   * peers role, see `AccountOwnership.routePeers`); in the others no peer is connected, so
+   * exposures skip the fast path's barrier (safe: docs/protocol.md), and a body this process
+   * lacks is waited for in the shared blob store, where the peers process puts what it fetches.
+   */
+>>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
   private barrier(): PeerBarrier | undefined {
-    const peers = this.peers
-    if (peers === undefined) return undefined
+    if (this.config.peers.length === 0) return undefined
     return {
-      connectedCount: () => peers.status().filter((p) => p.state === 'open').length,
-      knownCount: () => peers.status().length,
-      verify: (docName) => peers.verify(docName),
-      want: (hash, timeoutMs) => peers.want(hash, timeoutMs),
+      connectedCount: () => this.peers?.status().filter((p) => p.state === 'open').length ?? 0,
+      knownCount: () => this.peers?.status().length ?? this.config.peers.length,
+      verify: (docName) => this.peers?.verify(docName) ?? Promise.resolve({ answered: [], timedOut: [] }),
+      want: (hash, timeoutMs) => (this.peers !== undefined ? this.peers.want(hash, timeoutMs) : this.awaitBlob(hash, timeoutMs)),
     }
+  }
+
+  /** Polls the blob store (shared by the region's processes) for a body, for at most `timeoutMs`. */
+  private async awaitBlob(hash: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    for (let wait = 50; ; wait = Math.min(1000, wait * 2)) {
+      if (await this.blobs.has(hash)) return true
+      if (this.stopped || Date.now() + wait > deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, wait).unref())
+    }
+  }
+
+  /** Starts the peer links when this process holds the region's peers role (always, in a region of one process). */
+  private async startPeersIfHere(): Promise<void> {
+    if (this.config.peers.length === 0) return
+    const r = await this.router.routePeers()
+    if (r.kind === 'local') this.startPeers()
+  }
+
+  /** Starts the links to the other regions (this process became the region's peers process). */
+  private startPeers(): void {
+    const c = this.config
+    if (this.peers !== undefined || this.stopped || c.peers.length === 0) return
+    this.peers = new PeerNetwork({
+      host: this.peerHost(),
+      secret: c.secret,
+      peers: c.peers.map((p) => ({ id: p.id, url: p.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/peer' })),
+      verifyTimeoutMs: c.verifyTimeoutMs ?? 150,
+      relay: c.relay ?? true,
+    })
+    this.peers.start()
+    if (this.router.shared) this.log.info({ process: this.router.processId }, 'this process runs the peer links of the region')
+  }
+
+  /** Stops the links (another process of the region took the peers role). */
+  private async stopPeers(): Promise<void> {
+    const peers = this.peers
+    if (peers === undefined) return
+    this.peers = undefined
+    this.log.info({ process: this.router.processId }, 'the peer links of the region moved to another process')
+    await peers.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'closing the peer links failed'))
+  }
+
+  /** This process lost `user`'s account: its sessions end (clients reconnect and are routed to the new owner). */
+  private lose(user: string): void {
+    this.router.lost(user)
+    const reason = 'This account moved to another process of the region; reconnect'
+    const imap = this.imap?.closeUser(user, reason) ?? 0
+    const edges = this.edge.closeUser(user, 'account moved')
+    this.log.info({ user, imap, edges }, 'account lost to another process: its sessions are closed')
+  }
+
+  /** HTTP API requests of a user another process serves go to that process. */
+  private async onRequest(req: IncomingMessage, res: ServerResponse, api: HttpApi): Promise<void> {
+    const user = this.router.shared ? httpRequestUser(req, this.users) : undefined
+    if (user === undefined) return api.handle(req, res)
+    const r = await this.router.route(user).catch((e: unknown) => ({ kind: 'unavailable' as const, reason: String(e) }))
+    if (r.kind === 'local') return api.handle(req, res)
+    if (r.kind === 'remote') return this.router.forwardHttp(req, res, r.owner)
+    const data = JSON.stringify({ error: 'UNAVAILABLE', message: `account ${user} cannot be served now: ${r.reason}` })
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' })
+    res.end(data)
+  }
+
+  /** `/peer` goes to the process running the peer links, `/edge/<doc>` to the one serving the account. */
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    socket.on('error', () => socket.destroy())
+    const path = (req.url ?? '').split('?')[0] ?? ''
+    const unavailable = (e: unknown) => ({ kind: 'unavailable' as const, reason: String(e) })
+    if (path === '/peer') {
+      if (this.config.peers.length === 0 && !this.router.shared) return void refuse('404 Not Found')
+      const r = await this.router.routePeers().catch(unavailable)
+      if (r.kind === 'remote') return this.router.forwardUpgrade(req, socket, head, r.owner)
+      // the peers role is here but the links are not up yet (or none are configured): the peer retries
+      if (r.kind === 'unavailable' || this.peers === undefined) return void refuse('503 Service Unavailable')
+      return this.peers.handleUpgrade(req, socket, head)
+    }
+    if (!path.startsWith('/edge/')) return void refuse('404 Not Found')
+    const user = this.router.shared ? edgeRequestUser(req) : undefined
+    if (user !== undefined) {
+      const r = await this.router.route(user).catch(unavailable)
+      if (r.kind === 'remote') return this.router.forwardUpgrade(req, socket, head, r.owner)
+      if (r.kind === 'unavailable') return void refuse('503 Service Unavailable')
+    }
+    this.edge.handleUpgrade(req, socket, head)
   }
 
   private readonly binding = new Map<string, NodeJS.Timeout>()
@@ -371,6 +492,16 @@ export class MailNode {
       storage: this.storage?.stats(),
       exposures: this.store.stats,
       edgeConnections: this.edge.connections,
+      ...(this.router.shared
+        ? {
+            region: {
+              process: this.router.processId,
+              ownedAccounts: this.router.ownedAccounts(),
+              peersRole: this.peers !== undefined,
+              forwarded: this.router.forwarded,
+            },
+          }
+        : {}),
     }
   }
 
@@ -447,11 +578,19 @@ export class MailNode {
         server.closeAllConnections()
       })
     }
+    this.router?.close()
+    for (const u of this.unwatch) u()
     this.usersHandle?.release()
     await this.registry?.close()
+<<<<<<< HEAD
     const cursor = this.registry?.savedCursor()
     if (this.markerWritten && cursor !== undefined) await this.storage?.meta.put(CHANGE_CURSOR, utf8.encode(JSON.stringify(cursor)))
     if (this.markerWritten) await this.storage?.meta.delete(RUNNING_MARKER)
+=======
+    if (this.markerWritten) await this.storage?.meta.delete(this.marker)
+    // everything is written: the leases go now, so other processes take the accounts at once
+    await this.storage?.ownership?.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'releasing the leases failed'))
+>>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
     await this.storage?.close()
     await this.lock?.release()
     this.log.info({ node: this.config.nodeId }, 'node stopped')

@@ -90,6 +90,11 @@ export interface MailStoreOptions {
    * messages of this node whose body never became durable (see `sweepBodiless`).
    */
   uncleanStop?: boolean
+  /**
+   * Whether this process serves `user`'s account now (a region of several processes: only
+   * the owner allocates). Default: every account.
+   */
+  owns?: (user: string) => boolean
 }
 
 /**
@@ -120,6 +125,7 @@ export class MailStore {
 
   /** Runs `fn` with the account document of `user`. */
   async withAccount<T>(user: string, fn: (acct: AccountDoc) => T | Promise<T>): Promise<T> {
+    this.mustOwn(user)
     const rec = this.o.users.get(user)
     if (rec === undefined) throw new NodeError('NOT_FOUND', `no account ${user}`)
     const h = await this.o.registry.open(accountDocName(user))
@@ -138,7 +144,14 @@ export class MailStore {
     return entry === undefined ? undefined : this.openEntry(user, entry)
   }
 
+  /** Refuses to touch an account another process of the region serves (it alone allocates for it). */
+  private mustOwn(user: string): void {
+    if (this.o.owns !== undefined && !this.o.owns(user))
+      throw new NodeError('UNAVAILABLE', `account ${user} is served by another process of this region now`)
+  }
+
   private async openEntry(user: string, entry: MailboxEntry): Promise<MailboxHandle> {
+    this.mustOwn(user)
     const docName = mailboxDocName(user, entry.id)
     const h = await this.o.registry.open(docName)
     let mailbox = this.mailboxes.get(docName)

@@ -1,4 +1,5 @@
-import { DurableMailbox, ModSeqIndex, no, type ImapAccount, type ImapBackend, type ImapMailbox } from '@mailweave/imap'
+import { DurableMailbox, ModSeqIndex, no, type ImapAccount, type ImapBackend, type ImapMailbox, type ImapRoute } from '@mailweave/imap'
+import type { AccountRouter } from './AccountRouter.ts'
 import type { AccountDoc } from './AccountDoc.ts'
 import { mailboxDocName } from '@mailweave/core'
 import type { DocRegistry } from './DocRegistry.ts'
@@ -20,6 +21,7 @@ export class NodeImapBackend implements ImapBackend {
     private readonly store: MailStore,
     private readonly users: UserDirectory,
     registry: DocRegistry,
+    private readonly router?: AccountRouter,
   ) {
     registry.onUnload((name) => {
       this.modseqs.get(name)?.dispose()
@@ -32,6 +34,17 @@ export class NodeImapBackend implements ImapBackend {
     if (!(await this.users.verify(name, password))) return undefined
     return new NodeImapAccount(name, this.store, this.modseqs)
   }
+
+  /** The process of the region serving `user`: here, or the owner's IMAP listener. */
+  async route(user: string): Promise<ImapRoute> {
+    if (this.router === undefined) return { kind: 'local' }
+    const r = await this.router.route(user)
+    if (r.kind === 'local') return r
+    if (r.kind === 'unavailable') return r
+    const m = r.owner.imap === undefined ? null : /^\[?(.*?)\]?:(\d+)$/.exec(r.owner.imap)
+    if (m === null) return { kind: 'unavailable', reason: `process ${r.owner.process} serves no IMAP` }
+    return { kind: 'forward', host: m[1]!, port: Number(m[2]) }
+  }
 }
 
 const isInferior = (name: string, parent: string) => name.startsWith(parent + '/')
@@ -43,6 +56,7 @@ function imapError(e: unknown): never {
     if (e.code === 'NOT_FOUND') throw no(e.message, 'NONEXISTENT')
     if (e.code === 'BAD_REQUEST') throw no(e.message, 'CANNOT')
     if (e.code === 'TOO_LARGE') throw no(e.message, 'TOOBIG')
+    if (e.code === 'UNAVAILABLE') throw no(e.message, 'UNAVAILABLE')
   }
   throw e
 }

@@ -1,5 +1,6 @@
 import { deliveryKey, isValidUser } from '@mailweave/core'
 import { LmtpError, noSuchUser, tooLarge, tryLater, type Delivery, type LmtpBackend, type Recipient } from '@mailweave/lmtp'
+import type { AccountRouter } from './AccountRouter.ts'
 import type { MailboxHandle, MailStore } from './MailStore.ts'
 import { NodeError } from './NodeError.ts'
 import type { UserDirectory } from './UserDirectory.ts'
@@ -26,13 +27,28 @@ export class NodeLmtpBackend implements LmtpBackend {
   constructor(
     private readonly store: MailStore,
     private readonly users: UserDirectory,
+    private readonly router?: AccountRouter,
   ) {}
 
   async accepts(rcpt: Recipient): Promise<boolean> {
     return isValidUser(rcpt.user) && this.users.get(rcpt.user) !== undefined
   }
 
+  /**
+   * Delivers here when this process serves the account, else through the process that does
+   * (its 250 only once that process made the message durable).
+   */
   async deliver(rcpt: Recipient, delivery: Delivery): Promise<void> {
+    const r = await this.router?.route(rcpt.user).catch((e: unknown) => {
+      throw tryLater(`cannot tell which process serves ${rcpt.user} now: ${String(e)}`)
+    })
+    if (r?.kind === 'unavailable') throw tryLater(`${rcpt.user} cannot be served now: ${r.reason}`)
+    if (r?.kind === 'remote') return this.router!.deliverAt(r.owner, rcpt, delivery)
+    return this.deliverHere(rcpt, delivery)
+  }
+
+  /** Stores the delivery in this process (it serves the account). */
+  async deliverHere(rcpt: Recipient, delivery: Delivery): Promise<void> {
     let h: MailboxHandle | undefined
     try {
       if (rcpt.detail !== undefined) h = await this.store.open(rcpt.user, rcpt.detail)

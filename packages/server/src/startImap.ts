@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { ImapServer } from '@mailweave/imap'
+import type { AccountRouter } from './AccountRouter.ts'
 import type { DocRegistry } from './DocRegistry.ts'
 import { FileEnvelopeStore } from './FileEnvelopeStore.ts'
 import type { Logger } from './Logger.ts'
@@ -15,6 +16,8 @@ const STRUCTURE_CACHE = 20_000
 /** A running IMAP front end of a node. */
 export interface ImapFrontEnd {
   url: string
+  /** Ends `user`'s sessions served here with `* BYE [UNAVAILABLE] reason`; returns how many. */
+  closeUser(user: string, reason: string): number
   close(): Promise<void>
 }
 
@@ -26,6 +29,8 @@ export interface ImapParts {
   users: UserDirectory
   registry: DocRegistry
   log: Logger
+  /** Where each account is served (a region of several processes); absent: here. */
+  router?: AccountRouter
 }
 
 /**
@@ -38,7 +43,7 @@ export async function startImap(p: ImapParts): Promise<ImapFrontEnd> {
   const server = new ImapServer({
     envelopeStore,
     structureCacheSize: STRUCTURE_CACHE,
-    backend: new NodeImapBackend(p.store, p.users, p.registry),
+    backend: new NodeImapBackend(p.store, p.users, p.registry, p.router),
     allowPlaintextAuth: p.imap.allowPlaintextAuth ?? false,
     tls: p.imap.tls,
     maxLiteralSize: p.store.maxMessageBytes,
@@ -55,6 +60,7 @@ export async function startImap(p: ImapParts): Promise<ImapFrontEnd> {
   }
   return {
     url: `imap://${bound.host}:${bound.port}`,
+    closeUser: (user, reason) => server.closeUser(user, reason),
     close: async () => {
       await server.close()
       await envelopeStore.close()

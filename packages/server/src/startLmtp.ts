@@ -1,4 +1,5 @@
 import { LmtpServer } from '@mailweave/lmtp'
+import type { AccountRouter } from './AccountRouter.ts'
 import type { Logger } from './Logger.ts'
 import type { MailStore } from './MailStore.ts'
 import type { LmtpConfig, NodeConfig } from './NodeConfig.ts'
@@ -22,6 +23,8 @@ export interface LmtpParts {
   store: MailStore
   users: UserDirectory
   log: Logger
+  /** Where each account is served (a region of several processes); absent: here. */
+  router?: AccountRouter
 }
 
 /**
@@ -30,7 +33,7 @@ export interface LmtpParts {
  */
 export async function startLmtp(p: LmtpParts): Promise<LmtpFrontEnd> {
   const server = new LmtpServer({
-    backend: new NodeLmtpBackend(p.store, p.users),
+    backend: new NodeLmtpBackend(p.store, p.users, p.router),
     serverName: p.lmtp.serverName ?? `mailweave-${p.config.nodeId}`,
     maxMessageBytes: Math.max(1024, p.store.maxMessageBytes - TRACE_HEADROOM),
     onError: (context, error) => p.log.error({ context, err: error instanceof Error ? error.stack : String(error) }, 'lmtp error'),

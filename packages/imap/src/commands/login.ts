@@ -14,6 +14,12 @@ export async function logIn(session: ImapSession, user: string, password: string
     await session.authFailed()
     throw no('Invalid credentials', 'AUTHENTICATIONFAILED')
   }
+  const route = (await session.settings.backend.route?.(account.user)) ?? { kind: 'local' }
+  if (route.kind !== 'local') {
+    account.close?.()
+    if (route.kind === 'unavailable') throw no(`This account cannot be served now (${route.reason}); try again shortly`, 'UNAVAILABLE')
+    return session.forwardTo(route, user, password)
+  }
   session.loggedIn(account)
   return { text: 'Logged in', code: { code: 'CAPABILITY', capabilities: session.capabilities() } }
 }

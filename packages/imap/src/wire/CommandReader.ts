@@ -160,6 +160,18 @@ export class CommandReader {
   }
 
   /**
+   * The bytes of the command in progress exactly as they came off the wire (for handing the
+   * connection to another server), or `undefined` when they cannot be rebuilt (a refused
+   * command being skipped). Changes nothing.
+   */
+  pendingRaw(): Buffer | undefined {
+    if (this.#failure !== undefined || this.#mode === 'discardLine') return undefined
+    const parts = [rawFrame({ lines: this.#lines, literals: this.#literals })]
+    parts.push(this.#mode === 'literal' ? this.#literal.head(this.#literal.length) : this.#line.head(this.#line.length))
+    return Buffer.concat(parts)
+  }
+
+  /**
    * Withdraws the continuation just announced by `needContinuation` (the server answers the
    * command with a tagged NO/BAD instead of `+`, so the client will not send the literal).
    * The command is dropped and reading resumes with the next command. Returns false, changing
@@ -332,6 +344,23 @@ export function parseTag(line: Uint8Array): string | undefined {
   }
   if (end === 0) return undefined
   return Buffer.from(line.buffer, line.byteOffset, end).toString('latin1')
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1')
+
+/**
+ * A frame's bytes as they came off the wire: each line with its CRLF, then its literal. For a
+ * command in progress (see `pendingRaw`) that is the part read so far, less the partial line
+ * or literal.
+ */
+export function rawFrame(frame: CommandFrame): Buffer {
+  const parts: Buffer[] = []
+  frame.lines.forEach((line, i) => {
+    parts.push(line, CRLF)
+    const literal = frame.literals[i]
+    if (literal !== undefined) parts.push(literal)
+  })
+  return Buffer.concat(parts)
 }
 
 /** Whether a frame is the `DONE` line that ends IDLE (RFC 2177), case-insensitively. */
