@@ -23,10 +23,9 @@ export async function openPgStorage(url: string, region?: RegionProcess): Promis
     throw new InvalidArgumentError(
       `--store must be 'files' or a postgres://user@host:port/database URL, got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`,
     )
-  if (region !== undefined)
-    // account leases (storage-postgres) are not in this build yet: never run two writers of a region unfenced
-    throw new InvalidArgumentError(
-      `--process ${region.process}: multi-process regions need account leases, which this build of storage-postgres lacks`,
-    )
-  return PgStorage.open({ url, log: (msg, fields) => console.error(JSON.stringify({ msg, ...fields })) })
+  return PgStorage.open({
+    url,
+    log: (msg, fields) => console.error(JSON.stringify({ msg, ...fields })),
+    ...(region === undefined ? {} : { process: region.process, leaseTtlMs: region.leaseTtlMs, maxAccounts: region.maxAccounts }),
+  })
 }

@@ -19,16 +19,11 @@ import { listenError } from './listenError.ts'
 import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
-<<<<<<< HEAD
 import { openFileStorage, withBlobStore, type NodeStorage } from './NodeStorage.ts'
-import type { ProcessAddresses } from './AccountOwnership.ts'
-=======
-import { openFileStorage, type NodeStorage } from './NodeStorage.ts'
 import { PEERS_ROLE, type ProcessAddresses } from './AccountOwnership.ts'
 import { AccountRouter, edgeRequestUser, httpRequestUser } from './AccountRouter.ts'
 import { NodeLmtpBackend } from './NodeLmtpBackend.ts'
 import { tryLater } from '@mailweave/lmtp'
->>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
 
 /** Record present while a node runs (see MailStoreOptions.uncleanStop); a file in the data directory by default. */
 const RUNNING_MARKER = 'running'
@@ -306,7 +301,6 @@ export class MailNode {
     )
   }
 
-<<<<<<< HEAD
   /** The change counter the last clean stop saved, if it is readable. */
   private async savedCursor(storage: NodeStorage): Promise<SavedChangeCursor | undefined> {
     const bytes = await storage.meta.get(CHANGE_CURSOR)
@@ -327,14 +321,12 @@ export class MailNode {
     return undefined
   }
 
-=======
   /**
    * The peer links as the mail store sees them. They run in one process of a region (the
    * peers role, see `AccountOwnership.routePeers`); in the others no peer is connected, so
    * exposures skip the fast path's barrier (safe: docs/protocol.md), and a body this process
    * lacks is waited for in the shared blob store, where the peers process puts what it fetches.
    */
->>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
   private barrier(): PeerBarrier | undefined {
     if (this.config.peers.length === 0) return undefined
     return {
@@ -582,15 +574,11 @@ export class MailNode {
     for (const u of this.unwatch) u()
     this.usersHandle?.release()
     await this.registry?.close()
-<<<<<<< HEAD
     const cursor = this.registry?.savedCursor()
     if (this.markerWritten && cursor !== undefined) await this.storage?.meta.put(CHANGE_CURSOR, utf8.encode(JSON.stringify(cursor)))
-    if (this.markerWritten) await this.storage?.meta.delete(RUNNING_MARKER)
-=======
     if (this.markerWritten) await this.storage?.meta.delete(this.marker)
     // everything is written: the leases go now, so other processes take the accounts at once
     await this.storage?.ownership?.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'releasing the leases failed'))
->>>>>>> 6ec332a (server, imap: a region of several processes serves each account at its owner and forwards the rest: IMAP after LOGIN/AUTHENTICATE PLAIN (password checked locally, then ImapProxy logs in at the owner, hides its replies, answers the client's tag with the owner's capabilities and splices both ways, pipelined commands included), HTTP API requests and /edge upgrades to the owner and /peer to the peers process (http-proxy-3), LMTP recipients through the owner's /api/admin/deliver (250 once durable there); onLost ends the account's IMAP sessions (BYE [UNAVAILABLE]) and edge sockets, MailStore refuses accounts it does not own; peer links run only in the peers process, elsewhere exposures skip the barrier and bodies are awaited in the shared blob store; status shows process, owned accounts, peers role (test: two MailNodes with a static ownership, imapflow through the proxy, wrong password refused without routing, HTTP/edge/LMTP forwarded, onLost + reconnect, /peer following the peers role))
     await this.storage?.close()
     await this.lock?.release()
     this.log.info({ node: this.config.nodeId }, 'node stopped')
