@@ -20,7 +20,7 @@ import { validateConfig, type NodeConfig } from './NodeConfig.ts'
 import { createLogger, type Logger } from './Logger.ts'
 import { UserDirectory } from './UserDirectory.ts'
 import { openFileStorage, withBlobStore, type NodeStorage } from './NodeStorage.ts'
-import { PEERS_ROLE, type ProcessAddresses } from './AccountOwnership.ts'
+import type { ProcessAddresses } from './AccountOwnership.ts'
 import { AccountRouter, edgeRequestUser, httpRequestUser } from './AccountRouter.ts'
 import { NodeLmtpBackend } from './NodeLmtpBackend.ts'
 import { tryLater } from '@mailweave/lmtp'
@@ -276,11 +276,10 @@ export class MailNode {
     })
     this.server = createServer((req, res) => void this.onRequest(req, res, api))
     this.server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head as Buffer))
-    const ownership = storage.ownership
     if (ownership !== undefined) {
       this.unwatch.push(
         ownership.onLost((user) => (user === PEERS_ROLE ? void this.stopPeers() : this.lose(user))),
-        ownership.onPeersGained(() => this.startPeers()),
+        ownership.onPeersGained(() => void this.startPeers()),
       )
     }
     this.server.on('clientError', (_e, socket) => socket.destroy())
@@ -351,13 +350,16 @@ export class MailNode {
   private async startPeersIfHere(): Promise<void> {
     if (this.config.peers.length === 0) return
     const r = await this.router.routePeers()
-    if (r.kind === 'local') this.startPeers()
+    if (r.kind === 'local') await this.startPeers()
   }
 
   /** Starts the links to the other regions (this process became the region's peers process). */
-  private startPeers(): void {
+  private async startPeers(): Promise<void> {
     const c = this.config
     if (this.peers !== undefined || this.stopped || c.peers.length === 0) return
+    // the links forward every write of the region, not only this process's (idempotent)
+    if (this.router.shared) await this.registry.followAll()
+    if (this.peers !== undefined || this.stopped) return
     this.peers = new PeerNetwork({
       host: this.peerHost(),
       secret: c.secret,
