@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 
-const SUITES = ['core', 'server', 'postgres', 'accounts', 'peer-restart', 'fastpath', 'imap', 'lmtp', 'browser']
+const SUITES = ['core', 'server', 'postgres', 'accounts', 'peer-restart', 'region', 'fastpath', 'imap', 'lmtp', 'browser']
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : SUITES
 for (const name of chosen) {
   const file = `bench/${name}.ts`
@@ -79,6 +79,8 @@ if (pr !== undefined) {
     ),
   ].join('\n')
 }
+const rg = load('region')
+if (rg !== undefined && rg.summary !== undefined) tables.region = String(rg.summary)
 const f = load('fastpath')
 if (f !== undefined) {
   tables.fastpath = [
