@@ -3,7 +3,10 @@ import * as Y from 'yjs'
 import { nodeClientId, type UpdateStore } from '@mailweave/core'
 import type { Logger } from './Logger.ts'
 import { NodeError } from './NodeError.ts'
-import { sharedLogOf, type SharedUpdateLog } from './SharedUpdateLog.ts'
+import { pagedListOf, sharedLogOf, type SharedUpdateLog } from './SharedUpdateLog.ts'
+
+/** Document names read per page when a full catch-up lists every stored document. */
+const LIST_PAGE = 1000
 
 /** Transaction origin of updates replayed from disk (never persisted again). */
 export const FROM_DISK = Symbol('from-disk')
@@ -617,11 +620,26 @@ export class DocRegistry {
   /** Every document stored or loaded, read from the store only when iterated (never at start). */
   async *allDocs(): AsyncIterable<string> {
     const loaded = new Set(this.docs.keys())
-    for (const name of await this.store.list()) {
+    for await (const name of this.storedNames()) {
       loaded.delete(name)
       yield name
     }
     yield* loaded
+  }
+
+  /** The stored document names, a page at a time when the store can (so a million names are never in memory at once). */
+  private async *storedNames(): AsyncIterable<string> {
+    const paged = pagedListOf(this.store)
+    if (paged === undefined) {
+      yield* await this.store.list()
+      return
+    }
+    for (let after: string | undefined; ;) {
+      const page = await paged.listPage(after, LIST_PAGE)
+      yield* page
+      if (page.length < LIST_PAGE) return
+      after = page[page.length - 1]
+    }
   }
 
   /**

@@ -38,3 +38,14 @@ export function sharedLogOf(store: UpdateStore): SharedUpdateLog | undefined {
   const methods = ['logId', 'position', 'loadAt', 'readSince', 'changedSince', 'compactBelow', 'onCommit'] as const
   return methods.every((m) => typeof s[m] === 'function') ? (s as SharedUpdateLog) : undefined
 }
+
+/** A store that lists its document names a page at a time, in name order (PostgreSQL's). */
+export interface PagedDocList {
+  listPage(after: string | undefined, limit: number): Promise<string[]>
+}
+
+/** The store's paged listing when it offers one, else undefined (the caller lists all at once). */
+export function pagedListOf(store: UpdateStore): PagedDocList | undefined {
+  const s = store as UpdateStore & Partial<PagedDocList>
+  return typeof s.listPage === 'function' ? (s as PagedDocList) : undefined
+}

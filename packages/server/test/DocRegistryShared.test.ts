@@ -168,6 +168,29 @@ describe('DocRegistry over a shared PostgreSQL store', () => {
     h.release()
   })
 
+  it('lists every stored document a page at a time, and loaded ones not stored yet', async () => {
+    const r = region()
+    const a = await r.process()
+    const db = await PgDatabase.connect({ url: server().url(), schema: r.schema, maxConnections: 1 })
+    cleanups.push(() => db.close())
+    await db.pool.query(`INSERT INTO mw_docs SELECT 'n' || lpad(g::text, 5, '0') FROM generate_series(1, 2500) g`)
+    const store = r.stores[0]!
+    const listPage = store.listPage.bind(store)
+    let pages = 0
+    store.listPage = (...args) => {
+      pages++
+      return listPage(...args)
+    }
+    const h = await a.open('loaded, never written')
+    const names: string[] = []
+    for await (const name of a.allDocs()) names.push(name)
+    expect(names).toHaveLength(2501)
+    expect(new Set(names).size).toBe(2501)
+    expect(names).toContain('loaded, never written')
+    expect(pages).toBe(3)
+    h.release()
+  })
+
   it('compaction keeps the records of other processes it has not seen yet', async () => {
     const r = region()
     const a = await r.process({ compactAfter: 5 })

@@ -97,6 +97,17 @@ export class PgUpdateStore implements UpdateStore {
     return r.rows.map((row) => row.doc)
   }
 
+  /** Up to `limit` document names after `after` (all when undefined), in name order: {@link list} a page at a time. */
+  async listPage(after: string | undefined, limit: number): Promise<string[]> {
+    this.check()
+    const r = await this.db.query<{ doc: string }>(
+      'cannot list documents',
+      'SELECT doc FROM mw_docs WHERE $1::text IS NULL OR doc > $1 ORDER BY doc LIMIT $2',
+      [after ?? null, limit],
+    )
+    return r.rows.map((row) => row.doc)
+  }
+
   /** The region's identity, drawn once when the schema was created: positions belong to it. */
   async logId(): Promise<string> {
     this.check()
