@@ -224,14 +224,6 @@ export class MailNode {
       cursor,
     })
     const ownership = storage.ownership
-    if (ownership !== undefined && c.peers.length > 0) {
-      ownership.onPeersGained(() => {
-        this.registry.followAll().catch((e: unknown) => this.log.warn({ err: String(e) }, 'could not follow the region log'))
-      })
-      ownership.onLost((user) => {
-        if (user === PEERS_ROLE) this.registry.stopFollowingAll()
-      })
-    }
     this.usersHandle = await this.registry.open(USERS_DOC)
     this.users = new UserDirectory(this.usersHandle.doc, me.replica, c.secret)
     this.router = new AccountRouter({ ownership: storage.ownership, users: this.users, secret: c.secret, log: this.log })
@@ -377,6 +369,8 @@ export class MailNode {
     if (peers === undefined) return
     this.peers = undefined
     this.log.info({ process: this.router.processId }, 'the peer links of the region moved to another process')
+    // records of documents not loaded here need no longer reach the listeners
+    this.registry.stopFollowingAll()
     await peers.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'closing the peer links failed'))
   }
 
