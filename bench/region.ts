@@ -3,8 +3,8 @@
  * real processes and LMTP (no password, so no scrypt in the way): accounts acquired and
  * loaded per second (the first delivery to each fresh account takes its lease, loads it and
  * appends), deliveries per second with three processes against one, and the failover time
- * after `kill -9` of one of three processes (until every account takes a delivery again,
- * against the lease TTL + 2 s). Writes bench/results/region.json (with a "not measured"
+ * after `kill -9` of one of three processes (until each of 48 accounts, about a third of
+ * them the killed process's, takes a delivery again, against the lease TTL + 2 s). Writes bench/results/region.json (with a "not measured"
  * summary when the build cannot run a region of several processes).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -18,6 +18,7 @@ const ACCOUNTS = Number(process.env.BENCH_REGION_ACCOUNTS ?? 1500)
 const DELIVERIES = Number(process.env.BENCH_REGION_DELIVERIES ?? 1500)
 const TTL_MS = Number(process.env.BENCH_REGION_TTL_MS ?? 3000)
 const WORKERS = 16
+const FAILOVER_SAMPLE = 48
 const progress = (m: string) => process.stderr.write(`[bench region] ${m}\n`)
 const message = (i: number) =>
   `From: Sender <s@example.org>\r\nTo: u@example.org\r\nSubject: Region ${i}\r\nDate: Sun, 29 Nov 2026 00:00:00 +0000\r\nMessage-ID: <${i}.${Math.random()}.region@example.org>\r\n\r\nHello.\r\n`
@@ -40,7 +41,6 @@ async function deliverAll(ports: number[], users: string[], deadlineMs = 120_000
           try {
             if (client === undefined || client.closed) {
               client = await LmtpClient.connect(ports[port % ports.length]!)
-              await client.reply()
               await client.command('LHLO bench')
             }
             const r = await client.send('s@example.org', [`${users[i]}@example.org`], message(i))
@@ -107,8 +107,10 @@ async function region(processes: number): Promise<{ acquiredPerSec: number; deli
     if (processes > 1) {
       const victim = cluster.region('eu').processes[0]!
       await victim.kill()
-      progress(`killed ${victim.name} (kill -9); delivering to every account through the others`)
-      const times = await deliverAll(ports.slice(1), users)
+      // a sample of accounts (a third of them were the killed process's): delivering to all would time the throughput
+      const sample = users.slice(0, FAILOVER_SAMPLE)
+      progress(`killed ${victim.name} (kill -9); delivering to ${sample.length} accounts through the others`)
+      const times = await deliverAll(ports.slice(1), sample)
       failoverMs = Math.max(...times)
     }
     return { acquiredPerSec, deliveriesPerSec, failoverMs }
@@ -135,7 +137,7 @@ try {
       '|---|---|---|---|',
       `| accounts acquired and loaded per second per process (first delivery to ${ACCOUNTS.toLocaleString('en')} fresh accounts) | ${r(one.acquiredPerSec)}/s | ${r(three.acquiredPerSec)}/s | ≥ 500/s |`,
       `| deliveries per second in total (${DELIVERIES.toLocaleString('en')}, accounts owned) | ${r(one.deliveriesPerSec)}/s | ${r(three.deliveriesPerSec)}/s (${(three.deliveriesPerSec / one.deliveriesPerSec).toFixed(2)}×) | ≥ 1× |`,
-      `| kill -9 of one process: until every account takes a delivery again | | ${((three.failoverMs ?? 0) / 1000).toFixed(1)} s (lease TTL ${TTL_MS / 1000} s) | ≤ TTL + 2 s |`,
+      `| kill -9 of one of three processes: until each of ${FAILOVER_SAMPLE} accounts takes a delivery again (the slowest) | | ${((three.failoverMs ?? 0) / 1000).toFixed(1)} s (lease TTL ${TTL_MS / 1000} s) | ≤ TTL + 2 s |`,
     ].join('\n'),
   }
 } catch (e) {
