@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LmtpClient, waitFor } from '@mailweave/testkit'
 import { adminToken, MailNode, PEERS_ROLE, silentLogger, type NodeConfig } from '../src/index.ts'
 import { openFileStorage } from '../src/NodeStorage.ts'
-import { createLogger } from '../src/Logger.ts'
-import { secret } from './helpers/startNode.ts'
+import { secret, startRegionProcess, stopNodesAfterEach } from './helpers/startNode.ts'
+
+stopNodesAfterEach()
 import { StaticRegion } from './helpers/staticOwnership.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -23,28 +24,9 @@ const raw = (id: string) =>
 
 /** A process of region `eu` in its own data directory, with `region`'s ownership. */
 async function startProcess(region: StaticRegion, name: string, extra: Partial<NodeConfig> = {}): Promise<MailNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), `mw-route-${name}-`))
-  const storage = await openFileStorage(dataDir)
-  const node = await MailNode.start(
-    {
-      nodeId: 'eu',
-      slot: 0,
-      stride: 2,
-      dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      peers: [],
-      secret,
-      imap: { host: '127.0.0.1', port: 0 },
-      lmtp: { host: '127.0.0.1', port: 0 },
-      storage: { ...storage, ownership: region.ownership(name) },
-      ...extra,
-    },
-    process.env.DEBUG_ROUTE ? createLogger({ name: name }) : silentLogger(),
-  )
-  cleanups.push(async () => {
-    await node.stop()
-    rmSync(dataDir, { recursive: true, force: true })
+  const node = await startRegionProcess(name, async (dir) => ({ ...(await openFileStorage(dir)), ownership: region.ownership(name) }), {
+    lmtp: { host: '127.0.0.1', port: 0 },
+    ...extra,
   })
   // the user directory is shared by a region's processes (one database): here each process is told
   for (const [u, p] of Object.entries(PASS)) await node.addUser(u, p)
@@ -231,7 +213,7 @@ describe('a region of two processes: each account served by its owner, the other
     n2url = n2.url
     const ap = await MailNode.start(
       { nodeId: 'ap', slot: 1, stride: 2, dataDir: apData, host: '127.0.0.1', port: 0, peers: [{ id: 'eu', url: n2url }], secret },
-      process.env.DEBUG_ROUTE ? createLogger({ name: 'ap' }) : silentLogger(),
+      silentLogger(),
     )
     cleanups.push(async () => {
       await ap.stop()

@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
 import { afterEach, describe, expect, it } from 'vitest'
 import { usePostgresServer, waitFor } from '@mailweave/testkit'
 import { PgStorage } from '@mailweave/storage-postgres'
-import { MailNode, silentLogger } from '../src/index.ts'
-import { secret } from './helpers/startNode.ts'
+import type { MailNode } from '../src/index.ts'
+import { startRegionProcess, stopNodesAfterEach } from './helpers/startNode.ts'
+
+stopNodesAfterEach()
 
 const server = usePostgresServer()
 const cleanups: Array<() => Promise<void> | void> = []
@@ -15,29 +14,8 @@ afterEach(async () => {
 })
 
 /** A process of region `eu` on the shared database. */
-async function startProcess(url: string, name: string): Promise<MailNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), `mw-pgroute-${name}-`))
-  const storage = await PgStorage.open({ url, process: name, leaseTtlMs: 3000 })
-  const node = await MailNode.start(
-    {
-      nodeId: 'eu',
-      slot: 0,
-      stride: 2,
-      dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      peers: [],
-      secret,
-      imap: { host: '127.0.0.1', port: 0 },
-      storage,
-    },
-    silentLogger(),
-  )
-  cleanups.push(async () => {
-    await node.stop()
-    rmSync(dataDir, { recursive: true, force: true })
-  })
-  return node
+function startProcess(url: string, name: string): Promise<MailNode> {
+  return startRegionProcess(name, () => PgStorage.open({ url, process: name, leaseTtlMs: 3000 }))
 }
 
 const portOf = (url: string | undefined) => Number(/:(\d+)$/.exec(url ?? '')?.[1])
