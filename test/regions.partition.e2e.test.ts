@@ -14,8 +14,8 @@ import { ProcessCluster, type NodeProcess } from '@mailweave/testkit-cluster'
 import { RegionClient, allAcked } from './helpers/regionClients.ts'
 
 const REGIONS = ['eu', 'us', 'ap']
-/** Processes per region: 1 until `serve --process` (leases, routing, the database as the bus) runs on main, then 2. */
-const PROCESSES = 1
+/** Processes per region (each region's processes share its PostgreSQL; `serve --process`). */
+const PROCESSES = 2
 const TTL = 3000
 const USER = 'rio'
 const PASS = 'partition-pass-1'
@@ -117,6 +117,11 @@ describe(`the randomized three-region partition schedule, ${PROCESSES} process(e
           `${dups} duplicate-on-seen re-downloads`,
       )
     } catch (e) {
+      // the protocol state each region holds (watermarks, seen, bindings), to debug from the log alone
+      for (const r of REGIONS) {
+        const inspect = await cluster.admin(r, 'GET', `/api/inspect/${USER}/INBOX`).catch((err: unknown) => ({ data: String(err) }))
+        console.log(`${r}: ${JSON.stringify(inspect.data)}`)
+      }
       console.log(`partition schedule seed ${SEED} failed; replay with MAILWEAVE_PARTITION_SEED=${SEED}. Steps:\n${log.join('\n')}`)
       throw e
     } finally {

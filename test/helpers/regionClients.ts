@@ -78,7 +78,8 @@ export class RegionClient {
         logger: false,
         connectionTimeout: 10_000,
         greetingTimeout: 10_000,
-        socketTimeout: 60_000,
+        // an APPEND unanswered this long counts as cut off (its outcome unknown)
+        socketTimeout: 20_000,
       })
       f.on('error', () => {})
       try {
